@@ -1,0 +1,65 @@
+"""What the lab is, what it runs on, and the path an image takes through a vision transformer.
+
+section: Start
+title: Home
+icon: ⚡
+order: 0
+default: true
+"""
+from pathlib import Path
+
+import streamlit as st
+
+from ui import cached, registry, state
+from ui.layout import metrics
+from viz_core.device import describe
+from viz_core.errors import human_bytes
+
+hardware = cached.resource(describe)
+
+st.title("⚡ Transformer Efficiency Lab")
+st.markdown(
+    "Why are modern transformers fast? Every page here **runs the technique for real** in PyTorch on this "
+    "machine — patching, rotary positions, a dozen attention variants, FlashAttention's tiles, KV caches, "
+    "speculative decoding — and shows what it computes, how far it is from exact attention, and what it "
+    "costs in time and memory, measured here. Claims from papers and tutorials are shown as claims, "
+    "next to what this device measured."
+)
+
+s = state.settings()
+hw = hardware(s.device)
+st.subheader("Running on")
+metrics([
+    ("Device", "GPU" if hw.device == "cuda" else "CPU", hw.name),
+    ("Processor", hw.name[:28] + ("…" if len(hw.name) > 28 else ""), hw.name),
+    ("Threads" if hw.device == "cpu" else "SMs", str(hw.threads)),
+    ("Memory", human_bytes(hw.total_memory_bytes) if hw.total_memory_bytes else "unknown"),
+    ("torch", hw.torch_version),
+])
+
+st.subheader("The path an image takes through a vision transformer")
+STEPS = [
+    ("🖼️ Image", "pixels", None),
+    ("🧩 Patches", "cut into a grid, read as a sequence", "pages/vit_patching.py"),
+    ("🔢 Embeddings", "each patch → a vector", "pages/patch_embedding.py"),
+    ("🌀 RoPE", "positions as rotations", "pages/rope.py"),
+    ("🔍 Efficient attention", "sparse, linear, tiled", "pages/attention_lab.py"),
+    ("💾 KV cache", "generate without recomputing", "pages/kv_cache.py"),
+]
+root = Path(registry.ROOT)
+cols = st.columns(len(STEPS))
+for col, (label, what, path) in zip(cols, STEPS):
+    with col.container(border=True):
+        if path and (root / path).exists():
+            st.page_link(path, label=label)
+        else:
+            st.markdown(f"**{label}**")
+        st.caption(what)
+        
+st.subheader("All pages")
+for section, pages in registry.by_section().items():
+    if section == "Start":
+        continue
+    st.markdown(f"**{section}**")
+    for p in pages:
+        st.page_link(p.path, label=f"{p.title} — {p.summary}", icon=p.icon)

@@ -1,0 +1,1 @@
+"""Measuring honestly: timers, peak memory, FLOP formulas, and the benchmark CLI runner."""

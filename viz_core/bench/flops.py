@@ -1,0 +1,40 @@
+"""FLOP and byte formulas. Counting convention: a multiply-add is 2 FLOPs."""
+from __future__ import annotations
+
+
+def attention_flops(batch: int, heads: int, n_q: int, d: int, n_kv: int | None = None, *,
+                    causal: bool = False, density: float = 1.0) -> float:
+    """Forward attention: QKᵀ (2·N·M·D) plus PV (2·N·M·D) per head = 4·B·H·N·M·D.
+
+    Causal halves it (only the lower triangle is needed); a sparse mask multiplies by its density.
+    Softmax (a few FLOPs per score) is left out, as is customary.
+    """
+    n_kv = n_q if n_kv is None else n_kv
+    f = 4.0 * batch * heads * n_q * n_kv * d * density
+    return f / 2 if causal else f
+
+
+def score_matrix_bytes(n_q: int, n_kv: int | None = None, *, batch: int = 1, heads: int = 1,
+                       bytes_per_value: int = 4) -> int:
+    """Bytes of the materialised score (or probability) matrix: B·H·N·M·bytes."""
+    n_kv = n_q if n_kv is None else n_kv
+    return batch * heads * n_q * n_kv * bytes_per_value
+
+
+def matmul_flops(m: int, k: int, n: int) -> float:
+    return 2.0 * m * k * n
+
+
+def linear_attention_flops(batch: int, heads: int, n: int, d: int, d_v: int | None = None,
+                           features: int | None = None) -> float:
+    """φ(K)ᵀV (2·N·F·Dv) + φ(Q)(φ(K)ᵀV) (2·N·F·Dv) + normaliser (2·N·F·2) per head."""
+    d_v = d if d_v is None else d_v
+    f = d if features is None else features
+    return batch * heads * (4.0 * n * f * d_v + 4.0 * n * f)
+
+
+def achieved_fraction(flops: float, seconds: float, peak_flops: float | None) -> float | None:
+    """Achieved FLOP/s as a fraction of the peak, or None when the peak is unknown."""
+    if not peak_flops or seconds <= 0:
+        return None
+    return flops / seconds / peak_flops

@@ -1,0 +1,139 @@
+"""Peak memory, measured honestly per device, and the budget check that runs before anything big.
+
+- CUDA: ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats`` (bytes above the baseline).
+- CPU: tensor memory is invisible to tracemalloc, so we run the workload in a *fresh subprocess* and
+  report the growth of its peak RSS (``ru_maxrss``) over the RSS it had once inputs were built.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from viz_core.device import synchronize
+from viz_core.errors import BudgetError, human_bytes
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class MemoryMeasurement:
+    peak_bytes: int  # extra bytes at the peak, above the baseline
+    method: str  # "cuda max_memory_allocated" or "peak RSS growth, fresh subprocess"
+    device: str
+
+
+def available_bytes(device: torch.device | str = "cpu") -> int:
+    """Free memory now: ``cudaMemGetInfo`` on CUDA, MemAvailable from /proc/meminfo on CPU."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(dev)
+        return int(free)
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 * 1024**3  # conservative guess when /proc is not there
+
+
+def default_budget_bytes(device: torch.device | str = "cpu", fraction: float = 0.5,
+                         cap_bytes: int | None = 8 * 1024**3) -> int:
+    """What one interactive run may use: a fraction of free memory, capped (a shared server stays up)."""
+    b = int(available_bytes(device) * fraction)
+    return min(b, cap_bytes) if cap_bytes else b
+
+
+def check_budget(required_bytes: float, *, what: str, budget_bytes: int | None = None,
+                 device: torch.device | str = "cpu") -> None:
+    """Raise ``BudgetError`` with a clear message when ``required_bytes`` exceeds the budget."""
+    budget = default_budget_bytes(device) if budget_bytes is None else budget_bytes
+    if required_bytes > budget:
+        raise BudgetError(
+            f"{what} would need about {human_bytes(required_bytes)}, more than the "
+            f"{human_bytes(budget)} this run may use on {torch.device(device).type.upper()}. "
+            "Choose a smaller size.",
+            required_bytes=int(required_bytes),
+            budget_bytes=int(budget),
+        )
+
+
+def cuda_peak_bytes(fn: Callable[[], object], device: torch.device | str = "cuda") -> MemoryMeasurement:
+    """Peak bytes allocated by ``fn()`` above what was allocated before it (CUDA caching allocator)."""
+    dev = torch.device(device)
+    synchronize(dev)
+    torch.cuda.reset_peak_memory_stats(dev)
+    base = torch.cuda.memory_allocated(dev)
+    fn()
+    synchronize(dev)
+    peak = torch.cuda.max_memory_allocated(dev) - base
+    return MemoryMeasurement(int(peak), "cuda max_memory_allocated", str(dev))
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm", encoding="utf-8") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _maxrss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+_CHILD = r"""
+import importlib, json, sys
+spec = json.loads(sys.argv[1])
+import torch
+torch.set_num_threads(spec["threads"])
+from viz_core.bench import memory as m
+mod = importlib.import_module(spec["module"])
+run = getattr(mod, spec["function"])(**spec["kwargs"])  # builds inputs, returns a zero-arg callable
+base = max(m._rss_bytes(), m._maxrss_bytes())
+run()
+peak = m._maxrss_bytes()
+print("PEAK_RSS_GROWTH", max(0, peak - base))
+"""
+
+
+def subprocess_peak_rss(module: str, function: str, kwargs: dict | None = None, *,
+                        threads: int | None = None, timeout_s: float = 300) -> MemoryMeasurement:
+    """Run ``module.function(**kwargs)()`` in a fresh Python and return its peak RSS growth.
+
+    ``function`` must build its inputs and return a zero-argument callable that does the work; the
+    growth is measured from after the inputs exist to the peak while the callable runs.
+    """
+    spec = {"module": module, "function": function, "kwargs": kwargs or {},
+            "threads": threads or torch.get_num_threads()}
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(spec)], capture_output=True, text=True,
+                          timeout=timeout_s, env=env, cwd=str(REPO_ROOT))
+    for line in proc.stdout.splitlines():
+        if line.startswith("PEAK_RSS_GROWTH"):
+            return MemoryMeasurement(int(line.split()[1]), "peak RSS growth, fresh subprocess", "cpu")
+    raise RuntimeError(f"memory probe failed: {proc.stderr[-2000:]}")
+
+
+def measure_peak(module: str, function: str, kwargs: dict | None = None, *,
+                 device: torch.device | str = "cpu", threads: int | None = None) -> MemoryMeasurement:
+    """Peak memory of a workload on ``device``: CUDA allocator in-process, CPU in a fresh subprocess.
+
+    ``kwargs`` should carry ``device`` if the factory needs it; it is added when missing.
+    """
+    dev = torch.device(device)
+    kwargs = dict(kwargs or {})
+    kwargs.setdefault("device", dev.type)
+    if dev.type == "cuda":
+        import importlib
+
+        run = getattr(importlib.import_module(module), function)(**kwargs)
+        return cuda_peak_bytes(run, dev)
+    return subprocess_peak_rss(module, function, kwargs, threads=threads)
