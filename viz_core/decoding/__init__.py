@@ -1,0 +1,1 @@
+"""Decoding: the KV cache (``kv_cache``) and, beside it, paged attention, generation and speculative decoding."""
