@@ -88,6 +88,27 @@ def _maxrss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
+def _reset_hwm() -> bool:
+    """Reset this process's peak RSS (VmHWM) to its current RSS (Linux ≥ 4.0); False if not allowed.
+
+    Without it, the peak left by ``import torch`` hides any workload smaller than that bump.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _hwm_bytes() -> int:
+    with open("/proc/self/status", encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise OSError("VmHWM not found")
+
+
 _CHILD = r"""
 import importlib, json, sys
 spec = json.loads(sys.argv[1])
@@ -96,9 +117,10 @@ torch.set_num_threads(spec["threads"])
 from viz_core.bench import memory as m
 mod = importlib.import_module(spec["module"])
 run = getattr(mod, spec["function"])(**spec["kwargs"])  # builds inputs, returns a zero-arg callable
-base = max(m._rss_bytes(), m._maxrss_bytes())
+hwm = m._reset_hwm()  # peak RSS := current RSS, so only the workload's growth counts
+base = m._rss_bytes() if hwm else max(m._rss_bytes(), m._maxrss_bytes())
 run()
-peak = m._maxrss_bytes()
+peak = m._hwm_bytes() if hwm else m._maxrss_bytes()
 print("PEAK_RSS_GROWTH", max(0, peak - base))
 """
 
