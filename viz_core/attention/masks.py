@@ -1,0 +1,211 @@
+"""Sparse attention patterns, each defined ONCE as a mask function ``(b, h, q_idx, kv_idx) -> bool``.
+
+The same functions feed three consumers: dense boolean masks by broadcasting (``dense_mask``), the
+block-sparse kernel's block layout (``sparse.py``) and FlexAttention's ``create_block_mask``
+(torch.nn.attention.flex_attention). They only use tensor ops (comparisons, ``&``, ``|``, ``%``, indexing a
+captured table), which is what FlexAttention can compile.
+
+Papers:
+- sliding window (local): Beltagy et al. 2020, "Longformer"; Child et al. 2019 (local part)
+- strided / dilated: Child et al. 2019, "Generating Long Sequences with Sparse Transformers"
+- Longformer: Beltagy, Peters & Cohan 2020, "Longformer: The Long-Document Transformer" (window + global)
+- BigBird: Zaheer et al. 2020, "Big Bird: Transformers for Longer Sequences" (window + global + random)
+- fixed block layout: Child et al. 2019 ("fixed" pattern, at block granularity)
+
+Conventions: a query sees about ``window`` keys: non-causal ``|i-j| <= window//2``, causal
+``0 <= i-j < window``. Masks are head- and batch-independent (b and h are accepted and ignored).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from viz_core.errors import InputError
+
+MaskMod = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+KINDS: dict[str, str] = {
+    "full": "every query sees every key",
+    "causal": "query i sees keys j <= i",
+    "sliding_window": "each query sees its neighbours within the window",
+    "strided": "window plus every stride-th key (Sparse Transformer, strided)",
+    "longformer": "window plus global tokens that see and are seen by all",
+    "bigbird": "window plus global tokens plus random key blocks",
+    "block_sparse": "fixed block layout: own block plus one summary block per stride blocks",
+}
+
+
+@dataclass(frozen=True)
+class MaskSpec:
+    """A pattern with its parameters (hashable, so layouts can be cached per spec and length)."""
+    kind: str
+    causal: bool = False
+    window: int = 32
+    stride: int = 8
+    n_global: int = 2
+    n_random: int = 1
+    block: int = 16
+    seed: int = 0
+
+    def validate(self, n: int) -> None:
+        if self.kind not in KINDS:
+            raise InputError(f"Unknown mask {self.kind!r}; choose one of {', '.join(KINDS)}.")
+        if n < 1:
+            raise InputError("The sequence needs at least one token.")
+        if self.window < 1:
+            raise InputError("The window must be at least 1 token.")
+        if self.stride < 1:
+            raise InputError("The stride must be at least 1.")
+        if self.block < 1:
+            raise InputError("The block size must be at least 1 token.")
+        if self.n_global < 0 or self.n_random < 0:
+            raise InputError("Global tokens and random blocks cannot be negative.")
+
+    def mask_mod(self, n_q: int, n_kv: int | None = None, device: torch.device | str = "cpu") -> MaskMod:
+        """The mask function for sequences of these lengths (BigBird needs the length for its random table)."""
+        n_kv = n_q if n_kv is None else n_kv
+        self.validate(min(n_q, n_kv))
+        return build_mask_mod(self, n_q, n_kv, device)
+
+
+def spec_from_cfg(kind: str, cfg) -> MaskSpec:
+    """MaskSpec from an ``AttnConfig`` (or anything with the same attribute names)."""
+    return MaskSpec(kind=kind, causal=bool(getattr(cfg, "causal", False)), window=int(getattr(cfg, "window", 32)),
+                    stride=int(getattr(cfg, "stride", 8)), n_global=int(getattr(cfg, "n_global", 2)),
+                    n_random=int(getattr(cfg, "n_random", 1)), block=int(getattr(cfg, "block", 16)),
+                    seed=int(getattr(cfg, "seed", 0)))
+
+
+def _window(spec: MaskSpec, q: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
+    d = q - kv
+    if spec.causal:
+        return (d >= 0) & (d < spec.window)
+    return (d <= spec.window // 2) & (d >= -(spec.window // 2))
+
+
+def bigbird_random_table(n_q: int, n_kv: int, block: int, n_random: int, seed: int) -> torch.Tensor:
+    """(query blocks, key blocks) bool: ``n_random`` distinct key blocks per query block, drawn with ``seed``."""
+    nqb, nkb = -(-n_q // block), -(-n_kv // block)
+    g = torch.Generator().manual_seed(seed)
+    table = torch.zeros(nqb, nkb, dtype=torch.bool)
+    r = min(n_random, nkb)
+    if r:
+        picks = torch.rand(nqb, nkb, generator=g).argsort(dim=1)[:, :r]  # (nqb, r) distinct per row
+        table.scatter_(1, picks, True)
+    return table
+
+
+def build_mask_mod(spec: MaskSpec, n_q: int, n_kv: int, device: torch.device | str = "cpu") -> MaskMod:
+    kind = spec.kind
+    causal = spec.causal
+
+    def causal_part(q, kv):
+        return kv <= q
+
+    if kind == "full":
+        def mod(b, h, q, kv):
+            return (kv <= q) if causal else ((q >= 0) & (kv >= 0))
+    elif kind == "causal":
+        def mod(b, h, q, kv):
+            return kv <= q
+    elif kind == "sliding_window":
+        def mod(b, h, q, kv):
+            return _window(spec, q, kv)
+    elif kind == "strided":
+        def mod(b, h, q, kv):
+            m = _window(spec, q, kv) | ((q - kv) % spec.stride == 0)
+            return m & causal_part(q, kv) if causal else m
+    elif kind == "longformer":
+        g = spec.n_global
+
+        def mod(b, h, q, kv):
+            m = _window(spec, q, kv) | (q < g) | (kv < g)
+            return m & causal_part(q, kv) if causal else m
+    elif kind == "bigbird":
+        g, blk = spec.n_global, spec.block
+        table = bigbird_random_table(n_q, n_kv, blk, spec.n_random, spec.seed).to(device)
+
+        def mod(b, h, q, kv):
+            m = _window(spec, q, kv) | (q < g) | (kv < g) | table[q // blk, kv // blk]
+            return m & causal_part(q, kv) if causal else m
+    elif kind == "block_sparse":
+        blk, s = spec.block, spec.stride
+
+        def mod(b, h, q, kv):
+            qb, kb = q // blk, kv // blk
+            m = (qb == kb) | (kb % s == s - 1)
+            return m & causal_part(q, kv) if causal else m
+    else:  # pragma: no cover - validate() runs first
+        raise InputError(f"Unknown mask {kind!r}")
+    mod.__name__ = f"mask_{kind}"
+    return mod
+
+
+def dense_mask(mod: MaskMod, n_q: int, n_kv: int | None = None,
+               device: torch.device | str = "cpu") -> torch.Tensor:
+    """(N, M) bool by broadcasting the mask function over all index pairs. O(N·M): for small N and tests."""
+    n_kv = n_q if n_kv is None else n_kv
+    zero = torch.zeros((), dtype=torch.long, device=device)
+    q = torch.arange(n_q, device=device)[:, None]
+    kv = torch.arange(n_kv, device=device)[None, :]
+    return mod(zero, zero, q, kv).expand(n_q, n_kv)
+
+
+def block_layout(mod: MaskMod, n_q: int, n_kv: int, block: int, device: torch.device | str = "cpu",
+                 max_elems: int = 1 << 22) -> torch.Tensor:
+    """(query blocks, key blocks) bool: True where a block holds at least one allowed pair.
+
+    Evaluated in row chunks so memory stays ~``max_elems`` booleans at any length.
+    """
+    nqb, nkb = -(-n_q // block), -(-n_kv // block)
+    zero = torch.zeros((), dtype=torch.long, device=device)
+    kv = torch.arange(nkb * block, device=device)
+    out = torch.zeros(nqb, nkb, dtype=torch.bool, device=device)
+    rows_per = max(1, max_elems // max(1, nkb * block * block))
+    for start in range(0, nqb, rows_per):
+        stop = min(nqb, start + rows_per)
+        q = torch.arange(start * block, stop * block, device=device)
+        m = mod(zero, zero, q[:, None], kv[None, :])
+        m = m & (q[:, None] < n_q) & (kv[None, :] < n_kv)  # padding is never allowed
+        out[start:stop] = m.view(stop - start, block, nkb, block).any(dim=3).any(dim=1)
+    return out
+
+
+def density(mask: torch.Tensor) -> float:
+    """Fraction of allowed (query, key) pairs."""
+    return float(mask.float().mean()) if mask.numel() else 0.0
+
+
+def window_density_formula(n: int, window: int, causal: bool) -> float:
+    """Closed form of the sliding-window density (edges included), to check ``dense_mask`` against."""
+    if causal:
+        # row i sees min(i+1, window) keys
+        w = min(window, n)
+        total = w * (w + 1) // 2 + (n - w) * window
+    else:
+        hw = window // 2
+        # row i sees min(i, hw) + min(n-1-i, hw) + 1 keys
+        total = n + 2 * sum(min(i, hw) for i in range(n))
+    return total / (n * n)
+
+
+def causal_density_formula(n: int) -> float:
+    return (n + 1) / (2 * n)
+
+
+def longformer_density_formula(n: int, window: int, n_global: int) -> float:
+    """Non-causal Longformer: window pairs, plus global rows/columns not already in the window."""
+    g = min(n_global, n)
+    hw = window // 2
+    count = 0
+    for i in range(n):
+        if i < g:
+            count += n
+            continue
+        lo, hi = max(0, i - hw), min(n - 1, i + hw)
+        in_window = hi - lo + 1
+        globals_outside = sum(1 for j in range(g) if j < lo or j > hi)
+        count += in_window + globals_outside
+    return count / (n * n)
