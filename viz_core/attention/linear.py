@@ -21,7 +21,7 @@ from viz_core.attention import register
 from viz_core.attention.types import AttentionOutput, AttentionVariant
 from viz_core.errors import InputError
 
-EPS = 1e-6
+EPS = 1e-30  # guards 0/0 only (padded rows); an additive 1e-6 would bias tiny Performer features
 
 
 def elu_feature_map(x: torch.Tensor) -> torch.Tensor:
@@ -34,7 +34,7 @@ def _noncausal(pq: torch.Tensor, pk: torch.Tensor, v: torch.Tensor) -> torch.Ten
     z = pk.sum(dim=-2)  # (B, H, F)
     num = torch.matmul(pq, kv)  # (B, H, N, Dv)
     den = torch.matmul(pq, z.unsqueeze(-1))  # (B, H, N, 1)
-    return num / (den + EPS)
+    return num / den.clamp_min(EPS)
 
 
 def _causal_prefix(pq: torch.Tensor, pk: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -42,7 +42,7 @@ def _causal_prefix(pq: torch.Tensor, pk: torch.Tensor, v: torch.Tensor) -> torch
     z = torch.cumsum(pk, dim=2)  # (B, H, N, F)
     num = torch.einsum("bhnf,bhnfd->bhnd", pq, s)
     den = (pq * z).sum(-1, keepdim=True)
-    return num / (den + EPS)
+    return num / den.clamp_min(EPS)
 
 
 def _causal_chunked(pq: torch.Tensor, pk: torch.Tensor, v: torch.Tensor, chunk: int) -> torch.Tensor:
@@ -64,7 +64,7 @@ def _causal_chunked(pq: torch.Tensor, pk: torch.Tensor, v: torch.Tensor, chunk: 
     a = a * torch.ones(c, c, dtype=torch.bool, device=a.device).tril()
     num = torch.matmul(a, vc) + torch.matmul(qc, state)  # (B, H, nc, c, Dv)
     den = a.sum(-1, keepdim=True) + torch.matmul(qc, zstate.unsqueeze(-1))  # (B, H, nc, c, 1)
-    out = (num / (den + EPS)).reshape(B, H, nc * c, Dv)
+    out = (num / den.clamp_min(EPS)).reshape(B, H, nc * c, Dv)
     return out[:, :, :N]
 
 
@@ -92,7 +92,7 @@ def implied_weights(pq: torch.Tensor, pk: torch.Tensor, causal: bool = False) ->
     if causal:
         n, m = a.shape[-2:]
         a = a * torch.ones(n, m, dtype=torch.bool, device=a.device).tril(m - n)
-    return a / (a.sum(-1, keepdim=True) + EPS)
+    return a / a.sum(-1, keepdim=True).clamp_min(EPS)
 
 
 def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, cfg) -> AttentionOutput:

@@ -175,7 +175,7 @@ def block_layout(mod: MaskMod, n_q: int, n_kv: int, block: int, device: torch.de
 
 def density(mask: torch.Tensor) -> float:
     """Fraction of allowed (query, key) pairs."""
-    return float(mask.float().mean()) if mask.numel() else 0.0
+    return int(mask.sum()) / mask.numel() if mask.numel() else 0.0
 
 
 def window_density_formula(n: int, window: int, causal: bool) -> float:
