@@ -79,7 +79,7 @@ def pick_token(logits: torch.Tensor, *, temperature: float, top_k: int, u: float
         z = z.masked_fill(z < kth, float("-inf"))
     p = torch.softmax(z, dim=-1)
     c = torch.cumsum(p, dim=-1)
-    return int(min(int(torch.searchsorted(c, torch.tensor(u * float(c[-1]), dtype=c.dtype, device=c.device))),
+    return int(min(int(torch.searchsorted(c, torch.tensor(u * float(c[-1]), dtype=c.dtype, device=c.device), right=True)),
                    p.numel() - 1))
 
 

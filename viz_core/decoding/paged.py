@@ -384,7 +384,8 @@ def claim_13_check(res: ServeResult) -> ClaimCheck:
     measured = (f"{len(res.prompt_lens)} requests, block {res.block_size}: contiguous max-length ({res.max_len}) "
                 f"reservation wastes {res.contig_waste_pct:.0f}% of reserved slots, paging "
                 f"{res.paged_waste_pct:.1f}% (time-averaged); paged attention equals contiguous within "
-                f"{res.attn_max_err:.1e}; prefix sharing saved {res.shared_saved_blocks} blocks")
+                f"{res.attn_max_err:.1e}" + (f"; prefix sharing saved {res.shared_saved_blocks} blocks at step "
+                                              f"{res.snap_step}" if res.shared_saved_blocks else ""))
     if res.paged_waste_pct < 4.0 and res.contig_waste_pct >= 60.0:
         return ClaimCheck(CLAIMS[13], measured, Verdict.HOLDS,
                           "paging leaves under 4% unused, while max-length reservation wastes most of its memory")

@@ -210,6 +210,8 @@ class SpecConfig:
 
 @dataclass(frozen=True)
 class SpecResult:
+    new_tokens: int
+    gamma: int
     text: str
     plain_text: str
     matches_target_greedy: bool | None  # None when sampling
@@ -236,6 +238,13 @@ class SpecResult:
     target_params: int
     device: str
     threads: int
+
+
+def model_available(name: str) -> bool:
+    """Whether the checkpoint ``assets/models/<name>.pt`` exists (the page says so when it does not)."""
+    from viz_core.models.gpt import checkpoint_path
+
+    return checkpoint_path(name).exists()
 
 
 def _sessions(target, draft, n: int, gamma: int):
@@ -292,7 +301,7 @@ def run(cfg: SpecConfig) -> SpecResult:
     alpha = sum(x.accepted for x in r) / max(1, n_prop)
     expected = float(cfg.gamma + 1) if alpha >= 1 else (1 - alpha ** (cfg.gamma + 1)) / (1 - alpha)
     return SpecResult(
-        text=tok.decode(tr.tokens), plain_text=tok.decode(plain),
+        new_tokens=cfg.new_tokens, gamma=cfg.gamma, text=tok.decode(tr.tokens), plain_text=tok.decode(plain),
         matches_target_greedy=(tr.tokens == plain) if cfg.temperature <= 0 else None,
         proposed=proposed, accepted=np.array([x.accepted for x in r]), emitted=np.array([x.emitted for x in r]),
         bonus=np.array([x.bonus for x in r]),
@@ -314,7 +323,7 @@ def claim_12_check(res: SpecResult) -> ClaimCheck:
         else "OUTPUT DIFFERS from target greedy")
     best = int(np.argmax(res.sweep_speedup)) if len(res.sweep_speedup) else None
     best_txt = (f"; best γ={int(res.sweep_gamma[best])}: {res.sweep_speedup[best]:.2f}×" if best is not None else "")
-    measured = (f"γ={res.proposed.shape[1]}: acceptance {res.acceptance_rate:.0%}, {res.tokens_per_target_call:.2f} "
+    measured = (f"γ={res.gamma}: acceptance {res.acceptance_rate:.0%}, {res.tokens_per_target_call:.2f} "
                 f"tokens per target call, {res.speedup:.2f}× vs plain cached decoding{best_txt} ({res.device}, "
                 f"{res.threads} thread(s)); {same}. With 4 of 5 accepted a pass yields 5 tokens (4 + the "
                 "target's correction), not 4")
