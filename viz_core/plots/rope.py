@@ -1,0 +1,210 @@
+"""Figures for the RoPE pages: pure functions from ``viz_core.rope_lab`` results to plotly figures."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from viz_core.plots.theme import DIVERGING, color, style
+from viz_core.rope import SCALING_LABELS
+
+TAU = 2 * math.pi
+
+
+def _circle(r: float, cx: float = 0.0, cy: float = 0.0, n: int = 73) -> tuple[np.ndarray, np.ndarray]:
+    t = np.linspace(0, TAU, n)
+    return cx + r * np.cos(t), cy + r * np.sin(t)
+
+
+def rotation_figure(r) -> go.Figure:
+    """The chosen pair of q as a 2D vector at position 0 and after RoPE at position m (RotationResult)."""
+    rad = float(np.hypot(*r.before)) or 1.0
+    cx, cy = _circle(rad)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=cx, y=cy, mode="lines", line=dict(color="#d1d5db", width=1), name="|pair| circle",
+                             hoverinfo="skip"))
+    if len(r.trail) > 1:
+        fig.add_trace(go.Scatter(x=r.trail[:, 0], y=r.trail[:, 1], mode="markers",
+                                 marker=dict(size=5, color=color(1), opacity=0.5),
+                                 name="positions 0 … m", hovertemplate="(%{x:.2f}, %{y:.2f})<extra></extra>"))
+    for vec, name, col in ((r.before, "position 0", "#6b7280"), (r.after, f"position {r.position:,}", color(0))):
+        fig.add_trace(go.Scatter(x=[0, vec[0]], y=[0, vec[1]], mode="lines+markers", name=name,
+                                 line=dict(color=col, width=4), marker=dict(size=[0, 10], color=col)))
+    lim = rad * 1.25
+    fig.update_xaxes(range=[-lim, lim], zeroline=True)
+    fig.update_yaxes(range=[-lim, lim], scaleanchor="x", scaleratio=1, zeroline=True)
+    style(fig, title=f"Pair {r.pair}: turned by m·θ = {r.angle:.3g} rad", x=f"dimension {r.pair}",
+          y=f"dimension {r.pair} + d/2", height=440)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0.0),
+                      margin=dict(b=90))
+    return fig
+
+
+def _hands(angles: np.ndarray, centers: np.ndarray) -> tuple[list, list]:
+    xs, ys = [], []
+    for (x0, y0), a in zip(centers, angles):
+        xs += [x0, x0 + math.cos(a), None]
+        ys += [y0, y0 + math.sin(a), None]
+    return xs, ys
+
+
+def _short(x: float) -> str:
+    return f"{x:.3g}" if x < 1000 else f"{x / 1000:.3g}k" if x < 1e6 else f"{x:.1e}"
+
+
+def clocks_figure(r, per_row: int | None = None) -> go.Figure:
+    """Every pair as a clock hand at its own speed θᵢ; frames animate positions 0 … P−1 (RotationResult)."""
+    half = r.clock_angles.shape[1]
+    per_row = per_row or (4 if half <= 8 else 8)
+    rows = math.ceil(half / per_row)
+    centers = np.array([(2.6 * (i % per_row), -2.9 * (i // per_row)) for i in range(half)])
+    fig = go.Figure()
+    cx, cy = [], []
+    for x0, y0 in centers:
+        x, y = _circle(1.0, x0, y0, 49)
+        cx += list(x) + [None]
+        cy += list(y) + [None]
+    fig.add_trace(go.Scatter(x=cx, y=cy, mode="lines", line=dict(color="#d1d5db", width=1), hoverinfo="skip",
+                             showlegend=False))
+    labels = [f"{i}: λ {_short(w)}" for i, w in enumerate(r.wavelengths)]
+    fig.add_trace(go.Scatter(x=centers[:, 0], y=centers[:, 1] - 1.3, mode="text", text=labels,
+                             textfont=dict(size=11), hoverinfo="skip", showlegend=False))
+    start = int(min(r.position, len(r.positions) - 1))
+    hx, hy = _hands(r.clock_angles[start], centers)
+    fig.add_trace(go.Scatter(x=hx, y=hy, mode="lines", line=dict(color=color(0), width=3), hoverinfo="skip",
+                             showlegend=False))
+    fig.frames = [go.Frame(data=[go.Scatter(x=_hands(r.clock_angles[p], centers)[0],
+                                            y=_hands(r.clock_angles[p], centers)[1])],
+                           traces=[2], name=str(int(pos))) for p, pos in enumerate(r.positions)]
+    fig.update_layout(
+        updatemenus=[dict(type="buttons", showactive=False, x=0.0, y=-0.06, xanchor="left", yanchor="top",
+                          buttons=[dict(label="▶ play", method="animate",
+                                        args=[None, dict(frame=dict(duration=120, redraw=False), fromcurrent=True,
+                                                         transition=dict(duration=0))])])],
+        sliders=[dict(active=start, x=0.2, len=0.8, y=-0.02, currentvalue=dict(prefix="position m = "),
+                      steps=[dict(label=str(int(p)), method="animate",
+                                  args=[[str(int(p))], dict(mode="immediate", frame=dict(duration=0, redraw=False))])
+                             for p in r.positions])])
+    fig.update_xaxes(visible=False, range=[-1.4, 2.6 * (min(half, per_row) - 1) + 1.4])
+    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1)
+    style(fig, title="Every pair: hand angle m·θᵢ", height=190 + 140 * rows, legend=False)
+    fig.update_layout(margin=dict(l=10, r=10, b=90))
+    return fig
+
+
+def spectrum_figure(sp) -> go.Figure:
+    """Wavelength 2π/θᵢ per pair (log scale) against the context length (SpectrumResult)."""
+    full = sp.turns >= 1
+    fig = go.Figure(go.Bar(x=np.arange(len(sp.wavelengths)), y=sp.wavelengths,
+                           marker_color=[color(0) if f else color(1) for f in full],
+                           customdata=np.stack([sp.turns, sp.freqs], -1),
+                           hovertemplate="pair %{x}<br>wavelength %{y:.4g} tokens<br>%{customdata[0]:.3g} turns in "
+                                         "the context<br>θ = %{customdata[1]:.3g} rad/token<extra></extra>"))
+    fig.add_hline(y=sp.context, line_dash="dash", line_color="#111827")
+    fig.add_annotation(x=0, y=math.log10(sp.context), text=f"context {sp.context:,} tokens", showarrow=False,
+                       xanchor="left", yanchor="bottom", font=dict(size=12))  # log axis: y in log10 units
+    fig.update_yaxes(type="log")
+    return style(fig, title=f"{sp.n_full_turn} of {len(full)} pairs turn at least once within the context (blue); "
+                            "the rest never complete a turn (orange)",
+                 x="pair index i", y="wavelength 2π/θᵢ (tokens, log)", height=380, legend=False)
+
+
+def relative_heatmaps(rel, labels: dict[str, str]) -> go.Figure:
+    """Score q_m·k_n/√d over (m, n) for each embedding; a relative scheme is constant along diagonals."""
+    m = len(rel.methods)
+    titles = [f"{labels[k]}<br>diag. deviation {d:.1e}" for k, d in zip(rel.methods, rel.diag_deviation)]
+    fig = make_subplots(rows=1, cols=m, subplot_titles=titles, horizontal_spacing=0.03)
+    pos = rel.positions
+    for i, s in enumerate(rel.scores):
+        lim = float(np.abs(s).max()) or 1.0
+        fig.add_trace(go.Heatmap(z=s, x=pos, y=pos, colorscale=DIVERGING, zmin=-lim, zmax=lim, showscale=False,
+                                 hovertemplate="m=%{y}<br>n=%{x}<br>score %{z:.4f}<extra></extra>"), 1, i + 1)
+        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{i + 1 if i else ''}", constrain="domain",
+                         row=1, col=i + 1, showticklabels=i == 0)
+        fig.update_xaxes(title_text="key n", constrain="domain", row=1, col=i + 1)
+    fig.update_yaxes(title_text="query position m", row=1, col=1)
+    fig.update_annotations(font_size=12)
+    style(fig, height=340, legend=False)
+    fig.update_layout(margin=dict(t=70, b=40))
+    return fig
+
+
+def relative_profile(rel, labels: dict[str, str]) -> go.Figure:
+    """Every score plotted against m − n: RoPE's points fall on one curve, additive embeddings scatter."""
+    m, n = np.meshgrid(rel.positions, rel.positions, indexing="ij")
+    dist = (m - n).ravel()
+    fig = go.Figure()
+    order = [i for i, k in enumerate(rel.methods) if k != "rope"] + [rel.methods.index("rope")]  # RoPE on top
+    for i in order:
+        k, s = rel.methods[i], rel.scores[i]
+        fig.add_trace(go.Scattergl(x=dist, y=s.ravel(), mode="markers", name=labels[k],
+                                   marker=dict(size=7 if k == "rope" else 4, color=color(i),
+                                               opacity=1.0 if k == "rope" else 0.45),
+                                   hovertemplate="m−n=%{x}<br>score %{y:.4f}<extra></extra>"))
+    return style(fig, x="distance m − n (tokens)", y="score q·k / √d", height=400)
+
+
+def scaling_angle_figure(sc) -> go.Figure:
+    """Angle of one pair vs position per scaling method, with the range of angles seen in training."""
+    fig = go.Figure()
+    L = sc.train_context
+    seen = min(sc.trained_max_angle, TAU)
+    fig.add_vrect(x0=0, x1=L, fillcolor="#e5e7eb", opacity=0.5, line_width=0, annotation_text="trained context",
+                  annotation_position="top left")
+    fig.add_hrect(y0=0, y1=seen, fillcolor=color(2), opacity=0.12, line_width=0,
+                  annotation_text="angles seen in training", annotation_position="bottom right")
+    for i, (m, a) in enumerate(zip(sc.methods, sc.pair_angles)):
+        fig.add_trace(go.Scatter(x=sc.positions, y=a, mode="lines", name=SCALING_LABELS[m],
+                                 line=dict(color=color(i), width=3, dash="dot" if m == "yarn" else None),
+                                 hovertemplate="position %{x:.0f}<br>angle %{y:.3f} rad<extra></extra>"))
+    return style(fig, title=f"Pair {sc.pair} (wavelength {sc.wavelengths[sc.pair]:.4g} tokens): angle vs position "
+                            f"up to {sc.factor:g}× the trained {L:,} tokens",
+                 x="position (tokens)", y="angle m·θ' (rad)", height=420)
+
+
+def freq_ratio_figure(sc) -> go.Figure:
+    """θ'ᵢ/θᵢ per pair against its wavelength: what each method does to each frequency."""
+    fig = go.Figure()
+    for i, (m, r) in enumerate(zip(sc.methods, sc.freq_ratio)):
+        fig.add_trace(go.Scatter(x=sc.wavelengths, y=r, mode="lines+markers", name=SCALING_LABELS[m],
+                                 line=dict(color=color(i), width=2), marker=dict(size=5),
+                                 hovertemplate="wavelength %{x:.4g} tokens<br>θ'/θ = %{y:.4f}<extra></extra>"))
+    fig.add_vline(x=sc.train_context, line_dash="dash", annotation_text=f"L = {sc.train_context:,}")
+    fig.update_xaxes(type="log")
+    return style(fig, title="Frequency after scaling ÷ original, per pair (1 = unchanged, 1/s = fully interpolated)",
+                 x="original wavelength 2π/θᵢ (tokens, log)", y="θ'ᵢ / θᵢ", height=400)
+
+
+def decay_figure(sc) -> go.Figure:
+    """Left: mean q·R(r)q/|q|² over random directions; right: RoFormer's upper bound, per method."""
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=(
+        "mean similarity of a random q with itself at distance r", "RoFormer's relative upper bound (Su et al. §3.4.3)"))
+    for i, m in enumerate(sc.methods):
+        for col, y in ((1, sc.decay_mean[i]), (2, sc.decay_bound[i])):
+            fig.add_trace(go.Scatter(x=sc.decay_distance, y=y, mode="lines", name=SCALING_LABELS[m],
+                                     legendgroup=m, showlegend=col == 1, line=dict(color=color(i), width=2),
+                                     hovertemplate="r=%{x:.0f}<br>%{y:.3f}<extra></extra>"), 1, col)
+        for col in (1, 2):
+            fig.update_xaxes(title_text="distance r = m − n (tokens)", row=1, col=col)
+    for col in (1, 2):
+        fig.add_vline(x=sc.train_context, line_dash="dash", row=1, col=col)
+    fig.update_yaxes(title_text="q·R(r)q / |q|²", row=1, col=1)
+    fig.update_yaxes(title_text="(1/(d/2)) Σⱼ |Sⱼ|", row=1, col=2)
+    fig.update_annotations(font_size=12)
+    return style(fig, height=400)
+
+
+def long_context_figure(lc) -> go.Figure:
+    """The tiny GPT's loss per position bin, with and without scaling (LongContextResult)."""
+    centers = (lc.bin_edges[:-1] + lc.bin_edges[1:]) / 2
+    fig = go.Figure()
+    fig.add_vrect(x0=0, x1=lc.train_context, fillcolor="#e5e7eb", opacity=0.5, line_width=0,
+                  annotation_text="trained context", annotation_position="top left")
+    for i, (m, y) in enumerate(zip(lc.methods, lc.loss)):
+        fig.add_trace(go.Scatter(x=centers, y=y, mode="lines+markers", name=SCALING_LABELS[m],
+                                 line=dict(color=color(i), width=3),
+                                 hovertemplate="positions near %{x:.0f}<br>loss %{y:.3f} nats<extra></extra>"))
+    return style(fig, title=f"Tiny GPT, next-token loss by position ({lc.n_tokens:,} tokens per method, {lc.device})",
+                 x="position in the window (tokens)", y="loss (nats/token)", height=420)
