@@ -429,7 +429,7 @@ def claim16(rel: RelativeResult, sc: ScalingResult, gpt: "LongContextResult | No
         length_holds = gpt.loss_beyond[i] <= gpt.loss_inside[i] * 1.05
     else:
         u = sc.unseen_pairs[sc.methods.index("none")]
-        parts.append(f"analytic (no trained model here): beyond L={sc.train_context} up to {sc.factor:g}·L, {u} of "
+        parts.append(f"analytic (the tiny GPT was not run): beyond L={sc.train_context} up to {sc.factor:g}·L, {u} of "
                      f"{len(sc.wavelengths)} pairs rotate to angles never seen in training, "
                      f"{sc.unseen_pairs[sc.methods.index('linear')]} with position interpolation")
         length_holds = u == 0

@@ -13,6 +13,11 @@ from viz_core.rope import SCALING_LABELS
 TAU = 2 * math.pi
 
 
+def _legend_below(fig: go.Figure, b: int = 110) -> go.Figure:
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0.0), margin=dict(b=b))
+    return fig
+
+
 def _circle(r: float, cx: float = 0.0, cy: float = 0.0, n: int = 73) -> tuple[np.ndarray, np.ndarray]:
     t = np.linspace(0, TAU, n)
     return cx + r * np.cos(t), cy + r * np.sin(t)
@@ -159,9 +164,9 @@ def scaling_angle_figure(sc) -> go.Figure:
         fig.add_trace(go.Scatter(x=sc.positions, y=a, mode="lines", name=SCALING_LABELS[m],
                                  line=dict(color=color(i), width=3, dash="dot" if m == "yarn" else None),
                                  hovertemplate="position %{x:.0f}<br>angle %{y:.3f} rad<extra></extra>"))
-    return style(fig, title=f"Pair {sc.pair} (wavelength {sc.wavelengths[sc.pair]:.4g} tokens): angle vs position "
-                            f"up to {sc.factor:g}× the trained {L:,} tokens",
-                 x="position (tokens)", y="angle m·θ' (rad)", height=420)
+    style(fig, title=f"Pair {sc.pair} (wavelength {sc.wavelengths[sc.pair]:,.4g} tokens) up to {sc.factor:g}·L",
+          x="position (tokens)", y="angle m·θ' (rad)", height=460)
+    return _legend_below(fig)
 
 
 def freq_ratio_figure(sc) -> go.Figure:
@@ -171,10 +176,12 @@ def freq_ratio_figure(sc) -> go.Figure:
         fig.add_trace(go.Scatter(x=sc.wavelengths, y=r, mode="lines+markers", name=SCALING_LABELS[m],
                                  line=dict(color=color(i), width=2), marker=dict(size=5),
                                  hovertemplate="wavelength %{x:.4g} tokens<br>θ'/θ = %{y:.4f}<extra></extra>"))
-    fig.add_vline(x=sc.train_context, line_dash="dash", annotation_text=f"L = {sc.train_context:,}")
+    fig.add_vline(x=sc.train_context, line_dash="dash", line_color="#111827")  # shapes: data units
+    fig.add_annotation(x=math.log10(sc.train_context), y=1, yref="paper",  # annotations on a log axis: log10 text=f" L = {sc.train_context:,}", showarrow=False, xanchor="left")
     fig.update_xaxes(type="log")
-    return style(fig, title="Frequency after scaling ÷ original, per pair (1 = unchanged, 1/s = fully interpolated)",
-                 x="original wavelength 2π/θᵢ (tokens, log)", y="θ'ᵢ / θᵢ", height=400)
+    style(fig, title="θ'ᵢ/θᵢ per pair: 1 = unchanged, 1/s = fully interpolated",
+          x="original wavelength 2π/θᵢ (tokens, log)", y="θ'ᵢ / θᵢ", height=440)
+    return _legend_below(fig)
 
 
 def decay_figure(sc) -> go.Figure:
@@ -193,7 +200,8 @@ def decay_figure(sc) -> go.Figure:
     fig.update_yaxes(title_text="q·R(r)q / |q|²", row=1, col=1)
     fig.update_yaxes(title_text="(1/(d/2)) Σⱼ |Sⱼ|", row=1, col=2)
     fig.update_annotations(font_size=12)
-    return style(fig, height=400)
+    style(fig, height=440)
+    return _legend_below(fig)
 
 
 def long_context_figure(lc) -> go.Figure:
@@ -206,5 +214,6 @@ def long_context_figure(lc) -> go.Figure:
         fig.add_trace(go.Scatter(x=centers, y=y, mode="lines+markers", name=SCALING_LABELS[m],
                                  line=dict(color=color(i), width=3),
                                  hovertemplate="positions near %{x:.0f}<br>loss %{y:.3f} nats<extra></extra>"))
-    return style(fig, title=f"Tiny GPT, next-token loss by position ({lc.n_tokens:,} tokens per method, {lc.device})",
-                 x="position in the window (tokens)", y="loss (nats/token)", height=420)
+    style(fig, title=f"Tiny GPT: next-token loss by position ({lc.n_tokens:,} tokens per method, {lc.device})",
+          x="position in the window (tokens)", y="loss (nats/token)", height=440)
+    return _legend_below(fig)

@@ -1,0 +1,99 @@
+"""RoPE beyond the training context: score decay, and what PI, NTK-aware scaling and YaRN do to the angles.
+
+section: Position
+title: RoPE: long context
+icon: 📏
+order: 20
+"""
+import streamlit as st
+
+from ui import cached, state
+from ui.errors import guard
+from ui.layout import claim_checks, figure, header, metrics
+from viz_core import rope_lab
+from viz_core.plots import rope as plots
+
+run_scaling = cached.data(rope_lab.scaling)
+run_relative = cached.data(rope_lab.relative)
+run_gpt = cached.data(rope_lab.long_context_gpt, max_entries=8)
+gpt_available = cached.data(rope_lab.gpt_available)
+
+header("RoPE beyond the training context",
+       "RoPE has no table of positions, so a model *can* be fed any length — but during training each slow pair "
+       "only ever turned through part of its circle. Past the trained length **L** those pairs reach angles the "
+       "model never saw. Context-extension methods rewrite the frequencies θᵢ so that the longer context "
+       "**s·L** stays inside familiar angles: **position interpolation** divides every frequency by s, "
+       "**NTK-aware** scaling raises the base so fast pairs stay put and the slowest is divided by s, and "
+       "**YaRN** keeps fast pairs exactly, interpolates slow ones, ramps in between and sharpens attention.",
+       papers=["Su et al. 2021, RoFormer", "Chen et al. 2023, Position Interpolation (arXiv:2306.15595)",
+               "bloc97 2023, NTK-aware scaled RoPE", "Peng et al. 2023, YaRN (arXiv:2309.00071)"])
+s = state.settings()
+
+c1, c2, c3, c4 = st.columns(4)
+head_dim = c1.selectbox("Head dimension d", [16, 32, 64, 128], index=2)
+base = c2.select_slider("Base", [100.0, 1000.0, 10000.0, 500000.0], value=10000.0)
+L = c3.select_slider("Trained context L", [64, 256, 1024, 2048, 4096], value=256)
+factor = c4.select_slider("Scale factor s", [2.0, 4.0, 8.0, 16.0], value=4.0,
+                          format_func=lambda v: f"{v:g}× → {int(v * L):,} tokens")
+auto = rope_lab.first_slow_pair(head_dim, base, L)
+pair = st.slider("Pair drawn in the angle chart", 0, head_dim // 2 - 1, auto,
+                 help=f"Default: pair {auto}, the first whose wavelength exceeds L, so it never turns fully in "
+                      "training.")
+with guard():
+    sc = run_scaling(rope_lab.ScalingConfig(head_dim=head_dim, base=base, train_context=L, factor=factor,
+                                            pair=pair))
+
+st.subheader("1 · Beyond L: angle vs position, per method")
+figure(plots.scaling_angle_figure(sc))
+SHORT = {"none": "No scaling", "linear": "PI", "ntk": "NTK-aware", "yarn": "YaRN"}
+names = [SHORT[m] for m in sc.methods]
+metrics([(f"{n}: pairs at unseen angles", f"{u} / {head_dim // 2}",
+          f"up to {t:.2f} turns past the range seen in training")
+         for n, u, t in zip(names, sc.unseen_pairs, sc.unseen_turns)])
+metrics([(f"{n}: pairs changed inside L", f"{c} / {head_dim // 2}",
+          "pairs whose angle at some position < L differs from the original")
+         for n, c in zip(names, sc.inside_changed)])
+figure(plots.freq_ratio_figure(sc))
+st.caption(f"PI divides every frequency by s = {factor:g}, so it also changes the angles the model learned inside "
+           f"L (it needs fine-tuning). NTK-aware keeps pair 0 exactly and divides the slowest by exactly s. YaRN "
+           f"keeps pairs that turn more than β = 32 times within L, interpolates pairs turning less than once, "
+           f"and multiplies q and k by {sc.attention_factor[-1]:.3f} (0.1·ln s + 1). 'Unseen' counts pairs that "
+           "never completed a turn within L and, up to s·L, rotate past the largest angle reached in training.")
+
+st.subheader("2 · How scores decay with distance")
+figure(plots.decay_figure(sc))
+st.caption("Left: the score of a random direction q with a copy of itself r tokens away, averaged over directions "
+           "(= trace of the rotation / d, computed by rotating the identity matrix with RoPE). Right: the upper "
+           "bound RoFormer uses to argue long-term decay. Scaling stretches both curves: distant tokens look "
+           "closer.")
+
+st.subheader("3 · A real model past its context: the lab's tiny GPT")
+gpt = None
+if not gpt_available():
+    st.info("The tiny GPT checkpoint (assets/models/tiny-gpt.pt) is not there; the claim below uses the analytic "
+            "measure instead. Make it with `python -m viz_core.models.train gpt`.")
+else:
+    c1, c2 = st.columns([1, 3])
+    gpt_factor = c1.select_slider("Evaluate at", [2.0, 4.0, 8.0], value=4.0, format_func=lambda v: f"{v:g}× its context")
+    windows = c1.select_slider("Text windows", [2, 4, 8, 16], value=8)
+    if c1.button("Run the tiny GPT", type="primary", help="≈1 s per window on one CPU thread") or \
+            st.session_state.get("rope_gpt_ran"):
+        st.session_state["rope_gpt_ran"] = True
+        with guard(), st.spinner("Scoring validation text at every position…"):
+            gpt = run_gpt(rope_lab.LongContextConfig(factor=gpt_factor, n_windows=windows, seed=s.seed,
+                                                     device=s.device))
+        with c2:
+            figure(plots.long_context_figure(gpt))
+        metrics([(f"{SHORT[m]}: loss < L / ≥ L", f"{a:.2f} / {b:.2f}", "nats per token (bytes here)")
+                 for m, a, b in zip(gpt.methods, gpt.loss_inside, gpt.loss_beyond)])
+        st.caption(f"No fine-tuning: the model was trained on {gpt.train_context} tokens with plain RoPE and is run "
+                   "with each method's frequencies as is. PI without fine-tuning shifts every learned angle, which "
+                   "is why the PI paper fine-tunes; NTK-aware and YaRN were designed to work without it.")
+    else:
+        c2.markdown("Scores Shakespeare validation text at every position of windows longer than the model was "
+                    "trained on, once with each method's frequencies. Press the button (a few seconds on CPU).")
+
+with guard():
+    rel = run_relative(rope_lab.RelativeConfig(head_dim=head_dim, n=32, base=base, seed=s.seed, dtype=s.dtype,
+                                               device=s.device))
+    claim_checks([rope_lab.claim16(rel, sc, gpt)])

@@ -1,0 +1,124 @@
+"""Page-facing RoPE runners (viz_core/rope_lab.py): results are real measurements with the right properties."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from viz_core import rope as R
+from viz_core import rope_lab as L
+from viz_core.claims import Verdict
+from viz_core.errors import InputError
+
+
+def test_rotation_angle_is_measured_from_the_vectors():
+    for pos in (0, 3, 1000, 10 ** 12):
+        r = L.rotation(L.RotationConfig(head_dim=16, pair=2, position=pos))
+        tol = 1e-9 + r.angle * 2.0 ** -40  # float64 angle m·θ ≈ 1e11 rad carries ~1e-5 rad of rounding
+        diff = abs(r.measured_angle - r.angle % (2 * math.pi))
+        assert min(diff, 2 * math.pi - diff) < tol
+        assert r.norm_after == pytest.approx(r.norm_before, rel=1e-12)
+        assert np.hypot(*r.after) == pytest.approx(np.hypot(*r.before), rel=1e-12)
+    assert r.clock_angles.shape == (48, 8)
+    np.testing.assert_allclose(r.clock_angles[5], 5 * r.freqs)
+
+
+def test_spectrum_counts_pairs_that_turn_within_the_context():
+    sp = L.spectrum(L.SpectrumConfig(head_dim=64, base=10000.0, context=4096))
+    assert sp.n_full_turn == int((2 * math.pi * 10000 ** (np.arange(32) * 2 / 64) <= 4096).sum())
+    assert sp.wavelengths[0] == pytest.approx(2 * math.pi)
+
+
+def test_relative_property_rope_vs_additive_embeddings():
+    rel = L.relative(L.RelativeConfig(head_dim=32, n=24, device="cpu"))
+    dev = dict(zip(rel.methods, rel.diag_deviation / rel.score_scale))
+    spread = dict(zip(rel.methods, rel.diag_spread))
+    assert dev["rope"] < 1e-5 and rel.rope_deviation_float64 / rel.score_scale < 1e-12
+    assert dev["sinusoidal"] > 1e-2 and dev["learned"] > 1e-2  # absolute positions leak in
+    assert dev["none"] < 1e-6 and spread["none"] < 1e-5 < spread["rope"]  # constant: no position information
+    assert rel.float32_angle_error < 1e-4  # small positions: float32 angles are fine
+
+
+def test_huge_offsets_float64_angles_keep_the_property_float32_angles_do_not():
+    rel = L.relative(L.RelativeConfig(head_dim=32, n=16, offset=10 ** 9, device="cpu"))
+    assert rel.diag_deviation[0] / rel.score_scale < 1e-4
+    assert rel.float32_angle_error > 1e-2 * rel.score_scale
+
+
+def test_scaling_summary_matches_what_each_method_claims():
+    sc = L.scaling(L.ScalingConfig(head_dim=64, train_context=2048, factor=4.0))
+    i = {m: k for k, m in enumerate(sc.methods)}
+    assert sc.unseen_pairs[i["none"]] > 0  # plain RoPE past L: unseen rotations
+    assert sc.unseen_pairs[i["linear"]] == 0 and sc.unseen_pairs[i["yarn"]] == 0
+    assert sc.inside_changed[i["none"]] == 0 and sc.inside_changed[i["linear"]] == 32
+    assert sc.inside_changed[i["yarn"]] < 32 and sc.inside_changed[i["ntk"]] == 31
+    np.testing.assert_allclose(sc.freq_ratio[i["linear"]], 0.25)
+    assert sc.attention_factor[i["yarn"]] == pytest.approx(0.1 * math.log(4) + 1)
+    # decay: the mean similarity starts at 1 (a vector with itself) and the RoFormer bound at (d/2+1)/2
+    assert np.allclose(sc.decay_mean[:, 0], 1.0) and np.allclose(sc.decay_bound[:, 0], 16.5)
+    assert (sc.decay_mean[i["none"], -50:].mean() < 0.5)
+
+
+def test_decay_mean_equals_the_closed_form():
+    f = R.inv_freq(16)
+    r = torch.tensor([0, 1, 7, 100])
+    mean, _ = L.decay_curves(16, f, r)
+    np.testing.assert_allclose(mean, (torch.cos(r[:, None].double() * f).sum(-1) * 2 / 16).numpy(), atol=1e-12)
+
+
+def test_claim16_verdict_is_computed():
+    rel = L.relative(L.RelativeConfig(head_dim=32, n=16, device="cpu"))
+    sc = L.scaling(L.ScalingConfig(head_dim=32, train_context=256))
+    c = L.claim16(rel, sc)
+    assert c.claim.id == 16 and c.verdict is Verdict.PARTLY and "pairs" in c.measured
+    sc1 = L.scaling(L.ScalingConfig(head_dim=32, base=2.0, train_context=4096, factor=2.0))  # every pair turns
+    assert L.claim16(rel, sc1).verdict is Verdict.HOLDS
+    broken = L.RelativeResult(**{**rel.__dict__, "diag_deviation": rel.diag_deviation + rel.score_scale * 0.1})
+    assert L.claim16(broken, sc).verdict is Verdict.NOT_HERE
+
+
+def _tiny_model():
+    from viz_core.models.gpt import GPTConfig, TinyGPT
+
+    torch.manual_seed(0)
+    return TinyGPT(GPTConfig(n_layer=2, n_head=2, n_kv_head=1, d_model=32, max_seq_len=16)).eval()
+
+
+def test_forward_scaled_without_scaling_is_the_model_forward():
+    model = _tiny_model()
+    idx = torch.randint(0, 256, (2, 40))
+    with torch.no_grad():
+        ref, _ = model(idx)
+    torch.testing.assert_close(L.forward_scaled(model, idx, R.RopeScaling()), ref)
+    pi = L.forward_scaled(model, idx, R.RopeScaling("linear", 4.0, 16))
+    assert (pi - ref).abs().max() > 1e-4  # scaling really changes the computation
+
+
+def test_long_context_evaluation_shapes_and_bins():
+    model = _tiny_model()
+    tokens = torch.randint(0, 256, (2, 65))
+    res = L.evaluate_long_context(model, tokens, 16, L.LongContextConfig(factor=4.0, n_bins=8), torch.device("cpu"))
+    assert res.loss.shape == (4, 8) and res.eval_len == 64 and res.n_tokens == 128
+    assert np.isfinite(res.loss).all() and (res.loss_beyond > 0).all()
+    # the 'none' row equals the model's own cross-entropy
+    with torch.no_grad():
+        logits, _ = model(tokens[:, :-1])
+    ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2), tokens[:, 1:], reduction="none").mean(0)
+    assert res.loss_inside[0] == pytest.approx(float(ce[:16].mean()), rel=1e-5)
+
+
+def test_bad_inputs():
+    with pytest.raises(InputError, match="even"):
+        L.rotation(L.RotationConfig(head_dim=7))
+    with pytest.raises(InputError, match="greater than 1"):
+        L.spectrum(L.SpectrumConfig(base=0.5))
+    with pytest.raises(InputError, match="pair"):
+        L.rotation(L.RotationConfig(head_dim=8, pair=4))
+    with pytest.raises(InputError, match="2\\^53"):
+        L.relative(L.RelativeConfig(offset=2 ** 53))
+    with pytest.raises(InputError, match="≥ 1"):
+        L.scaling(L.ScalingConfig(factor=0.5))
+    with pytest.raises(InputError):
+        L.long_context_gpt(L.LongContextConfig(factor=100.0))
