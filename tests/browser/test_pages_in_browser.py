@@ -13,17 +13,21 @@ PAGES = registry.discover_pages()
 
 
 def wait_until_idle(page, timeout_s: float = 120) -> None:
-    """Wait for the script to finish: the 'Running…' status widget gone and stable for a moment."""
+    """Wait until the script has finished: content rendered (a title), no skeleton placeholders, no
+    'Running…' status widget, and the page stable like that for a couple of seconds."""
     deadline = time.time() + timeout_s
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_s * 1000)
     quiet_since = None
     while time.time() < deadline:
-        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
-        if running:
+        busy = (page.locator('[data-testid="stStatusWidget"]').count() > 0
+                or page.locator('[data-testid="stSkeleton"]').count() > 0
+                or page.locator("h1").count() == 0
+                or page.get_by_text("Run settings").count() == 0)  # app.py's shared sidebar has run
+        if busy:
             quiet_since = None
         elif quiet_since is None:
             quiet_since = time.time()
-        elif time.time() - quiet_since > 1.5:
+        elif time.time() - quiet_since > 2.0:
             return
         time.sleep(0.25)
     raise AssertionError("page still running after %.0f s" % timeout_s)
@@ -45,4 +49,10 @@ def test_page_in_chromium(server, page, info, output_dir):
     assert title.strip(), "page has no title"
     shots = output_dir / "screenshots"
     shots.mkdir(exist_ok=True)
+    # Streamlit scrolls an inner container, so grow the viewport to the content before the screenshot.
+    height = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], section.main, "
+        "[data-testid=\"stAppViewContainer\"]')].map(e => e.scrollHeight), 1000)")
+    page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 12000)})
+    time.sleep(1.0)
     page.screenshot(path=str(shots / f"{info.url_path or 'home'}.png"), full_page=True)

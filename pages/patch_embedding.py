@@ -1,0 +1,74 @@
+"""Run a real patch embedding in torch: conv == unfold + linear, the embedding space, and position embeddings.
+
+section: Seeing
+title: Patch embedding
+icon: 🔢
+order: 20
+"""
+import streamlit as st
+
+from ui import cached, state
+from ui.errors import guard
+from ui.image_source import pick_image
+from ui.layout import figure, header, metrics
+from viz_core.plots import vision as plots
+from viz_core.vision import embedding, patching
+
+run = cached.data(embedding.run)
+
+header("Patch embedding: patches become vectors",
+       "Each p×p×3 patch is mapped to a D-dimensional vector by one linear layer. Written as a convolution "
+       "with kernel size = stride = p, it is the **same computation** as cutting patches (unfold) and "
+       "multiplying by a matrix — checked below on your image. Similar-looking patches land close together; "
+       "position embeddings are added so the model knows *where* each patch was.",
+       ["Dosovitskiy et al. 2021 (ViT)", "Vaswani et al. 2017 (sinusoidal positions)",
+        "He et al. 2022, MAE (2D sin-cos positions)"])
+
+source, label = pick_image("embedding")
+c1, c2, c3 = st.columns(3)
+size = c1.select_slider("Image size", patching.IMAGE_SIZES, value=224, key="emb_image_size")
+patch = c2.select_slider("Patch size", patching.PATCH_SIZES, value=16, key="emb_patch")
+d_model = c3.select_slider("Embedding width D", [32, 64, 128, 192, 384, 768], value=192, key="emb_d")
+seed = state.settings().seed
+
+with guard():
+    fitted, _ = patching.fit_size(size, patch)
+    g = fitted // patch
+    q = st.slider("Query patch for the position maps (token index)", 0, max(0, g * g - 1),
+                  value=min(g * g // 2 + g // 2, g * g - 1), key="emb_query")
+    dims = st.radio("PCA", ["2D", "3D"], horizontal=True, key="emb_pca")
+    res = run(source, embedding.EmbedConfig(image_size=size, patch_size=patch, d_model=d_model, seed=seed,
+                                            pca_components=3 if dims == "3D" else 2, query_patch=q))
+
+for note in res.notes:
+    st.info(note)
+n = res.embeddings.shape[0]
+metrics([
+    ("Tokens × dims", f"{n} × {d_model}"),
+    ("Parameters", f"{3 * patch * patch * d_model + d_model:,}", "3·p²·D weights + D biases"),
+    ("max |conv − (unfold+linear)|", f"{res.conv_vs_linear_max_abs:.2e}", "fp32 rounding only"),
+    ("PCA variance shown", f"{res.pca_explained.sum():.0%}"),
+])
+st.caption(f"Weights: torch's default Conv2d initialisation drawn from seed {seed} (sidebar). A linear map "
+           "keeps the geometry of the patches, so the structure below is real even before training.")
+
+figure(plots.embedding_heatmap(res.embeddings), key="emb")
+left, right = st.columns(2)
+with left:
+    colour_by = st.radio("Colour points by", ["row", "column"], horizontal=True, key="emb_colour")
+    figure(plots.pca_scatter(res.pca_coords, res.rows, res.cols, res.pca_explained,
+                             "row" if colour_by == "row" else "col"), key="pca")
+with right:
+    figure(plots.similarity_heatmap(res.cosine, "Cosine similarity between patch embeddings"), key="cos")
+
+st.subheader("Position embeddings: learned vs sinusoidal")
+st.markdown("Cosine similarity of the query patch's position embedding (✕) with every other position. "
+            "2D sinusoids are similar for nearby patches by construction; a learned table starts random "
+            "and only acquires structure through training.")
+left, right = st.columns(2)
+with left:
+    figure(plots.position_similarity_grid(res.pos_sim_sinusoidal, res.grid, q, "2D sinusoidal (fixed)"), key="pos_sin")
+    st.caption(f"Correlation of similarity with closeness: {res.pos_neighbour_corr_sinusoidal:+.2f}")
+with right:
+    figure(plots.position_similarity_grid(res.pos_sim_learned, res.grid, q, "Learned, at initialisation"), key="pos_learn")
+    st.caption(f"Correlation of similarity with closeness: {res.pos_neighbour_corr_learned:+.2f}")
