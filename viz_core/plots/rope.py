@@ -177,7 +177,8 @@ def freq_ratio_figure(sc) -> go.Figure:
                                  line=dict(color=color(i), width=2), marker=dict(size=5),
                                  hovertemplate="wavelength %{x:.4g} tokens<br>θ'/θ = %{y:.4f}<extra></extra>"))
     fig.add_vline(x=sc.train_context, line_dash="dash", line_color="#111827")  # shapes: data units
-    fig.add_annotation(x=math.log10(sc.train_context), y=1, yref="paper",  # annotations on a log axis: log10 text=f" L = {sc.train_context:,}", showarrow=False, xanchor="left")
+    fig.add_annotation(x=math.log10(sc.train_context), y=1, yref="paper",  # annotations on a log axis: log10
+                       text=f" L = {sc.train_context:,}", showarrow=False, xanchor="left")
     fig.update_xaxes(type="log")
     style(fig, title="θ'ᵢ/θᵢ per pair: 1 = unchanged, 1/s = fully interpolated",
           x="original wavelength 2π/θᵢ (tokens, log)", y="θ'ᵢ / θᵢ", height=440)
