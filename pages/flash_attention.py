@@ -117,7 +117,7 @@ with guard(stop=False):
             st.session_state["fa_measured"] = True
             with st.spinner("Measuring reference, SDPA and tiled attention…"):
                 mres = measure(flash_lab.MeasureConfig(ns=(256, 1024, 2048), device=s.device, dtype=s.dtype,
-                                                       repeats=3, methods=flash_lab.default_methods(s.device)))
+                                                       repeats=3, methods=flash_lab.default_methods(s.device, s.dtype)))
 if mres is not None:
     a, b = st.columns(2)
     with a:

@@ -127,3 +127,17 @@ def test_bench_suite_runs(tmp_path):
     assert all(r.get("time_ms", 0) > 0 for r in data["rows"])
     res = flash_lab.rows_to_result(data["rows"], device_label="cpu", source="test")
     assert list(res.ns) == [32, 48]
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_standard_attention_baseline_equals_reference(causal):
+    import torch
+
+    from viz_core.attention.reference import reference_attention
+
+    q, k, v = flash_lab.make_inputs(37, 2, 8, "float32", "cpu", seed=4)
+    out = flash_lab.standard_attention(q, k, v, causal=causal)
+    assert (out - reference_attention(q, k, v, causal=causal).out).abs().max().item() <= 1e-5
+    for method in ("reference", "sdpa", "sdpa:flash", "sdpa:math", "tiled"):
+        got = flash_lab.attention_call(method, q, k, v, causal=causal, block=16)()
+        assert torch.allclose(got, out, atol=1e-5), method

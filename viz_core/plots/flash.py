@@ -151,7 +151,7 @@ def _finite(a) -> np.ndarray:
 def _log_n_axes(fig: go.Figure, ns) -> go.Figure:
     """Log–log axes with the measured N as the x ticks and the legend under the plot (titles stay clear)."""
     fig.update_xaxes(type="log", tickvals=list(ns), ticktext=[f"{int(n):,}" for n in ns])
-    fig.update_yaxes(type="log")
+    fig.update_yaxes(type="log", exponentformat="SI")
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0.0),
                       margin=dict(b=130))
     return fig
