@@ -62,7 +62,7 @@ with right:
     figure(plots.similarity_heatmap(res.cosine, "Cosine similarity between patch embeddings"), key="cos")
 
 st.subheader("Position embeddings: learned vs sinusoidal")
-st.markdown("Cosine similarity of the query patch's position embedding (✕) with every other position. "
+st.markdown("Cosine similarity of the query patch's position embedding (✕) with every other position (colour range: the other positions' min to max). "
             "2D sinusoids are similar for nearby patches by construction; a learned table starts random "
             "and only acquires structure through training.")
 left, right = st.columns(2)

@@ -50,9 +50,10 @@ metrics([
 left, right = st.columns([1, 1])
 with left:
     st.markdown(f"**{label}**, resized to {res.image_size}×{res.image_size} with the patch grid")
-    figure(plots.image_with_grid(res.image, patch), key="grid")
+    figure(plots.image_with_grid(res.image, patch, height=460), key="grid")
 with right:
-    figure(plots.token_strip(res.patches, res.n_tokens, per_row=min(cols, 16)), key="strip")
+    figure(plots.token_strip(res.patches, res.n_tokens, per_row=20), key="strip")
+    st.caption("Read left to right, top to bottom: the grid is flattened into one sequence (rows of 20 here).")
 st.caption(f"Cutting and re-assembling is exact: fold(unfold(image)) differs from the image by at most "
            f"{res.reconstruction_max_error:g} (computed with torch.nn.functional.unfold / fold).")
 

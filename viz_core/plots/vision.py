@@ -51,7 +51,7 @@ def token_strip(patches: np.ndarray, n_tokens: int, *, per_row: int = 16, gap: i
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
     style(fig, title=title, height=height or int(min(900, 70 + width_px * rows / per_row)), legend=False)
-    fig.update_layout(margin=dict(l=5, r=5, t=50, b=5))
+    fig.update_layout(margin=dict(l=60, r=5, t=50, b=5))
     return fig
 
 
@@ -107,8 +107,9 @@ def similarity_heatmap(sim: np.ndarray, title: str, max_tokens: int = 400) -> go
 def position_similarity_grid(sim_to_query: np.ndarray, grid: tuple[int, int], query: int, title: str) -> go.Figure:
     """Cosine similarity of one position's embedding to every position, drawn on the patch grid."""
     z = sim_to_query.reshape(grid)
-    fig = heatmap(z, title=title, x="patch column", y="patch row", colorscale=DIVERGING, zmin=-1, zmax=1,
-                  colorbar_title="cosine", height=380)
+    others = np.delete(sim_to_query, query) if sim_to_query.size > 1 else sim_to_query
+    fig = heatmap(z, title=title, x="patch column", y="patch row", colorscale=SEQUENTIAL,
+                  zmin=float(others.min()), zmax=float(others.max()), colorbar_title="cosine", height=380)
     r, c = divmod(query, grid[1])
     fig.add_trace(go.Scatter(x=[c], y=[r], mode="markers", marker=dict(symbol="x", size=14, color="black"),
                              hovertemplate="query patch<extra></extra>", showlegend=False))
