@@ -157,11 +157,11 @@ def tensor_peak_bytes(fn, device: torch.device | str) -> tuple[int | None, str]:
         m = cuda_peak_bytes(fn, dev)
         return m.peak_bytes, m.method
     try:
-        from torch.profiler import ProfilerActivity, profile
+        from torch.autograd import profiler as autograd_profiler  # (torch.profiler imports inductor: +5 s)
 
-        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        with autograd_profiler.profile(use_cpu=True, profile_memory=True) as prof:
             fn()
-        events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
+        events = sorted((e.start_ns(), e.nbytes()) for e in prof.kineto_results.events()
                         if e.name() == "[memory]")
     except Exception:  # noqa: BLE001 - the profiler's API is not public; say so instead of failing
         return None, "not measured (profiler unavailable)"
@@ -370,9 +370,11 @@ class SweepResult:
     memory_method: str
 
 
-def measure_point(cfg: SweepConfig, variant: str, n: int, prev: SweepPoint | None = None) -> SweepPoint:
+def measure_point(cfg: SweepConfig, variant: str, n: int, prev_n: int | None = None,
+                  prev_time_s: float | None = None) -> SweepPoint:
     """One (variant, N) point: budget check, inputs, timing, peak memory. Never raises for budget: a point
-    that would not fit comes back with ``stopped=True`` and a plain message."""
+    that would not fit comes back with ``stopped=True`` and a plain message. ``prev_n``/``prev_time_s``
+    (the variant's previous point) predict this point's time for the time limit."""
     variants = all_variants()
     if variant not in variants:
         raise InputError(f"Unknown attention variant {variant!r}.")
@@ -389,8 +391,8 @@ def measure_point(cfg: SweepConfig, variant: str, n: int, prev: SweepPoint | Non
     except BudgetError as e:
         pt.stopped, pt.message = True, str(e)
         return pt
-    if prev is not None and not prev.stopped and prev.time_s == prev.time_s:
-        predicted = prev.time_s * (n / prev.n) ** EXPECTED_SLOPE.get(variant, 2) * max(1, cfg.repeats)
+    if prev_n and prev_time_s and prev_time_s == prev_time_s:
+        predicted = prev_time_s * (n / prev_n) ** EXPECTED_SLOPE.get(variant, 2) * (1 + max(1, cfg.repeats))
         if predicted > cfg.max_seconds:
             pt.stopped = True
             pt.message = (f"{variant} at N = {n} would take about {predicted:.0f} s "
@@ -451,7 +453,7 @@ def sweep(cfg: SweepConfig, _progress=None) -> SweepResult:
             if prev is not None and prev.stopped:
                 done += 1
                 continue
-            pt = measure_point(cfg, var, n, prev)
+            pt = measure_point(cfg, var, n, prev.n if prev else None, prev.time_s if prev else None)
             points.append(pt)
             prev = pt
             done += 1

@@ -92,7 +92,8 @@ def block_plan(spec: MaskSpec, n_q: int, n_kv: int, block: int, device: str = "c
 
 
 def block_sparse_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, spec: MaskSpec, *,
-                           block: int, scale: float | None = None) -> tuple[torch.Tensor, BlockPlan]:
+                           block: int, scale: float | None = None,
+                           chunk_bytes: int = 8 * 2**20) -> tuple[torch.Tensor, BlockPlan]:
     """q (B, H, N, D), k (B, H, M, D), v (B, H, M, Dv) -> out (B, H, N, Dv), computing only active blocks."""
     B, H, n_q, D = q.shape
     n_kv, Dv = k.shape[-2], v.shape[-1]
@@ -104,16 +105,23 @@ def block_sparse_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, sp
         q.view(B, H, nqb, block, D)
     out = torch.zeros(B, H, nqb, block, Dv, dtype=q.dtype, device=q.device)
     for bk in plan.buckets:
-        qb = qp[:, :, bk.q_blocks]  # (B, H, nb, block, D)
-        kg = k[:, :, bk.kv_index]  # (B, H, nb, A*block, D)
-        vg = v[:, :, bk.kv_index]  # (B, H, nb, A*block, Dv)
-        s = torch.matmul(qb, kg.transpose(-2, -1)).mul_(scale)  # (B, H, nb, block, A*block)
-        if bk.allowed is not None:
-            s.masked_fill_(~bk.allowed, float("-inf"))
-        p = torch.softmax(s, dim=-1)
-        if bk.empty_rows:
-            p = torch.nan_to_num(p, nan=0.0)
-        out[:, :, bk.q_blocks] = torch.matmul(p, vg)  # (B, H, nb, block, Dv)
+        nb, width = bk.kv_index.shape
+        # slices of query blocks keep the gathered K/V and the scores small (cache-friendly, low peak memory)
+        per_block = B * H * width * (2 * D + 2 * block) * q.element_size()
+        step = max(1, min(nb, chunk_bytes // max(1, per_block)))
+        for a in range(0, nb, step):
+            sl = slice(a, min(nb, a + step))
+            qids, kidx = bk.q_blocks[sl], bk.kv_index[sl]
+            qb = qp[:, :, qids]  # (B, H, nb, block, D)
+            kg = k[:, :, kidx]  # (B, H, nb, A*block, D)
+            vg = v[:, :, kidx]  # (B, H, nb, A*block, Dv)
+            s = torch.matmul(qb, kg.transpose(-2, -1)).mul_(scale)  # (B, H, nb, block, A*block)
+            if bk.allowed is not None:
+                s.masked_fill_(~bk.allowed[sl], float("-inf"))
+            p = torch.softmax(s, dim=-1)
+            if bk.empty_rows:
+                p = torch.nan_to_num(p, nan=0.0)
+            out[:, :, qids] = torch.matmul(p, vg)  # (B, H, nb, block, Dv)
     return out.view(B, H, nqb * block, Dv)[:, :, :n_q], plan
 
 

@@ -1,0 +1,115 @@
+"""Pick attention variants and see, for the same Q, K, V, what each computes, how far it is from exact, and its cost.
+
+section: Attention
+title: Attention variants
+icon: 🔍
+order: 10
+"""
+import json
+from pathlib import Path
+
+import streamlit as st
+
+from ui import cached, errors, layout, state
+from viz_core.attention import all_variants
+from viz_core.attention.lab import DEFAULT_VARIANTS, InputConfig, LabConfig, claim_checks, run_lab, window_error_n1000
+from viz_core.attention.types import AttnConfig
+from viz_core.plots import attention as plots
+
+run = cached.data(run_lab)
+err_1000 = cached.data(window_error_n1000)
+variants = cached.resource(all_variants)()
+BENCH = Path(__file__).resolve().parents[1] / "assets" / "bench" / "attention-cpu.json"
+HIDDEN = {"flash_tiled"}  # the FlashAttention page steps through it; too slow to time here
+
+layout.header(
+    "Attention variants",
+    "Every variant below **runs for real** on the same queries, keys and values. For each one you see its "
+    "sparsity mask, its attention weights per head (for linear attention and Performer the weights they "
+    "*imply*, φ(Q)φ(K)ᵀ row-normalised; for every variant the matrix W with output = W·V), how far its output is "
+    "from exact softmax attention, and what it costs: theoretical score entries, FLOPs and bytes next to the "
+    "time and peak memory measured on this device.",
+    papers=["Vaswani et al. 2017", "Child et al. 2019 (Sparse Transformer)", "Beltagy et al. 2020 (Longformer)",
+            "Zaheer et al. 2020 (BigBird)", "Katharopoulos et al. 2020 (linear)", "Choromanski et al. 2021 (Performer)",
+            "Wang et al. 2020 (Linformer)", "Shazeer 2019 (MQA)", "Ainslie et al. 2023 (GQA)",
+            "Ye et al. 2024 (Differential)", "Zhu & Soricut 2021 (H-Transformer-1D)", "Dong et al. 2024 (FlexAttention)"],
+)
+s = state.settings()
+
+names = [n for n in sorted(variants) if n not in HIDDEN]
+chosen = st.multiselect("Variants", names, default=[n for n in DEFAULT_VARIANTS if n in names],
+                        help="Each is compared with exact softmax attention on the same inputs.")
+c1, c2, c3, c4, c5 = st.columns(5)
+kind = c1.radio("Inputs", ["structured", "random"], horizontal=True,
+                help="Structured: each head is a smooth random walk, so nearby tokens are similar and patterns "
+                     "are visible. Random: i.i.d. Gaussian Q, K, V.")
+n = c2.select_slider("Sequence length N", [16, 32, 64, 128, 256, 512, 1024, 2048], value=128)
+heads = c3.select_slider("Heads", [1, 2, 4, 8], value=4)
+head_dim = c4.select_slider("Head size d", [8, 16, 32, 64], value=32)
+causal = c5.toggle("Causal", value=False, help="Each query sees only itself and earlier tokens.")
+
+with st.expander("Variant parameters", expanded=False):
+    p1, p2, p3, p4 = st.columns(4)
+    window = p1.slider("Window (keys per query)", 2, 256, 32, help="Sliding window, strided, Longformer, BigBird.")
+    stride = p1.slider("Stride", 2, 32, 8, help="Strided: also every stride-th key; fixed layout: block period.")
+    block = p2.select_slider("Block size", [4, 8, 16, 32, 64], value=16,
+                             help="Block-sparse kernel, BigBird random blocks, hierarchical blocks.")
+    n_global = p2.slider("Global tokens", 0, 16, 2)
+    n_random = p2.slider("Random blocks (BigBird)", 0, 8, 1)
+    features = p3.select_slider("Performer features m", [8, 16, 32, 64, 128, 256, 512, 1024], value=64)
+    proj_k = p3.select_slider("Linformer k", [4, 8, 16, 32, 64, 128, 256], value=32)
+    proj_kind = p3.radio("Linformer projection", ["pool", "random"], horizontal=True)
+    kv_heads = p4.select_slider("KV heads (GQA)", [1, 2, 4, 8], value=min(2, heads))
+    lam = p4.slider("λ (differential)", 0.0, 1.0, 0.5, 0.05)
+    levels = p4.slider("Levels (hierarchical)", 0, 5, 2)
+    impl = p1.radio("Sparse masks run as", ["blocks", "dense", "flex"], horizontal=True,
+                    help="blocks: skip empty blocks; dense: masked N×N (the spec); flex: compiled FlexAttention.")
+    if impl == "flex" and s.device != "cuda":
+        st.warning("FlexAttention compiles with torch.compile first: 20–30 s on this CPU per new shape. The "
+                   "compile time is shown separately and never counted as run time.", icon="⏳")
+
+attn = AttnConfig(causal=causal, window=window, stride=stride, n_global=n_global, n_random=n_random, block=block,
+                  sparse_impl=impl, features=features, proj_k=proj_k, proj_kind=proj_kind, kv_heads=kv_heads,
+                  lam=lam, levels=levels, seed=s.seed)
+cfg = LabConfig(variants=tuple(chosen), inputs=InputConfig(n, heads, head_dim, 1, kind, s.seed, s.device, s.dtype),
+                attn=attn, show_heads=2)
+
+with errors.guard():
+    if not chosen:
+        st.info("Pick at least one variant.")
+        st.stop()
+    with st.spinner("Running the variants…"):
+        res = run(cfg)
+
+st.caption(f"Measured on {res.device.upper()} ({res.threads} torch threads), {res.dtype}, B=1, H={res.heads}, "
+           f"N={res.n}, d={res.head_dim}. Time: median of 3 calls after a warm-up. Peak memory: "
+           f"{'CUDA max_memory_allocated' if res.device == 'cuda' else 'tensor bytes allocated, from the torch profiler'}."
+           f" Exact attention here: {res.exact_time_s * 1e3:.3g} ms.")
+st.dataframe(plots.results_table(res), hide_index=True, width="stretch",
+             column_config={"max |err|": st.column_config.NumberColumn(format="%.3g"),
+                            "rel. err": st.column_config.NumberColumn(format="%.3g"),
+                            "row KL (nats)": st.column_config.NumberColumn(format="%.3g"),
+                            "time (ms)": st.column_config.NumberColumn(format="%.3g"),
+                            "speed-up vs exact": st.column_config.NumberColumn(format="%.2f×")})
+st.caption("rel. err = ‖out − exact‖ / ‖exact‖ (Frobenius). Row KL = mean over query rows of KL(variant ‖ exact) "
+           "of the attention weights (empty where weights can be negative). At small N fixed overheads dominate "
+           "the times: use the scaling page for long sequences.")
+
+if res.exact_weights is not None:
+    layout.figure(plots.exact_figure(res.exact_weights), key="exact")
+for v in res.variants:
+    st.markdown(f"#### {v.name} {'· exact for its mask' if v.exact else '· approximate'}")
+    st.caption(f"{v.summary} — *{v.paper}*. Time {v.time_complexity}, memory {v.memory_complexity}.")
+    if not v.ok:
+        st.info(v.message)
+        continue
+    layout.figure(plots.variant_figure(v, res.exact_weights), key=f"v-{v.name}")
+
+layout.figure(plots.cost_figure(res), key="cost")
+
+rows = json.loads(BENCH.read_text())["rows"] if BENCH.exists() else None
+layout.claim_checks(claim_checks(rows, structured_error_n1000=err_1000(s.seed)),
+                    title="Claims, checked here (speed figures from the recorded CPU benchmark)")
+if rows:
+    st.caption("Speed claims use `assets/bench/attention-cpu.json`, written by `python -m viz_core bench attention` "
+               "on this 2-core CPU (B=1, H=8, d=64, fp32). Re-run it on your machine to update.")

@@ -1,0 +1,50 @@
+"""The attention pages: controls change what is shown; bad combinations give plain messages."""
+import json
+
+from tests.app.helpers import assert_clean, open_page, plotly_specs, texts
+
+
+def _widget(items, label_start):
+    return next(w for w in items if w.label.startswith(label_start))
+
+
+def test_lab_page_shows_each_variant_and_reacts_to_controls():
+    at = open_page("pages/attention_lab.py")
+    assert_clean(at)
+    shown = texts(at)
+    for name in ("sliding_window", "linear", "performer", "linformer", "hierarchical"):
+        assert f"#### {name}" in shown
+    assert "Claim #6" in shown and "Claim #20" in shown
+    before = at.dataframe[0].value
+    assert len(before) == 6
+    n_heatmap = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]["z"]
+    assert len(n_heatmap) == 128
+
+    _widget(at.select_slider, "Sequence length").set_value(64)
+    at.multiselect[0].set_value(["sliding_window", "differential"])
+    at.run()
+    assert_clean(at)
+    assert len(at.dataframe[0].value) == 2
+    z = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]["z"]
+    assert len(z) == 64
+
+    _widget(at.toggle, "Causal").set_value(True)
+    at.multiselect[0].set_value(["linformer"])
+    at.run()
+    assert_clean(at)
+    assert "no causal form" in texts(at)  # refused with a plain message, not a traceback
+
+
+def test_scaling_page_measures_and_stops_at_the_budget():
+    at = open_page("pages/attention_scaling.py")
+    assert_clean(at)
+    specs = plotly_specs(at)
+    assert specs and specs[0]["layout"]["xaxis"]["type"] == "log"
+    at.multiselect[0].set_value(["full", "linear"])
+    _widget(at.select_slider, "Longest sequence").set_value(2048)
+    _widget(at.select_slider, "Memory budget").set_value(64)
+    at.run()
+    assert_clean(at)
+    assert "Stopped:" in texts(at) and "full at N = " in texts(at)
+    rows = at.dataframe[0].value
+    assert list(rows["variant"]) == ["full", "linear"]

@@ -1,0 +1,146 @@
+"""Figures for the attention lab: masks, weight maps, errors, cost, and the scaling chart (pure functions)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from viz_core.errors import human_bytes, human_count
+from viz_core.plots.theme import DIVERGING, MASK_COLORS, SEQUENTIAL, color, style
+
+
+def variant_figure(v, exact_weights: np.ndarray | None, height: int = 330) -> go.Figure:
+    """One row: the mask (if any), then per head the variant's weights, then |variant − exact| of head 1.
+
+    ``v`` is a ``lab.VariantResult``; ``exact_weights`` (heads, N, N)."""
+    panels: list[tuple[str, np.ndarray, dict]] = []
+    if v.mask is not None:
+        panels.append((f"mask ({v.density:.1%} of pairs)", v.mask.astype(float),
+                       dict(colorscale=MASK_COLORS, zmin=0, zmax=1, showscale=False)))
+    if v.weights is not None:
+        signed = v.signed_weights
+        vmax = float(np.abs(v.weights).max()) or 1.0
+        for h in range(v.weights.shape[0]):
+            kw = dict(colorscale=DIVERGING, zmid=0, zmin=-vmax, zmax=vmax) if signed else \
+                dict(colorscale=SEQUENTIAL, zmin=0, zmax=vmax)
+            panels.append((f"head {h + 1} weights" + (" (signed)" if signed else ""), v.weights[h],
+                           dict(kw, showscale=h == 0, colorbar=dict(title="weight", x=1.0, len=0.8))))
+        if exact_weights is not None:
+            diff = np.abs(v.weights[0] - exact_weights[0])
+            panels.append(("|variant − exact|, head 1", diff,
+                           dict(colorscale="Reds", zmin=0, zmax=float(diff.max()) or 1.0, showscale=False)))
+    if not panels:
+        fig = go.Figure()
+        fig.add_annotation(text="weights are shown for N ≤ 512", showarrow=False, x=0.5, y=0.5,
+                           xref="paper", yref="paper")
+        return style(fig, height=120, legend=False)
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[0] for p in panels],
+                        horizontal_spacing=0.04)
+    for i, (_, z, kw) in enumerate(panels, start=1):
+        fig.add_trace(go.Heatmap(z=z, hovertemplate="query %{y}, key %{x}: %{z:.3g}<extra></extra>", **kw),
+                      row=1, col=i)
+        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{i if i > 1 else ''}", row=1, col=i,
+                         title_text="query" if i == 1 else None)
+        fig.update_xaxes(title_text="key", row=1, col=i)
+    style(fig, height=height, legend=False)
+    fig.update_annotations(font_size=13)
+    return fig
+
+
+def exact_figure(exact_weights: np.ndarray, height: int = 330) -> go.Figure:
+    """Exact softmax attention weights per head (the target every variant is compared with)."""
+    hs = exact_weights.shape[0]
+    fig = make_subplots(rows=1, cols=hs, subplot_titles=[f"exact, head {h + 1}" for h in range(hs)],
+                        horizontal_spacing=0.04)
+    vmax = float(exact_weights.max()) or 1.0
+    for h in range(hs):
+        fig.add_trace(go.Heatmap(z=exact_weights[h], colorscale=SEQUENTIAL, zmin=0, zmax=vmax, showscale=h == 0,
+                                 colorbar=dict(title="weight"),
+                                 hovertemplate="query %{y}, key %{x}: %{z:.3g}<extra></extra>"), row=1, col=h + 1)
+        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{h + 1 if h else ''}", row=1, col=h + 1)
+        fig.update_xaxes(title_text="key", row=1, col=h + 1)
+    fig.update_yaxes(title_text="query", row=1, col=1)
+    return style(fig, height=height, legend=False)
+
+
+def results_table(result) -> list[dict]:
+    """One row per variant with units, for st.dataframe (``result`` is a ``lab.LabResult``)."""
+    rows = []
+    for v in result.variants:
+        if not v.ok:
+            rows.append({"variant": v.name, "exact": v.exact, "note": v.message})
+            continue
+        c = v.cost
+        rows.append({
+            "variant": v.name,
+            "exact": v.exact,
+            "pairs used": f"{v.density:.1%}" if v.density is not None else "—",
+            "max |err|": v.max_abs_err,
+            "rel. err": v.rel_err,
+            "row KL (nats)": None if math.isnan(v.row_kl) else v.row_kl,
+            "score entries": human_count(c.score_entries) if c else "",
+            "FLOPs": human_count(c.flops) if c else "",
+            "bytes (theory)": human_bytes(c.bytes) if c else "",
+            "time (ms)": v.time_s * 1e3,
+            "speed-up vs exact": result.exact_time_s / v.time_s if v.time_s > 0 else None,
+            "peak memory": human_bytes(v.peak_bytes) if v.peak_bytes is not None else "—",
+            "note": ("compile " + f"{v.compile_s:.1f} s (not in time)") if v.compile_s else v.message,
+        })
+    return rows
+
+
+def cost_figure(result, height: int = 360) -> go.Figure:
+    """Theoretical FLOPs next to measured time and peak memory, per variant (log scales)."""
+    ok = [v for v in result.variants if v.ok and v.cost is not None]
+    names = ["exact"] + [v.name for v in ok]
+    exact_flops = 4.0 * result.heads * result.n * result.n * result.head_dim
+    flops = [exact_flops] + [max(v.cost.flops, 1) for v in ok]
+    times = [result.exact_time_s * 1e3] + [v.time_s * 1e3 for v in ok]
+    mems = [result.exact_peak_bytes] + [v.peak_bytes for v in ok]
+    fig = make_subplots(rows=1, cols=3, subplot_titles=["theoretical FLOPs", "measured time (ms)",
+                                                        "measured peak memory (MiB)"], horizontal_spacing=0.08)
+    cols = [color(i) for i in range(len(names))]
+    fig.add_trace(go.Bar(x=names, y=flops, marker_color=cols, hovertemplate="%{x}: %{y:.3g} FLOPs<extra></extra>"),
+                  row=1, col=1)
+    fig.add_trace(go.Bar(x=names, y=times, marker_color=cols, hovertemplate="%{x}: %{y:.3g} ms<extra></extra>"),
+                  row=1, col=2)
+    fig.add_trace(go.Bar(x=names, y=[(m or 0) / 2**20 for m in mems], marker_color=cols,
+                         hovertemplate="%{x}: %{y:.3g} MiB<extra></extra>"), row=1, col=3)
+    for c in (1, 2, 3):
+        fig.update_yaxes(type="log", row=1, col=c)
+    fig.update_yaxes(title_text="FLOPs", row=1, col=1)
+    fig.update_yaxes(title_text="ms", row=1, col=2)
+    fig.update_yaxes(title_text="MiB", row=1, col=3)
+    return style(fig, height=height, legend=False)
+
+
+def scaling_figure(points, expected: dict[str, int], metric: str = "time", height: int = 420) -> go.Figure:
+    """Log-log time (or peak memory) vs N per variant, with dashed guides of the expected slope.
+
+    ``points``: ``lab.SweepPoint`` list; a guide starts at each variant's first point."""
+    fig = go.Figure()
+    variants = list(dict.fromkeys(p.variant for p in points))
+    for i, var in enumerate(variants):
+        pts = [p for p in points if p.variant == var and not p.stopped]
+        if metric == "time":
+            ys = [p.time_s * 1e3 for p in pts]
+        else:
+            ys = [(p.peak_bytes or float("nan")) / 2**20 for p in pts]
+        ns = [p.n for p in pts]
+        fig.add_trace(go.Scatter(x=ns, y=ys, mode="lines+markers", name=var, line=dict(color=color(i)),
+                                 hovertemplate=f"{var}" + " N=%{x}: %{y:.3g}<extra></extra>"))
+        good = [(n, y) for n, y in zip(ns, ys) if y == y and y > 0]
+        if len(good) >= 1 and metric == "time":
+            s = expected.get(var, 2)
+            n0, y0 = good[0]
+            n1 = max(n for n, _ in good) if len(good) > 1 else n0 * 4
+            xs = [n0, n1]
+            fig.add_trace(go.Scatter(x=xs, y=[y0, y0 * (n1 / n0) ** s], mode="lines", showlegend=False,
+                                     line=dict(color=color(i), dash="dot", width=1),
+                                     hovertemplate=f"slope {s} guide<extra></extra>"))
+    fig.update_xaxes(type="log", title_text="sequence length N (tokens)")
+    fig.update_yaxes(type="log", title_text="time per call (ms)" if metric == "time" else "peak memory (MiB)")
+    return style(fig, height=height,
+                 title="time vs N (dotted: expected slope 1 or 2)" if metric == "time" else "peak memory vs N")
