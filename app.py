@@ -15,6 +15,6 @@ for section, pages in registry.by_section().items():
     nav[label] = [st.Page(p.path, title=p.title, icon=p.icon, default=p.default,
                           url_path=None if p.default else p.url_path) for p in pages]
 
-page = st.navigation(nav)
+page = st.navigation(nav, expanded=True)
 state.sidebar()
 page.run()
