@@ -59,7 +59,7 @@ def held_out_loss(model, tokens: list[int], seq_len: int, windows: int) -> float
 @dataclass(frozen=True)
 class GQAConfig:
     model: str = "tiny-gpt"
-    windows: int = 16  # held-out windows of the model's context
+    windows: int = 8  # held-out windows of the model's context
     context: int = 256  # tokens for the cache-size column
     device: str = "auto"
     dtype: str = "float32"
@@ -79,6 +79,13 @@ class GQAResult:
 
 
 def run(cfg: GQAConfig) -> GQAResult:
+    from viz_core.decoding.generate import torch_threads
+
+    with torch_threads():
+        return _run(cfg)
+
+
+def _run(cfg: GQAConfig) -> GQAResult:
     from viz_core.decoding.generate import load_model
     from viz_core.models.data import load_corpus
 

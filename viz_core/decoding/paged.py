@@ -250,12 +250,20 @@ def _requests(cfg: ServeConfig):
         raise InputError(f"The shared prefix ({cfg.shared_prefix}) leaves no room under max_len ({cfg.max_len}).")
     prompt = rng.integers(4, max(5, limit // 4), cfg.requests)
     out = np.minimum(rng.integers(8, max(9, limit // 2), cfg.requests), limit - prompt)
-    arrival = np.sort(rng.integers(0, max(1, int(out.mean())), cfg.requests))
+    arrival = np.sort(rng.integers(0, max(1, int(out.mean()) // 3), cfg.requests))
     arrival[0] = 0
     return prompt + cfg.shared_prefix, out, arrival
 
 
 def simulate(cfg: ServeConfig) -> ServeResult:
+    """See ``_simulate``; runs with one torch thread (tiny tensors)."""
+    from viz_core.decoding.generate import torch_threads
+
+    with torch_threads():
+        return _simulate(cfg)
+
+
+def _simulate(cfg: ServeConfig) -> ServeResult:
     """Serve ``requests`` (random prompt/output lengths, staggered arrivals; all at step 0 when they share a
     prefix) through a paged KV cache, one decode token per running request per step. Requests are admitted
     first-come-first-served when their prompt fits in free blocks; when the pool runs dry the latest admitted

@@ -114,7 +114,7 @@ def block_map(res, per_row: int = 16) -> go.Figure:
         name = "free" if o == -1 else ("shared prefix" if o == -2 else f"request {o}")
         fig.add_trace(go.Scatter(
             x=x[sel], y=y[sel], mode="markers+text", name=name, text=[t for t, s in zip(text, sel) if s],
-            hovertext=[h for h, s in zip(hover, sel) if s], hoverinfo="text", textfont=dict(size=10),
+            hovertext=[h for h, s in zip(hover, sel) if s], hoverinfo="text", textfont=dict(size=11, color="white"),
             marker=dict(symbol="square", size=34, color=_owner_color(o), line=dict(color="white", width=1))))
     rows = int(np.ceil(n / per_row))
     fig.update_yaxes(autorange="reversed", showticklabels=False, showgrid=False, zeroline=False)
@@ -131,6 +131,9 @@ def memory_timeline(res) -> go.Figure:
         go.Scatter(x=t, y=res.paged_alloc, name=f"paged: blocks of {res.block_size}", line=dict(color=CACHED)),
         go.Scatter(x=t, y=res.tokens, name="tokens actually stored", line=dict(color="black", dash="dot")),
     ])
+    cap = res.num_blocks * res.block_size
+    fig.add_hline(y=cap, line=dict(color="gray", dash="dash"), annotation_text=f"pool: {cap:,} slots",
+                  annotation_position="top left")
     return style(fig, title="KV slots while serving the requests", x="decode step", y="token slots", height=380)
 
 

@@ -1,0 +1,67 @@
+"""The decoding pages render with the trained models, and their main controls change what they show."""
+import base64
+
+import numpy as np
+import pytest
+
+from tests.app.helpers import assert_clean, open_page, plotly_specs, texts
+
+pytestmark = pytest.mark.slow
+
+
+def _arr(v):
+    """Plotly stores numpy arrays as {'dtype', 'bdata'} (base64) in its JSON."""
+    if isinstance(v, dict) and "bdata" in v:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+    return np.asarray(v)
+
+
+def _trace_len(spec, name_part):
+    return [len(_arr(t["x"])) for t in spec["data"] if name_part in t.get("name", "")]
+
+
+def test_kv_cache_page():
+    at = open_page("pages/kv_cache.py")
+    assert_clean(at)
+    t = texts(at)
+    assert "Same tokens both ways: yes" in t and "Claim #9" in t and "5,050" in t
+    lat = plotly_specs(at)[0]
+    assert _trace_len(lat, "with KV cache") == [64]
+    at.slider(key="kv_new").set_value(16).run()
+    assert_clean(at)
+    assert _trace_len(plotly_specs(at)[0], "with KV cache") == [16]
+    calc = [s for s in plotly_specs(at) if "KV cache at" in str(s["layout"].get("title"))][0]
+    before = _arr(calc["data"][1]["y"])
+    at.select_slider(key="kv_ctx").set_value(8192).run()
+    calc = [s for s in plotly_specs(at) if "KV cache at" in str(s["layout"].get("title"))][0]
+    assert 2 * before == pytest.approx(_arr(calc["data"][1]["y"]))
+    at.text_input(key="kv_prompt").set_value("").run()
+    assert any("empty" in e.value for e in at.error)
+    at.text_input(key="kv_prompt").set_value("x" * 250).run()
+    assert any("context" in e.value for e in at.error)
+
+
+def test_paged_page():
+    at = open_page("pages/paged_attention.py")
+    assert_clean(at)
+    t = texts(at)
+    assert "Claim #13" in t and "Block tables" in t
+    waste = [m.value for m in at.get("metric") if m.label == "Waste, paged"][0]
+    at.select_slider(key="pg_block").set_value(64).run()
+    assert_clean(at)
+    assert [m.value for m in at.get("metric") if m.label == "Waste, paged"][0] != waste
+    at.select_slider(key="pg_prefix").set_value(40).run()
+    assert_clean(at)
+    assert "Prefix sharing" in texts(at)
+
+
+def test_speculative_page():
+    at = open_page("pages/speculative_decoding.py")
+    assert_clean(at)
+    t = texts(at)
+    assert "Output vs target alone: same" in t and "Claim #12" in t
+    rounds = plotly_specs(at)[0]
+    assert len(_arr(rounds["data"][0]["x"])) == 4 + 1  # γ draft columns + the target's token
+    at.slider(key="sd_gamma").set_value(2).run()
+    assert_clean(at)
+    assert len(_arr(plotly_specs(at)[0]["data"][0]["x"])) == 2 + 1
