@@ -89,10 +89,11 @@ class ByteTokenizer:
 
     def token_str(self, i: int) -> str:
         """A printable label for one token (for plots)."""
-        b = bytes([int(i)])
-        if 32 <= i < 127:
-            return b.decode()
-        return {10: "\\n", 9: "\\t", 13: "\\r", 32: "␠"}.get(int(i), f"<{i:02x}>")
+        i = int(i)
+        special = {10: "\\n", 9: "\\t", 13: "\\r", 32: "·"}
+        if i in special:
+            return special[i]
+        return chr(i) if 32 < i < 127 else f"<{i:02x}>"
 
     def to_dict(self) -> dict:
         return {"kind": self.kind}
