@@ -103,15 +103,21 @@ st.dataframe({
 st.caption("GB = 10⁹ bytes. Shapes are from each model's paper and published configuration (source column).")
 
 st.subheader("MQA and GQA on the tiny GPT")
-st.markdown("The tiny GPT's key/value heads are **mean-pooled** into fewer groups (Ainslie et al. 2023, no "
-            "uptraining here), then scored on held-out Shakespeare it never trained on.")
+st.markdown("The tiny GPT's key/value heads are **mean-pooled** into fewer groups (Ainslie et al. 2023), "
+            "optionally uptrained for a few steps, then scored on held-out Shakespeare it never trained on.")
+steps = st.select_slider("Uptrain every variant (AdamW steps, batch 8 × 128 tokens)", [0, 20, 50, 100],
+                         value=0, key="kv_uptrain",
+                         help="Ainslie et al. uptrain converted checkpoints briefly. Every variant, the original "
+                              "too, gets the same steps so the comparison stays fair. Each step takes 0.1–1 s here.")
 with guard(stop=False):
-    g = gqa_run(gqa_convert.GQAConfig(device=s.device, dtype=s.dtype))
+    g = gqa_run(gqa_convert.GQAConfig(device=s.device, dtype=s.dtype, uptrain_steps=int(steps)))
     figure(plots.gqa(g), key="kv_gqa")
     st.dataframe({"variant": g.labels, "KV heads": g.kv_heads, "held-out loss (nats/byte)": g.loss.round(4),
                   "perplexity": g.perplexity.round(4), "cache at 256 tokens": [human_bytes(b) for b in g.cache_bytes],
                   "cache ÷": [f"{g.cache_bytes[0] / b:g}×" for b in g.cache_bytes]}, hide_index=True)
-    st.caption(f"Measured on {g.eval_tokens:,} held-out tokens (the last 10% of the corpus).")
+    st.caption(f"Measured on {g.eval_tokens:,} held-out tokens (the last 10% of the corpus)"
+               + (f"; every variant uptrained {g.uptrain_steps} steps first." if g.uptrain_steps else
+                  "; no uptraining (pooling alone)."))
     claim_checks([memory.claim_10_check(int(ctx), "float16"),
                   memory.claim_11_check(int(g.kv_heads[0]), float(g.cache_bytes[0] / g.cache_bytes[-1]))])
 

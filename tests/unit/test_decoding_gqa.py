@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from viz_core.decoding.gqa_convert import convert, held_out_loss
+from viz_core.decoding.gqa_convert import convert, held_out_loss, uptrain
 from viz_core.decoding.kv_cache import KVCache
 from viz_core.errors import InputError
 from viz_core.models.gpt import GPTConfig, TinyGPT
@@ -42,6 +42,17 @@ def test_mqa_changes_the_model_and_shrinks_the_cache():
     assert held_out_loss(mqa, toks, 64, 4) != pytest.approx(held_out_loss(m, toks, 64, 4), abs=1e-6)
     full = KVCache.empty(m.cfg, max_len=64).nbytes
     assert KVCache.empty(mqa.cfg, max_len=64).nbytes * 4 == full
+
+
+def test_uptraining_recovers_quality_and_leaves_the_original_alone():
+    m = _model()
+    toks = list(b"the cat sat on the mat. " * 40)
+    mqa = convert(m, 1)
+    before = held_out_loss(mqa, toks, 64, 4)
+    w0 = mqa.blocks[0].attn.wk.weight.clone()
+    up = uptrain(mqa, toks, 30, lr=3e-3, batch=4, seq=64)
+    assert held_out_loss(up, toks, 64, 4) < before - 0.5
+    assert torch.equal(mqa.blocks[0].attn.wk.weight, w0) and not up.training
 
 
 def test_bad_input():

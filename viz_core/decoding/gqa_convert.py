@@ -42,6 +42,33 @@ def convert(model, n_kv_head: int):
     return new.eval().requires_grad_(False)
 
 
+def uptrain(model, tokens: list[int], steps: int, *, lr: float = 3e-4, batch: int = 8, seq: int = 128,
+            seed: int = 0):
+    """A copy of ``model`` trained ``steps`` more AdamW steps on random windows of ``tokens`` (Ainslie et al.
+    uptrain converted checkpoints for ~5% of the original pre-training)."""
+    import copy
+
+    m = copy.deepcopy(model).train().requires_grad_(True)
+    if steps <= 0:
+        return m.eval().requires_grad_(False)
+    p = next(m.parameters())
+    data = torch.tensor(tokens, dtype=torch.long)
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(m.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
+    for step in range(steps):
+        ix = torch.randint(0, data.numel() - seq - 1, (batch,), generator=g).tolist()
+        xy = torch.stack([data[i: i + seq + 1] for i in ix]).to(p.device)
+        logits, _ = m(xy[:, :-1])
+        loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), xy[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+        for grp in opt.param_groups:  # linear decay to zero
+            grp["lr"] = lr * (1 - step / steps)
+        opt.step()
+    return m.eval().requires_grad_(False)
+
+
 @torch.no_grad()
 def held_out_loss(model, tokens: list[int], seq_len: int, windows: int) -> float:
     """Mean next-token cross-entropy (nats/token) over the first ``windows`` non-overlapping windows."""
@@ -61,6 +88,7 @@ class GQAConfig:
     model: str = "tiny-gpt"
     windows: int = 8  # held-out windows of the model's context
     context: int = 256  # tokens for the cache-size column
+    uptrain_steps: int = 0  # extra training steps given to EVERY variant (the original too, for fairness)
     device: str = "auto"
     dtype: str = "float32"
 
@@ -76,6 +104,7 @@ class GQAResult:
     context: int
     eval_tokens: int
     trained: np.ndarray  # bool: natively trained checkpoint (True) or converted by pooling (False)
+    uptrain_steps: int
 
 
 def run(cfg: GQAConfig) -> GQAResult:
@@ -93,12 +122,18 @@ def _run(cfg: GQAConfig) -> GQAResult:
     model, tok, mcfg = load_model(cfg.model, dev.type, cfg.dtype)
     if not 1 <= cfg.windows <= 128:
         raise InputError("Use between 1 and 128 held-out windows.")
+    if not 0 <= cfg.uptrain_steps <= 500:
+        raise InputError("Uptrain for 0 to 500 steps.")
     tokens = tok.encode(load_corpus("val"))
+    train_tokens = tok.encode(load_corpus("train")) if cfg.uptrain_steps else []
     seq = mcfg.max_seq_len
     ks = [k for k in range(mcfg.n_kv_head, 0, -1) if mcfg.n_kv_head % k == 0 and mcfg.n_head % k == 0]
     losses, sizes, labels = [], [], []
     for k in ks:
         m = model if k == mcfg.n_kv_head else convert(model, k)
+        if cfg.uptrain_steps:
+            with torch.enable_grad():
+                m = uptrain(m, train_tokens, cfg.uptrain_steps, seed=k)
         losses.append(held_out_loss(m, tokens, seq, cfg.windows))
         sizes.append(KVCache.empty(m.cfg, batch=1, max_len=cfg.context, device="meta").nbytes)
         labels.append("MHA" if k == mcfg.n_head else ("MQA" if k == 1 else f"GQA-{k}"))
@@ -107,5 +142,5 @@ def _run(cfg: GQAConfig) -> GQAResult:
     return GQAResult(kv_heads=np.array(ks), labels=tuple(labels), loss=loss, perplexity=np.exp(loss),
                      cache_bytes=np.array(sizes), n_head=mcfg.n_head, context=cfg.context,
                      eval_tokens=min(cfg.windows, (len(tokens) - 1) // seq) * seq,
-                     trained=np.array([k == mcfg.n_kv_head for k in ks]))
+                     trained=np.array([k == mcfg.n_kv_head for k in ks]), uptrain_steps=cfg.uptrain_steps)
 
