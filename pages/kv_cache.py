@@ -50,7 +50,7 @@ tc, tu = res.step_s_cached.sum(), res.step_s_uncached.sum()
 rows_u, rows_c = int(res.kv_rows_uncached.sum()), int(res.kv_rows_cached.sum())
 metrics([
     ("Same tokens both ways", "yes ✅" if res.identical else f"no ❌ (from #{res.first_mismatch})"),
-    ("Max |Δ logit|", f"{res.max_logit_diff:.1e}", "largest logit difference between the two runs (fp32 rounding)"),
+    ("Max |Δ logit|", f"{res.max_logit_diff:.1e}", "largest logit difference between the two runs: rounding in the chosen precision only"),
     ("Time without cache", f"{tu * 1e3:.0f} ms"),
     ("Time with cache", f"{tc * 1e3:.0f} ms"),
     ("Speed-up", f"{tu / tc:.1f}×", f"{res.device}, {res.threads} torch thread(s)"),

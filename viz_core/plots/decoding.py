@@ -120,7 +120,7 @@ def block_map(res, per_row: int = 16) -> go.Figure:
     fig.update_yaxes(autorange="reversed", showticklabels=False, showgrid=False, zeroline=False)
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, range=[-0.7, per_row - 0.3])
     return style(fig, title=f"Physical KV blocks at step {res.snap_step} (text: tokens filled / block size)",
-                 height=150 + 42 * rows)
+                 height=110 + 40 * rows)
 
 
 def memory_timeline(res) -> go.Figure:
