@@ -15,6 +15,7 @@ from viz_core.plots import vision as plots
 from viz_core.vision import embedding, patching
 
 run = cached.data(embedding.run)
+trained = cached.data(embedding.trained_positions)
 
 header("Patch embedding: patches become vectors",
        "Each p×p×3 patch is mapped to a D-dimensional vector by one linear layer. Written as a convolution "
@@ -65,10 +66,17 @@ st.subheader("Position embeddings: learned vs sinusoidal")
 st.markdown("Cosine similarity of the query patch's position embedding (✕) with every other position (colour range: the other positions' min to max). "
             "2D sinusoids are similar for nearby patches by construction; a learned table starts random "
             "and only acquires structure through training.")
-left, right = st.columns(2)
-with left:
+cols = st.columns(3)
+with cols[0]:
     figure(plots.position_similarity_grid(res.pos_sim_sinusoidal, res.grid, q, "2D sinusoidal (fixed)"), key="pos_sin")
     st.caption(f"Correlation of similarity with closeness: {res.pos_neighbour_corr_sinusoidal:+.2f}")
-with right:
+with cols[1]:
     figure(plots.position_similarity_grid(res.pos_sim_learned, res.grid, q, "Learned, at initialisation"), key="pos_learn")
     st.caption(f"Correlation of similarity with closeness: {res.pos_neighbour_corr_learned:+.2f}")
+with cols[2], guard(stop=False):
+    r, c = divmod(q, res.grid[1])
+    frac = (r / max(1, res.grid[0] - 1), c / max(1, res.grid[1] - 1))
+    tp = trained(*frac)
+    figure(plots.position_similarity_grid(tp.sim, tp.grid, tp.query, "Learned, after training"), key="pos_trained")
+    st.caption(f"Correlation with closeness: {tp.neighbour_corr:+.2f}. From the {tp.model_card}; the query "
+               "is mapped to the same relative place on its grid.")

@@ -176,3 +176,12 @@ def test_unknown_sample_name():
 def test_gigantic_png_header_is_refused():
     with pytest.raises(InputError, match="megapixels"):
         images.decode_image(png_with_claimed_size(60000, 60000))
+
+
+def test_trained_vit_positions_are_real_and_structured():
+    t = embedding.trained_positions(0.5, 0.5)
+    g = t.grid[0]
+    assert t.sim.shape == (g * g,) and t.query == (g // 2) * g + g // 2
+    assert t.sim[t.query] == pytest.approx(1.0, abs=1e-5)
+    # training gives the table spatial structure: nearby positions are more alike than far ones
+    assert t.neighbour_corr > 0.05

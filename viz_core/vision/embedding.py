@@ -170,3 +170,35 @@ def run(source: str | bytes, cfg: EmbedConfig) -> EmbedResult:
         pos_neighbour_corr_learned=_distance_corr(sim_learned, rows, cols, q),
         notes=loaded.notes + ((note,) if note else ()),
     )
+
+
+@dataclass(frozen=True)
+class TrainedPositions:
+    sim: np.ndarray  # (g·g,) cosine of the query position's learned embedding to every position
+    grid: tuple[int, int]
+    query: int
+    neighbour_corr: float
+    model_card: str  # one line on where the table comes from
+
+
+def trained_positions(query_row_frac: float, query_col_frac: float, name: str = "tiny-vit") -> TrainedPositions:
+    """Learned position table of the tiny ViT trained here (Fashion-MNIST, 7×7 patches): after training,
+    nearby positions have similar embeddings. The query is given as fractions of the grid (0…1) so any
+    image grid maps onto the model's own."""
+    from viz_core.models.vit import load_tiny_vit
+
+    model, cfg, meta = load_tiny_vit(name)
+    if cfg.pos != "learned":
+        raise InputError(f"Checkpoint {name!r} has no learned position table (it uses {cfg.pos}).")
+    g = cfg.grid
+    table = model.pos_emb.detach()[0, 1:].float()  # (g·g, d): drop the CLS slot
+    r = min(g - 1, max(0, round(query_row_frac * (g - 1))))
+    c = min(g - 1, max(0, round(query_col_frac * (g - 1))))
+    q = r * g + c
+    sim = cosine_matrix(table)[q]
+    idx = torch.arange(g * g)
+    acc = meta.get("test_subset_accuracy")
+    card = f"tiny ViT trained here on Fashion-MNIST ({g}×{g} patches of {cfg.patch} px, width {cfg.d_model})"
+    if isinstance(acc, (int, float)):
+        card += f", {acc:.1%} test accuracy" if acc <= 1 else f", {acc:.1f}% test accuracy"
+    return TrainedPositions(sim.numpy(), (g, g), q, _distance_corr(sim, idx // g, idx % g, q), card)
