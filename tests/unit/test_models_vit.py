@@ -1,0 +1,70 @@
+"""Tiny ViT checkpoints: load, reach the accuracy stated in their cards on the committed test subset, and
+attention rollout concentrates on the garment; the training script runs on a very small version."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from viz_core.models import MODELS_DIR
+from viz_core.models.data import load_fashion_test_subset
+from viz_core.models.vit import (TinyViT, ViTConfig, ViTTrainConfig, accuracy, attention_rollout, load_tiny_vit,
+                                 normalize_images, train_vit)
+
+VIT_NAMES = [p.stem for p in sorted(MODELS_DIR.glob("tiny-vit*.pt"))]
+
+
+def test_a_vit_checkpoint_exists():
+    assert "tiny-vit" in VIT_NAMES
+
+
+@pytest.mark.parametrize("name", VIT_NAMES)
+def test_accuracy_on_committed_subset_matches_card(name):
+    assert (MODELS_DIR / f"{name}.pt").stat().st_size <= 2 * 1024 * 1024
+    model, cfg, meta = load_tiny_vit(name)
+    x, y = load_fashion_test_subset()
+    acc = accuracy(model, x, y)
+    assert acc >= meta["test_subset_accuracy_fp16"] - 1e-9
+    assert acc >= 0.84
+    assert f"{meta['test_subset_accuracy'] * 100:.2f} %" in (MODELS_DIR / f"{name}.md").read_text()
+
+
+@pytest.mark.parametrize("name", VIT_NAMES)
+def test_rollout_highlights_the_garment(name):
+    model, cfg, _ = load_tiny_vit(name)
+    x, _ = load_fashion_test_subset()
+    imgs = x[:64]
+    _, attns = model(normalize_images(imgs), return_attn=True)
+    r = attention_rollout(attns)  # (B, 50, 50)
+    torch.testing.assert_close(r.sum(-1), torch.ones(64, 50))
+    cls = r[:, 0, 1:].reshape(64, cfg.grid, cfg.grid).numpy()  # (B, 7, 7)
+    ink = imgs.reshape(64, cfg.grid, cfg.patch, cfg.grid, cfg.patch).mean((2, 4)) > 20  # patches with garment
+    on = np.array([c[m].mean() for c, m in zip(cls, ink)])
+    off = np.array([c[~m].mean() if (~m).any() else np.nan for c, m in zip(cls, ink)])
+    assert np.nanmean(on / off) > 1.2  # the CLS token draws more on garment patches than on background
+
+
+def test_rope2d_scores_depend_on_relative_offset_only():
+    from viz_core.models.vit import apply_rope2d, rope2d_tables
+
+    cfg = ViTConfig(pos="rope2d", d_model=32, n_head=2)
+    t = rope2d_tables(cfg)
+    q = torch.randn(1, 1, 1, cfg.head_dim).expand(1, 1, cfg.n_tokens, -1).clone()
+    k = torch.randn(1, 1, 1, cfg.head_dim).expand(1, 1, cfg.n_tokens, -1).clone()
+    s = (apply_rope2d(q, t) @ apply_rope2d(k, t).transpose(-1, -2))[0, 0, 1:, 1:]  # patch × patch
+    g = cfg.grid
+    idx = lambda r, c: r * g + c  # noqa: E731
+    torch.testing.assert_close(s[idx(0, 0), idx(1, 2)], s[idx(3, 3), idx(4, 5)], atol=1e-5, rtol=1e-5)
+    assert not torch.isclose(s[idx(0, 0), idx(1, 2)], s[idx(0, 0), idx(2, 1)])
+
+
+def test_training_script_smoke(tmp_path):
+    x, y = load_fashion_test_subset()
+    meta = train_vit(ViTTrainConfig(name="smoke", pos="rope2d", d_model=16, n_layer=1, n_head=2, epochs=1.0,
+                                    batch=64, warmup=5, out_dir=str(tmp_path), log_every=5),
+                     data=((x[:1200], y[:1200]), (x[1200:1600], y[1200:1600])), progress=lambda *_: None)
+    assert meta["history"][-1][1] < meta["history"][0][1]
+    assert meta["test_subset_accuracy"] > 0.3  # 10 classes: chance is 0.1
+    model = TinyViT(ViTConfig(d_model=16, n_layer=1, n_head=2, pos="rope2d"))
+    sd = torch.load(tmp_path / "smoke.pt", weights_only=True)["state_dict"]
+    model.load_state_dict({k: v.float() for k, v in sd.items()})
