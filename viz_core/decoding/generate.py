@@ -113,7 +113,7 @@ class _KCounter:
     def __init__(self, model):
         self.rows = 0
         self.handles = []
-        for blk in getattr(model, "blocks", []):
+        for blk in getattr(model, "blocks", None) or []:
             self.handles.append(blk.attn.wk.register_forward_hook(self._hook))
         self.layers = max(1, len(self.handles))
 
@@ -133,10 +133,11 @@ class _KCounter:
 @torch.no_grad()
 def generate(model, prompt_ids: list[int], new_tokens: int, *, use_cache: bool, temperature: float = 0.0,
              top_k: int = 0, seed: int = 0, record_logits: bool = False, cache_dtype: torch.dtype | None = None,
-             max_len: int | None = None) -> Trace:
+             max_len: int | None = None, count_kv: bool = True) -> Trace:
     """Generate ``new_tokens`` after ``prompt_ids`` with (``use_cache``) or without a KV cache.
 
     Without a cache each step runs the model on the full sequence so far and keeps the last logits.
+    ``count_kv=False`` leaves out the counting hooks (for pure speed measurements; ``kv_rows`` is then 0).
     """
     if not prompt_ids:
         raise InputError("The prompt is empty: give at least one token.")
@@ -149,7 +150,7 @@ def generate(model, prompt_ids: list[int], new_tokens: int, *, use_cache: bool, 
     if use_cache:
         cache = KVCache.empty(model.cfg, batch=1, max_len=max_len or (len(prompt_ids) + new_tokens),
                               device=dev, dtype=cache_dtype or dtype)
-    counter = _KCounter(model)
+    counter = _KCounter(model if count_kv else None)
     out: list[int] = []
     times = np.zeros(new_tokens)
     rows = np.zeros(new_tokens, dtype=np.int64)
