@@ -11,6 +11,7 @@ import streamlit as st
 
 from ui import cached, state
 from ui.errors import guard
+from ui.image_source import pick_image
 from ui.layout import figure, header, metrics
 from viz_core import rope_lab
 from viz_core.plots import rope as plots
@@ -18,6 +19,7 @@ from viz_core.plots import rope as plots
 run_rotation = cached.data(rope_lab.rotation)
 run_spectrum = cached.data(rope_lab.spectrum)
 run_relative = cached.data(rope_lab.relative)
+run_patches = cached.data(rope_lab.patch_rope, max_entries=16)
 
 header("RoPE: positions as rotations",
        "Rotary position embedding splits each query and key vector into pairs of dimensions and rotates pair *i* "
@@ -25,7 +27,7 @@ header("RoPE: positions as rotations",
        "means their dot product only sees the *difference* of their angles, so it depends on the distance m − n "
        "alone. Everything below is computed live with the lab's RoPE code (`viz_core/rope.py`), the same code "
        "the tiny GPT runs.",
-       papers=["Su et al. 2021, RoFormer (arXiv:2104.09864)",
+       papers=["Su et al. 2021, RoFormer (arXiv:2104.09864)", "Heo et al. 2024, RoPE for Vision Transformer (2D axial)",
                "Vaswani et al. 2017, Attention Is All You Need (sinusoidal embeddings)"])
 s = state.settings()
 
@@ -95,3 +97,28 @@ st.caption(f"'No position information' is also constant along diagonals — but 
            "is a random table standing in for a trained one. Scores are computed on the sidebar's device and "
            "precision; try the first position at 10⁹ to see float64 angles keep the property and float32 "
            "angles lose it.")
+
+st.subheader("4 · 2D RoPE on image patches")
+st.markdown("A ViT reads the patch grid as one sequence. **Axial 2D RoPE** rotates the first half of each head "
+            "by the patch's row and the second half by its column, so q·k depends only on the (row, column) "
+            "offset. Pick a patch (red box): every other patch is tinted by the mean q·k/|q|² between them "
+            "(over random directions q = k), against 1D RoPE on the reading-order index, where the patch "
+            "directly below is a whole row of tokens away.")
+source, label = pick_image("patching")
+c1, c2, c3, c4 = st.columns(4)
+patch = c1.select_slider("Patch size", [8, 14, 16, 28, 32], value=16, key="rope_patch")
+img_base = c2.select_slider("Base (2D)", [10.0, 100.0, 1000.0, 10000.0], value=100.0,
+                            help="Vision RoPE often uses a small base: a 14×14 grid is short.")
+g = 224 // patch
+prow = c3.slider("Patch row", 0, g - 1, min(6, g - 1), key="rope_prow")
+pcol = c4.slider("Patch column", 0, g - 1, min(6, g - 1), key="rope_pcol")
+with guard():
+    pr = run_patches(source, rope_lab.PatchRopeConfig(image_size=224, patch_size=patch, row=prow, col=pcol,
+                                                      head_dim=64, base=img_base))
+for note in pr.notes:
+    st.info(note)
+figure(plots.patch_figure(pr))
+st.caption(f"{label}, 224×224, {g}×{g} patches, head dimension 64. The 2D map is a '+' shape: axial RoPE adds a "
+           "row term and a column term, so patches in the same row or column stay similar (mixed-frequency "
+           "variants learn diagonal directions too). Moving the chosen patch only shifts the map: the map for "
+           f"another patch matches this one shifted, to {pr.offset_only_error:.1e}.")

@@ -409,6 +409,89 @@ def gpt_available(name: str = "tiny-gpt") -> bool:
     return checkpoint_path(name).exists()
 
 
+# --------------------------------------------------------------------------------------------- 2D RoPE on patches
+
+@dataclass(frozen=True)
+class PatchRopeConfig:
+    image_size: int = 224
+    patch_size: int = 16
+    row: int = 6  # the chosen patch (query)
+    col: int = 6
+    head_dim: int = 64
+    base: float = 100.0
+
+
+@dataclass
+class PatchRopeResult:
+    image: np.ndarray  # (S, S, 3) uint8, the image the patching page shows
+    grid: tuple[int, int]  # (rows, cols)
+    patch_size: int
+    row: int
+    col: int
+    score_2d: np.ndarray  # (rows, cols) mean over random directions q = k of q_chosen·k_patch/|q|², axial 2D RoPE
+    score_1d: np.ndarray  # (rows, cols) the same with 1D RoPE over the raster (reading-order) index
+    offset_only_error: float  # max |score_2d(chosen) − score_2d(other chosen) shifted|: 0 ⇔ depends only on offsets
+    notes: tuple[str, ...]
+
+
+MAX_PATCH_TOKENS = 4096
+
+
+def _mean_similarity(rotate, n: int, d: int, chosen: int, chunk: int = 256) -> torch.Tensor:
+    """(N,) trace(R_chosenᵀ R_n)/d: the mean of q_chosen·k_n over random directions q = k, computed by rotating the
+    identity matrix's rows with ``rotate(x (.., M, D), idx (M,))`` (the lab's RoPE code), in chunks of positions."""
+    eye = torch.eye(d, dtype=torch.float64)  # (D, D) rows = basis directions
+    q = rotate(eye[:, None, :], torch.tensor([chosen]))[:, 0, :]  # (D, D): R_chosen e_j
+    out = []
+    for a in range(0, n, chunk):
+        idx = torch.arange(a, min(n, a + chunk))
+        k = rotate(eye[:, None, :].expand(d, len(idx), d), idx)  # (D, M, D): R_n e_j
+        out.append(torch.einsum("jd,jmd->m", q, k) / d)
+    return torch.cat(out)
+
+
+def patch_rope(source: str | bytes, cfg: PatchRopeConfig) -> PatchRopeResult:
+    """Which patches a chosen patch 'sees' as near under 2D axial RoPE (Heo et al. 2024) vs 1D RoPE in raster order.
+    The image and grid come from the patching page's code (viz_core.vision.patching)."""
+    from viz_core.vision import patching
+
+    R.check_head_dim_2d(cfg.head_dim)
+    R.check_base(cfg.base)
+    size, note = patching.fit_size(cfg.image_size, cfg.patch_size)
+    rows = cols = size // cfg.patch_size
+    n = rows * cols
+    if n > MAX_PATCH_TOKENS:
+        raise InputError(f"{rows}×{cols} = {n:,} patches is more than this view draws ({MAX_PATCH_TOKENS:,}); "
+                         "choose a larger patch or a smaller image.")
+    check_budget(cfg.head_dim * 256 * cfg.head_dim * 8 * 3, what="The patch similarity map")
+    if not (0 <= cfg.row < rows and 0 <= cfg.col < cols):
+        raise InputError(f"Patch ({cfg.row}, {cfg.col}) is outside the {rows}×{cols} grid.")
+    res = patching.run(source, patching.PatchConfig(image_size=size, patch_size=cfg.patch_size))
+    r_pos, c_pos = R.grid_positions(rows, cols)  # (N,) each, raster order as the patching page numbers tokens
+    chosen = cfg.row * cols + cfg.col
+    d = cfg.head_dim
+
+    def rot2d(x, idx):
+        return R.apply_rope_2d(x, r_pos[idx], c_pos[idx], cfg.base)
+
+    def rot1d(x, idx):
+        c, s = R.cos_sin(idx, d, cfg.base, dtype=torch.float64)
+        return R.apply_rope(x, c, s)
+
+    s2 = _mean_similarity(rot2d, n, d, chosen).reshape(rows, cols)
+    s1 = _mean_similarity(rot1d, n, d, chosen).reshape(rows, cols)
+    # the relative property in 2D: the map for another chosen patch is the same map shifted by the offset
+    other = ((cfg.row + rows // 2) % rows, (cfg.col + cols // 2) % cols)
+    s2b = _mean_similarity(rot2d, n, d, other[0] * cols + other[1]).reshape(rows, cols)
+    dr, dc = other[0] - cfg.row, other[1] - cfg.col
+    r0, r1 = max(0, -dr), min(rows, rows - dr)
+    c0, c1 = max(0, -dc), min(cols, cols - dc)
+    err = float((s2[r0:r1, c0:c1] - s2b[r0 + dr:r1 + dr, c0 + dc:c1 + dc]).abs().max())
+    return PatchRopeResult(image=res.image, grid=(rows, cols), patch_size=cfg.patch_size, row=cfg.row, col=cfg.col,
+                           score_2d=s2.numpy(), score_1d=s1.numpy(), offset_only_error=err,
+                           notes=res.notes + ((note,) if note else ()))
+
+
 # --------------------------------------------------------------------------------------------- claim 16
 
 def claim16(rel: RelativeResult, sc: ScalingResult, gpt: "LongContextResult | None" = None) -> ClaimCheck:

@@ -218,3 +218,28 @@ def long_context_figure(lc) -> go.Figure:
     style(fig, title=f"Tiny GPT: next-token loss by position ({lc.n_tokens:,} tokens per method, {lc.device})",
           x="position in the window (tokens)", y="loss (nats/token)", height=440)
     return _legend_below(fig)
+
+
+def patch_figure(pr, height: int = 460) -> go.Figure:
+    """The image twice, each patch tinted by how similar the chosen patch finds it: 2D axial vs 1D raster RoPE."""
+    p, (rows, cols) = pr.patch_size, pr.grid
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.04,
+                        subplot_titles=("2D axial RoPE (rows and columns)", "1D RoPE over the reading order"))
+    lo = float(min(pr.score_2d.min(), pr.score_1d.min()))
+    for col, z in ((1, pr.score_2d), (2, pr.score_1d)):
+        fig.add_trace(go.Image(z=pr.image, hoverinfo="skip"), 1, col)
+        fig.add_trace(go.Heatmap(z=z, x0=p / 2 - 0.5, dx=p, y0=p / 2 - 0.5, dy=p, colorscale="Viridis", zmin=lo, zmax=1,
+                                 opacity=0.62, showscale=col == 2,
+                                 colorbar=dict(title=dict(text="mean q·k/|q|²"), len=0.9),
+                                 customdata=np.stack(np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij"), -1),
+                                 hovertemplate="patch (%{customdata[0]}, %{customdata[1]})<br>similarity %{z:.3f}"
+                                               "<extra></extra>"), 1, col)
+        x0, y0 = pr.col * p - 0.5, pr.row * p - 0.5
+        fig.add_shape(type="rect", x0=x0, x1=x0 + p, y0=y0, y1=y0 + p, line=dict(color="#ff2d55", width=3),
+                      row=1, col=col)
+        fig.update_xaxes(visible=False, row=1, col=col)
+        fig.update_yaxes(visible=False, row=1, col=col)
+    fig.update_annotations(font_size=13)
+    style(fig, height=height, legend=False)
+    fig.update_layout(margin=dict(l=5, r=5, t=40, b=5))
+    return fig

@@ -1,0 +1,57 @@
+"""The RoPE pages: the main controls change what is shown; the tiny GPT run feeds claim #16."""
+from __future__ import annotations
+
+import pytest
+
+from tests.app.helpers import assert_clean, open_page, plotly_specs, texts
+
+
+def _by_label(elements, label):
+    for e in elements:
+        if e.label.startswith(label):
+            return e
+    raise AssertionError(f"no widget labelled {label!r}: {[e.label for e in elements]}")
+
+
+def test_rope_page_controls_change_the_figures():
+    at = open_page("pages/rope.py")
+    assert_clean(at)
+    specs = plotly_specs(at)
+    assert len(specs) == 5  # rotation, clocks, spectrum, heatmaps, profile
+    before = texts(at)
+    assert "max deviation" in before.lower() or "RoPE: max deviation" in before
+
+    _by_label(at.number_input, "Position m").set_value(1000).run()
+    assert_clean(at)
+    rot = plotly_specs(at)[0]
+    assert "position 1,000" in str(rot["data"]) and rot != specs[0]
+
+    _by_label(at.selectbox, "Head dimension d").set_value(8).run()
+    assert_clean(at)
+    clocks = plotly_specs(at)[1]
+    assert len(clocks["frames"]) == 48 and clocks != specs[1]
+
+    _by_label(at.select_slider, "First position").set_value(10 ** 9).run()
+    assert_clean(at)
+    assert texts(at) != before
+    assert "10⁹" in texts(at) or "1,000,000,000" in str(plotly_specs(at)[3])
+
+
+@pytest.mark.slow
+def test_rope_scaling_page_runs_the_tiny_gpt_and_updates_the_claim():
+    at = open_page("pages/rope_scaling.py")
+    assert_clean(at)
+    assert "Claim #16" in texts(at) and "analytic" in texts(at)
+    n0 = len(plotly_specs(at))
+    _by_label(at.select_slider, "Scale factor s").set_value(8.0).run()
+    assert_clean(at)
+    assert "8·L" in str(plotly_specs(at)[0]["layout"]["title"])
+    buttons = [b for b in at.button if b.label.startswith("Run the tiny GPT")]
+    if not buttons:
+        pytest.skip("no tiny GPT checkpoint in assets/models/")
+    _by_label(at.select_slider, "Text windows").set_value(2).run()
+    buttons = [b for b in at.button if b.label.startswith("Run the tiny GPT")]
+    buttons[0].click().run()
+    assert_clean(at)
+    assert len(plotly_specs(at)) == n0 + 1
+    assert "tiny GPT (trained on" in texts(at)
