@@ -76,8 +76,8 @@ layout.figure(plots.scaling_figure(res.points, res.expected, "memory"), key="mem
 for m in res.messages:
     st.info(f"**Stopped:** {m}", icon="🛑")
 st.caption(f"Measured on {res.device.upper()} with {res.threads} torch threads, {s.dtype}, B=1, H={heads}, d={head_dim}, "
-           f"random inputs. Peak memory: {res.memory_method}. Dotted lines: the expected slope from each "
-           "variant's first point.")
+           f"random inputs. Peak memory: {res.memory_method}. Dotted lines: the expected slope, drawn back "
+           "from each variant's longest N.")
 st.dataframe([{"variant": v, "expected slope": res.expected[v],
                "measured time slope": round(res.slopes[v], 2) if res.slopes[v] == res.slopes[v] else None,
                "measured memory slope": round(res.memory_slopes[v], 2) if res.memory_slopes[v] == res.memory_slopes[v]

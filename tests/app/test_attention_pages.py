@@ -4,6 +4,11 @@ import json
 from tests.app.helpers import assert_clean, open_page, plotly_specs, texts
 
 
+def _rows(z) -> int:
+    """Rows of a heatmap's z as serialised by plotly (a list, or binary data with a shape)."""
+    return int(str(z["shape"]).split(",")[0]) if isinstance(z, dict) else len(z)
+
+
 def _widget(items, label_start):
     return next(w for w in items if w.label.startswith(label_start))
 
@@ -18,7 +23,8 @@ def test_lab_page_shows_each_variant_and_reacts_to_controls():
     before = at.dataframe[0].value
     assert len(before) == 6
     n_heatmap = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]["z"]
-    assert len(n_heatmap) == 128
+    assert _rows(n_heatmap) == 128
+    assert all(r != "—" for r in before["peak memory"])  # measured, also from the script thread
 
     _widget(at.select_slider, "Sequence length").set_value(64)
     at.multiselect[0].set_value(["sliding_window", "differential"])
@@ -26,7 +32,7 @@ def test_lab_page_shows_each_variant_and_reacts_to_controls():
     assert_clean(at)
     assert len(at.dataframe[0].value) == 2
     z = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]["z"]
-    assert len(z) == 64
+    assert _rows(z) == 64
 
     _widget(at.toggle, "Causal").set_value(True)
     at.multiselect[0].set_value(["linformer"])

@@ -14,7 +14,11 @@ Papers are cited in each variant's module (see ``all_variants()[name].paper``).
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
+import threading
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -146,6 +150,29 @@ def sparse_density(spec: MaskSpec, n: int) -> float:
 
 
 # ------------------------------------------------------------------------------------------- measure
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """The profiler's C++ side prints two log lines per use to fd 2; hide them (only for that moment)."""
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):
+            yield
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+
+
 def tensor_peak_bytes(fn, device: torch.device | str) -> tuple[int | None, str]:
     """Peak bytes of tensors allocated while ``fn()`` runs (above what existed before).
 
@@ -159,7 +186,7 @@ def tensor_peak_bytes(fn, device: torch.device | str) -> tuple[int | None, str]:
     try:
         from torch.autograd import profiler as autograd_profiler  # (torch.profiler imports inductor: +5 s)
 
-        with autograd_profiler.profile(use_cpu=True, profile_memory=True) as prof:
+        with _quiet_stderr(), autograd_profiler.profile(use_cpu=True, profile_memory=True) as prof:
             fn()
         events = sorted((e.start_ns(), e.nbytes()) for e in prof.kineto_results.events()
                         if e.name() == "[memory]")

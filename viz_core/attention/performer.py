@@ -9,6 +9,7 @@ cancel in the row normalisation.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -19,6 +20,7 @@ from viz_core.attention.types import AttentionOutput, AttentionVariant
 from viz_core.errors import InputError
 
 
+@functools.lru_cache(maxsize=32)
 def orthogonal_gaussian(m: int, d: int, seed: int) -> torch.Tensor:
     """(m, d) random features: stacked d×d orthogonal blocks, rows scaled by chi(d) norms. Seeded, on CPU."""
     g = torch.Generator().manual_seed(seed)
@@ -28,7 +30,9 @@ def orthogonal_gaussian(m: int, d: int, seed: int) -> torch.Tensor:
         blocks.append(qmat.T)  # rows orthonormal
     w = torch.cat(blocks, dim=0)[:m]
     norms = torch.randn(m, d, generator=g).norm(dim=1, keepdim=True)  # chi(d), like Gaussian row norms
-    return w * norms
+    out = w * norms
+    out.requires_grad_(False)
+    return out  # cached: callers must not modify it in place
 
 
 def favor_features(x: torch.Tensor, omega: torch.Tensor, *, is_query: bool) -> torch.Tensor:

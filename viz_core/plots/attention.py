@@ -42,8 +42,8 @@ def variant_figure(v, exact_weights: np.ndarray | None, height: int = 330) -> go
         fig.add_trace(go.Heatmap(z=z, hovertemplate="query %{y}, key %{x}: %{z:.3g}<extra></extra>", **kw),
                       row=1, col=i)
         fig.update_yaxes(autorange="reversed", scaleanchor=f"x{i if i > 1 else ''}", row=1, col=i,
-                         title_text="query" if i == 1 else None)
-        fig.update_xaxes(title_text="key", row=1, col=i)
+                         title_text="query" if i == 1 else None, constrain="domain")
+        fig.update_xaxes(title_text="key", row=1, col=i, constrain="domain")
     style(fig, height=height, legend=False)
     fig.update_annotations(font_size=13)
     return fig
@@ -59,8 +59,9 @@ def exact_figure(exact_weights: np.ndarray, height: int = 330) -> go.Figure:
         fig.add_trace(go.Heatmap(z=exact_weights[h], colorscale=SEQUENTIAL, zmin=0, zmax=vmax, showscale=h == 0,
                                  colorbar=dict(title="weight"),
                                  hovertemplate="query %{y}, key %{x}: %{z:.3g}<extra></extra>"), row=1, col=h + 1)
-        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{h + 1 if h else ''}", row=1, col=h + 1)
-        fig.update_xaxes(title_text="key", row=1, col=h + 1)
+        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{h + 1 if h else ''}", row=1, col=h + 1,
+                         constrain="domain")
+        fig.update_xaxes(title_text="key", row=1, col=h + 1, constrain="domain")
     fig.update_yaxes(title_text="query", row=1, col=1)
     return style(fig, height=height, legend=False)
 
@@ -119,7 +120,7 @@ def cost_figure(result, height: int = 360) -> go.Figure:
 def scaling_figure(points, expected: dict[str, int], metric: str = "time", height: int = 420) -> go.Figure:
     """Log-log time (or peak memory) vs N per variant, with dashed guides of the expected slope.
 
-    ``points``: ``lab.SweepPoint`` list; a guide starts at each variant's first point."""
+    ``points``: ``lab.SweepPoint`` list; each guide ends at the variant's longest measured N."""
     fig = go.Figure()
     variants = list(dict.fromkeys(p.variant for p in points))
     for i, var in enumerate(variants):
@@ -132,15 +133,16 @@ def scaling_figure(points, expected: dict[str, int], metric: str = "time", heigh
         fig.add_trace(go.Scatter(x=ns, y=ys, mode="lines+markers", name=var, line=dict(color=color(i)),
                                  hovertemplate=f"{var}" + " N=%{x}: %{y:.3g}<extra></extra>"))
         good = [(n, y) for n, y in zip(ns, ys) if y == y and y > 0]
-        if len(good) >= 1 and metric == "time":
+        if len(good) >= 2 and metric == "time":
             s = expected.get(var, 2)
-            n0, y0 = good[0]
-            n1 = max(n for n, _ in good) if len(good) > 1 else n0 * 4
-            xs = [n0, n1]
-            fig.add_trace(go.Scatter(x=xs, y=[y0, y0 * (n1 / n0) ** s], mode="lines", showlegend=False,
+            n0 = good[0][0]
+            n1, y1 = good[-1]  # anchored at the longest N, where the leading term dominates
+            fig.add_trace(go.Scatter(x=[n0, n1], y=[y1 * (n0 / n1) ** s, y1], mode="lines", showlegend=False,
                                      line=dict(color=color(i), dash="dot", width=1),
                                      hovertemplate=f"slope {s} guide<extra></extra>"))
-    fig.update_xaxes(type="log", title_text="sequence length N (tokens)")
+    ns_all = sorted({p.n for p in points})
+    fig.update_xaxes(type="log", title_text="sequence length N (tokens)", tickvals=ns_all,
+                     ticktext=[str(n) for n in ns_all])
     fig.update_yaxes(type="log", title_text="time per call (ms)" if metric == "time" else "peak memory (MiB)")
     return style(fig, height=height,
                  title="time vs N (dotted: expected slope 1 or 2)" if metric == "time" else "peak memory vs N")
