@@ -101,7 +101,9 @@ with right:
 st.subheader("The memory story, measured")
 st.markdown("Peak extra memory and time of reference attention (stores N×N), PyTorch's fused SDPA kernel, and "
             "the tiled loop above, as N grows. CPU: growth of peak RSS in a fresh process per point; CUDA: "
-            "the allocator's peak.")
+            "the allocator's peak. On CPU a few MiB of allocator and thread workspace set the floor at small N.")
+backends = cached.data(flash_lab.backends_here)(s.device, s.dtype)
+st.caption(f"SDPA backends that run on this device ({s.dtype}, head size 64, probed): **{', '.join(backends)}**.")
 runs = [p.name for p in flash_lab.recorded_runs()]
 mc1, mc2 = st.columns([2, 1])
 choice = mc1.selectbox("Show", ["recorded: " + r for r in runs] + ["measure on this device now"], key="fa_src")
@@ -112,7 +114,7 @@ with guard(stop=False):
         st.caption(f"Recorded with `python -m viz_core bench flash` on **{mres.device_label}** "
                    f"({mres.source}, {mres.heads} heads, d={mres.d}, {mres.dtype}) — not this session's device.")
     else:
-        mc2.markdown("Takes about a minute on a 2-core CPU (a fresh Python per memory point).")
+        mc2.markdown("Takes one to two minutes on a 2-core CPU (a fresh Python process per memory point).")
         if mc2.button("Measure now", key="fa_measure") or st.session_state.get("fa_measured"):
             st.session_state["fa_measured"] = True
             with st.spinner("Measuring reference, SDPA and tiled attention…"):

@@ -60,3 +60,11 @@ def test_recorded_memory_run_and_claims_are_shown():
         assert "Recorded with" in text
         titles = [sp["layout"].get("title", {}).get("text", "") for sp in plotly_specs(at)]
         assert any(t.startswith("Peak extra memory") for t in titles)
+
+
+def test_measure_choice_shows_button_without_running():
+    at = open_page(PAGE)
+    at.selectbox(key="fa_src").set_value("measure on this device now").run()
+    assert_clean(at)
+    assert any(b.key == "fa_measure" for b in at.button)
+    assert "SDPA backends that run on this device" in texts(at) and "math" in texts(at)
