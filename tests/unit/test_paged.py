@@ -119,3 +119,32 @@ def test_bad_input():
         paged.simulate(paged.ServeConfig(requests=0))
     with pytest.raises(InputError):
         paged.BlockManager(0, 16)
+
+
+def test_paged_attention_on_the_tiny_gpt_kv():
+    """Real K/V of a GQA tiny GPT, copied into scattered blocks: the attention layer's output is unchanged."""
+    from viz_core.decoding.kv_cache import KVCache
+    from viz_core.models.gpt import GPTConfig, TinyGPT
+
+    torch.manual_seed(0)
+    m = TinyGPT(GPTConfig(n_layer=1, d_model=64, n_head=4, n_kv_head=2)).eval()
+    ids = torch.randint(0, 256, (1, 37))
+    cache = KVCache.empty(m.cfg, max_len=64)
+    with torch.no_grad():
+        m(ids[:, :-1], cache=cache)
+        blk = m.blocks[0]
+        x = m.tok_emb(ids[:, -1:])
+        cos, sin = m.rope_tables(36, 1, x.device, x.dtype)
+        q, k, v = blk.attn.qkv(blk.ln1(x), cos, sin)  # q (1, 4, 1, 16), k/v (1, 2, 1, 16)
+        kk, vv = cache.update(0, k, v)  # (1, 2, 37, 16)
+        ref, _ = blk.attn.attend(q, kk, vv)  # (1, 1, 64) after the output projection
+        pc = paged.PagedKVCache(num_blocks=12, block_size=8, n_kv_head=2, head_dim=16)
+        pc.mgr.free = type(pc.mgr.free)([7, 2, 11, 0, 5, 9, 1, 3, 4, 6, 8, 10])
+        pc.mgr.add(0)
+        for t in range(37):
+            pc.append(0, kk[0, :, t], vv[0, :, t])
+        bt, lens = pc.block_table([0])
+        out = paged.paged_attention(q[:, :, 0], pc.k, pc.v, bt, lens)  # (1, 4, 16)
+        got = blk.attn.wo(out.reshape(1, 1, 64))
+    assert bt[0].tolist() == [7, 2, 11, 0, 5]
+    torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)

@@ -100,12 +100,7 @@ class BlockManager:
 
     def stored_tokens(self) -> int:
         """Distinct token slots holding data (a shared block's tokens count once)."""
-        filled = np.zeros(self.num_blocks, dtype=np.int64)
-        for seq, table in self.tables.items():
-            n = self.lengths[seq]
-            for j, b in enumerate(table):
-                filled[b] = max(filled[b], min(self.block_size, n - j * self.block_size))
-        return int(filled.sum())
+        return int(self.fill().sum())
 
     def fill(self) -> np.ndarray:
         """(num_blocks,) tokens stored in each physical block."""
