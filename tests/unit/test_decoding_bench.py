@@ -8,11 +8,16 @@ def test_decode_suite_smoke():
     p = argparse.ArgumentParser()
     decode.add_arguments(p)
     p.add_argument("--device", default="cpu")
-    args = p.parse_args(["--new-tokens", "12", "--gammas", "2,3", "--repeats", "1"])
+    args = p.parse_args(["--new-tokens", "12", "--gammas", "2,3", "--repeats", "2", "--long-prompt-tokens", "30"])
     rows = decode.run(args, lambda msg: None)
-    methods = [r["method"] for r in rows]
-    assert methods[:2] == ["uncached (recompute)", "KV cache"] and methods.count("speculative") == 2
-    assert rows[0]["kv_rows_per_layer"] == sum(rows[0]["prompt_tokens"] + i for i in range(12))
-    assert rows[1]["kv_rows_per_layer"] == rows[1]["prompt_tokens"] + 11
-    assert all(r["same_as_target_greedy"] for r in rows[2:])
-    assert all(r["tokens_per_s"] > 0 for r in rows)
+    key = [(r["prompt"], r["method"], r["gamma"]) for r in rows]
+    assert key == [("short", "uncached (recompute)", None), ("short", "KV cache", None),
+                   ("long", "uncached (recompute)", None), ("long", "KV cache", None),
+                   ("short", "speculative", 2), ("short", "speculative", 3)]
+    p = rows[0]["prompt_tokens"]
+    assert rows[0]["kv_rows_per_layer"] == sum(p + i for i in range(12))
+    assert rows[1]["kv_rows_per_layer"] == p + 11
+    assert rows[3]["prompt_tokens"] == 30
+    assert all(r["same_as_target_greedy"] for r in rows if r["prompt"] == "short")
+    assert all(r["tokens_per_s"] > 0 and r["repeats"] == 2 for r in rows)
+    assert sum(bool(r.get("best_gamma")) for r in rows) == 1
