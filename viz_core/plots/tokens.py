@@ -37,6 +37,7 @@ def merge_curve(merges: np.ndarray, tokens: np.ndarray, n_bytes: int, current: i
 def next_token_bars(labels, p_t1, p_t, p_final, temperature: float) -> go.Figure:
     """The most likely next tokens: softmax at T = 1, at the chosen T, and after top-k/top-p."""
     lab = [f"{s!s}" for s in labels]
+    p_t1, p_t, p_final = (np.asarray(a, dtype=float).tolist() for a in (p_t1, p_t, p_final))  # plain JSON lists
     fig = go.Figure()
     fig.add_bar(x=lab, y=p_t1, name="softmax(z), T = 1", marker_color="#c7c7c7")
     fig.add_bar(x=lab, y=p_t, name=f"softmax(z / T), T = {temperature:g}", marker_color=color(0))

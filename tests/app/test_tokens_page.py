@@ -1,0 +1,68 @@
+"""Tokens & sampling page: the main controls change what is shown; bad prompts give a clear message."""
+from __future__ import annotations
+
+import pytest
+
+from tests.app.helpers import assert_clean, open_page, plotly_specs, texts
+
+PAGE = "pages/tokens_sampling.py"
+
+
+@pytest.fixture(scope="module")
+def at():
+    return open_page(PAGE)
+
+
+def _bars(at):
+    return [s for s in plotly_specs(at) if "Next-token" in str(s["layout"].get("title", ""))][0]
+
+
+def test_defaults_render(at):
+    assert_clean(at)
+    t = texts(at)
+    assert "Round trip exact: yes" in t and "Tokens that can be drawn: 256" in t
+
+
+def test_merge_slider_changes_token_count(at):
+    before = [m.value for m in at.get("metric") if m.label == "Tokens"][0]
+    at.slider(key="ts_merges").set_value(0).run()
+    after = [m.value for m in at.get("metric") if m.label == "Tokens"][0]
+    assert int(after.replace(",", "")) > int(before.replace(",", ""))
+    bytes_ = [m.value for m in at.get("metric") if m.label == "Bytes (UTF-8)"][0]
+    assert after == bytes_  # no merges: one token per byte
+    assert_clean(at)
+
+
+def test_temperature_and_top_k_reshape_distribution(at):
+    p_before = _bars(at)["data"][1]["y"]
+    at.slider(key="ts_temp").set_value(2.0)
+    at.slider(key="ts_topk").set_value(3).run()
+    bars = _bars(at)["data"]
+    assert bars[1]["y"] != p_before
+    assert sum(1 for v in bars[2]["y"] if v > 0) == 3
+    assert "Tokens that can be drawn: 3" in texts(at)
+    assert_clean(at)
+
+
+def test_sampling_button_and_attention_head(at):
+    at.button(key="ts_sample").click().run()
+    assert len(at.get("code")) >= 3  # the merge trace + two continuations
+    heat = [s for s in plotly_specs(at) if s["data"][0]["type"] == "heatmap"][0]
+    at.slider(key="ts_head").set_value(3).run()
+    heat2 = [s for s in plotly_specs(at) if s["data"][0]["type"] == "heatmap"][0]
+    assert heat["data"][0]["z"] != heat2["data"][0]["z"]
+    assert_clean(at)
+
+
+@pytest.mark.parametrize("prompt, expect", [
+    ("", "The prompt is empty"),
+    ("\x00\x07\x1b", "only control characters"),
+    ("ok \x07 go 😀🎉", "Removed 1 control character"),
+    ("to be " * 20_000, "only the last 20,000 are used"),
+])
+def test_bad_prompts_are_explained(prompt, expect):
+    at = open_page(PAGE)
+    at.text_area(key="ts_prompt").set_value(prompt).run()
+    assert not at.exception
+    shown = texts(at) + "\n".join(e.value for e in at.error)
+    assert expect in shown
