@@ -33,11 +33,11 @@ s = state.settings()
 
 st.subheader("1 · A rotation you can see")
 c1, c2, c3, c4 = st.columns(4)
-head_dim = c1.selectbox("Head dimension d", [4, 8, 16, 32, 64, 128], index=2,
-                        help="d/2 pairs; real models use 64–128.")
-base = c2.select_slider("Base", [2.0, 10.0, 100.0, 1000.0, 10000.0, 500000.0], value=10000.0,
-                        help="θᵢ = base^(−2i/d). Llama 2 uses 10,000, Llama 3 uses 500,000.")
-pair = c3.slider("Pair i", 0, head_dim // 2 - 1, 0, help="Pair (i, i + d/2) in the half-split layout.")
+head_dim = int(c1.number_input("Head dimension d", min_value=1, max_value=256, value=16, step=2,
+                               help="d/2 pairs; real models use 64–128. Try an odd number."))
+base = c2.number_input("Base", min_value=-10.0, max_value=1e7, value=10000.0, step=1000.0, format="%g",
+                       help="θᵢ = base^(−2i/d). Llama 2 uses 10,000, Llama 3 uses 500,000. Try 1.")
+pair = c3.slider("Pair i", 0, max(head_dim // 2 - 1, 1), 0, help="Pair (i, i + d/2) in the half-split layout.")
 position = c4.number_input("Position m", min_value=0, max_value=10**15, value=3, step=1,
                            help="Angles are computed in float64, so even 10¹⁵ works.")
 with guard():
@@ -82,7 +82,7 @@ with guard():
 labels = rope_lab.EMBEDDING_LABELS
 figure(plots.relative_heatmaps(rel, labels))
 i_rope = rel.methods.index("rope")
-metrics([("RoPE: max deviation along a diagonal", f"{rel.diag_deviation[i_rope]:.2e}",
+metrics([("RoPE: diagonal deviation", f"{rel.diag_deviation[i_rope]:.2e}",
           f"in {rel.dtype} on {rel.device}; the largest possible |score| is {rel.score_scale:.2f}"),
          ("RoPE in float64", f"{rel.rope_deviation_float64:.2e}"),
          ("Sinusoidal additive", f"{rel.diag_deviation[rel.methods.index('sinusoidal')]:.2e}"),

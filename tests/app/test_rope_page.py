@@ -17,16 +17,16 @@ def test_rope_page_controls_change_the_figures():
     at = open_page("pages/rope.py")
     assert_clean(at)
     specs = plotly_specs(at)
-    assert len(specs) == 5  # rotation, clocks, spectrum, heatmaps, profile
+    assert len(specs) == 6  # rotation, clocks, spectrum, heatmaps, profile, patches
     before = texts(at)
-    assert "max deviation" in before.lower() or "RoPE: max deviation" in before
+    assert "RoPE: diagonal deviation" in before
 
     _by_label(at.number_input, "Position m").set_value(1000).run()
     assert_clean(at)
     rot = plotly_specs(at)[0]
     assert "position 1,000" in str(rot["data"]) and rot != specs[0]
 
-    _by_label(at.selectbox, "Head dimension d").set_value(8).run()
+    _by_label(at.number_input, "Head dimension d").set_value(8).run()
     assert_clean(at)
     clocks = plotly_specs(at)[1]
     assert len(clocks["frames"]) == 48 and clocks != specs[1]
@@ -35,6 +35,25 @@ def test_rope_page_controls_change_the_figures():
     assert_clean(at)
     assert texts(at) != before
     assert "10⁹" in texts(at) or "1,000,000,000" in str(plotly_specs(at)[3])
+
+    patches = plotly_specs(at)[5]
+    _by_label(at.slider, "Patch row").set_value(2).run()
+    assert_clean(at)
+    moved = plotly_specs(at)[5]
+    assert moved["data"][1]["z"] != patches["data"][1]["z"]  # the similarity map follows the chosen patch
+
+
+def test_rope_page_bad_inputs_show_clear_messages():
+    at = open_page("pages/rope.py")
+    _by_label(at.number_input, "Head dimension d").set_value(7).run()
+    assert not at.exception and any("must be even" in e.value for e in at.error)
+    _by_label(at.number_input, "Head dimension d").set_value(16).run()
+    _by_label(at.number_input, "Base").set_value(1.0).run()
+    assert not at.exception and any("greater than 1" in e.value for e in at.error)
+    _by_label(at.number_input, "Base").set_value(10000.0).run()
+    _by_label(at.number_input, "Position m").set_value(10 ** 15).run()  # huge position: float64 angles, no error
+    assert_clean(at)
+    assert "1,000,000,000,000,000" in str(plotly_specs(at)[0]["data"])
 
 
 @pytest.mark.slow

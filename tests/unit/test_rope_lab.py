@@ -122,3 +122,28 @@ def test_bad_inputs():
         L.scaling(L.ScalingConfig(factor=0.5))
     with pytest.raises(InputError):
         L.long_context_gpt(L.LongContextConfig(factor=100.0))
+
+
+def test_patch_rope_2d_vs_1d_neighbours():
+    pr = L.patch_rope("chelsea", L.PatchRopeConfig(image_size=224, patch_size=16, row=6, col=6, base=100.0))
+    assert pr.grid == (14, 14) and pr.image.shape == (224, 224, 3)
+    s2, s1 = pr.score_2d, pr.score_1d
+    assert s2[6, 6] == pytest.approx(1.0) and s1[6, 6] == pytest.approx(1.0)  # a patch with itself
+    assert pr.offset_only_error < 1e-12  # the map only depends on (Δrow, Δcol)
+    # 2D: the patch below is as near as the patch to the right (same |offset|, symmetric axes) ...
+    assert s2[7, 6] == pytest.approx(s2[6, 7], abs=1e-12)
+    # ... in 1D reading order the patch below is 14 tokens away and looks much farther than the one to the right
+    assert s1[7, 6] < s1[6, 7] - 0.3
+    # the 2D map is separable: row term + column term (the '+' shape of axial RoPE)
+    np.testing.assert_allclose(s2[3, 9] + s2[6, 6], s2[3, 6] + s2[6, 9], atol=1e-12)
+
+
+def test_patch_rope_bad_inputs():
+    with pytest.raises(InputError, match="outside"):
+        L.patch_rope("chelsea", L.PatchRopeConfig(row=20))
+    with pytest.raises(InputError, match="multiple of 4"):
+        L.patch_rope("chelsea", L.PatchRopeConfig(head_dim=30))
+    with pytest.raises(InputError, match="patches"):
+        L.patch_rope("chelsea", L.PatchRopeConfig(image_size=512, patch_size=4))
+    with pytest.raises(InputError):
+        L.patch_rope(b"not an image", L.PatchRopeConfig())
