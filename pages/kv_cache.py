@@ -63,7 +63,8 @@ with l:
     figure(plots.latency(res), key="kv_latency")
 with r:
     figure(plots.cumulative(res), key="kv_cumulative")
-st.caption("Each point is the wall-clock time of one step (device synchronised). The first cached step also "
+st.caption("Each point is the wall-clock time of one step (device synchronised); the two runs alternate step by "
+           "step, so both see the same machine load. The first cached step also "
            "processes the whole prompt (prefill). Without a cache, step i runs the model over P + i tokens.")
 
 st.subheader("How many K/V vectors were computed")

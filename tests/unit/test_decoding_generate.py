@@ -77,3 +77,14 @@ def test_bad_input():
         check_length(5, 0, 256)
     with pytest.raises(InputError):
         generate(_model(), [], 3, use_cache=True)
+
+
+def test_interleaved_generation_counts_each_run_separately():
+    from viz_core.decoding.generate import generate_interleaved
+
+    m = _model()
+    ids = list(b"abcde")
+    c, u = generate_interleaved(m, ids, 12)
+    assert c.tokens == u.tokens == generate(m, ids, 12, use_cache=True).tokens
+    assert int(c.kv_rows.sum()) == 5 + 11 and int(u.kv_rows.sum()) == sum(5 + i for i in range(12))
+    np.testing.assert_allclose(c.logits, u.logits, atol=1e-4, rtol=0)

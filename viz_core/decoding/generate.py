@@ -108,56 +108,57 @@ class Trace:
 
 
 class _KCounter:
-    """Counts rows entering each layer's K projection (forward hooks), i.e. K/V vectors computed."""
+    """Counts rows entering each layer's K projection (forward hooks), i.e. K/V vectors computed.
+
+    Hooks are attached only while ``counting()`` is active, so two generations interleaved on the same
+    (shared) model never count each other's work."""
 
     def __init__(self, model):
+        self.model = model
         self.rows = 0
-        self.handles = []
-        for blk in getattr(model, "blocks", None) or []:
-            self.handles.append(blk.attn.wk.register_forward_hook(self._hook))
-        self.layers = max(1, len(self.handles))
+        self.layers = max(1, len(getattr(model, "blocks", None) or []))
 
     def _hook(self, _mod, inputs, _out):
         x = inputs[0]
         self.rows += int(x.numel() // x.shape[-1])
 
+    @contextlib.contextmanager
+    def counting(self):
+        blocks = getattr(self.model, "blocks", None) or []
+        handles = [blk.attn.wk.register_forward_hook(self._hook) for blk in blocks]
+        try:
+            yield
+        finally:
+            for h in handles:
+                h.remove()
+
     def take(self) -> int:
         r, self.rows = self.rows, 0
         return r // self.layers
 
-    def remove(self) -> None:
-        for h in self.handles:
-            h.remove()
-
 
 @torch.no_grad()
-def generate(model, prompt_ids: list[int], new_tokens: int, *, use_cache: bool, temperature: float = 0.0,
-             top_k: int = 0, seed: int = 0, record_logits: bool = False, cache_dtype: torch.dtype | None = None,
-             max_len: int | None = None, count_kv: bool = True) -> Trace:
-    """Generate ``new_tokens`` after ``prompt_ids`` with (``use_cache``) or without a KV cache.
+def steps(model, prompt_ids: list[int], new_tokens: int, *, use_cache: bool, temperature: float = 0.0,
+          top_k: int = 0, seed: int = 0, cache_dtype: torch.dtype | None = None, max_len: int | None = None,
+          count_kv: bool = True):
+    """Generator: one (token, seconds, kv_rows, cache_bytes, logits (V,) tensor) per generated token.
 
-    Without a cache each step runs the model on the full sequence so far and keeps the last logits.
-    ``count_kv=False`` leaves out the counting hooks (for pure speed measurements; ``kv_rows`` is then 0).
+    Without a cache each step runs the model on the full sequence so far and keeps the last logits; with
+    one, the prompt is prefilled at the first step and each later step feeds one token.
     """
     if not prompt_ids:
         raise InputError("The prompt is empty: give at least one token.")
     dev = next(model.parameters()).device
     dtype = next(model.parameters()).dtype
-    rng = np.random.default_rng(seed)
-    us = rng.random(new_tokens)  # one uniform per step, shared by both paths
+    us = np.random.default_rng(seed).random(new_tokens)  # one uniform per step, shared by both paths
     seq = torch.tensor([prompt_ids], dtype=torch.long, device=dev)  # (1, P)
     cache = None
     if use_cache:
         cache = KVCache.empty(model.cfg, batch=1, max_len=max_len or (len(prompt_ids) + new_tokens),
                               device=dev, dtype=cache_dtype or dtype)
-    counter = _KCounter(model if count_kv else None)
-    out: list[int] = []
-    times = np.zeros(new_tokens)
-    rows = np.zeros(new_tokens, dtype=np.int64)
-    held = np.zeros(new_tokens, dtype=np.int64)
-    logs = [] if record_logits else None
-    try:
-        for i in range(new_tokens):
+    counter = _KCounter(model)
+    for i in range(new_tokens):
+        with counter.counting() if count_kv else contextlib.nullcontext():
             synchronize(dev)
             t0 = time.perf_counter()
             if use_cache:
@@ -169,16 +170,42 @@ def generate(model, prompt_ids: list[int], new_tokens: int, *, use_cache: bool, 
             tok = pick_token(last, temperature=temperature, top_k=top_k, u=float(us[i]))
             seq = torch.cat([seq, torch.tensor([[tok]], device=dev)], dim=1)
             synchronize(dev)
-            times[i] = time.perf_counter() - t0
-            rows[i] = counter.take()
-            held[i] = cache.used_nbytes if cache is not None else 0
-            out.append(tok)
-            if logs is not None:
-                logs.append(last.float().cpu().numpy())
-    finally:
-        counter.remove()
-    return Trace(tokens=out, step_s=times, kv_rows=rows, cache_bytes=held,
-                 logits=np.stack(logs) if logs is not None else None)
+            dt = time.perf_counter() - t0
+        yield tok, dt, counter.take(), (cache.used_nbytes if cache is not None else 0), last
+
+
+def _collect(records, record_logits: bool) -> Trace:
+    out, times, rows, held, logs = [], [], [], [], []
+    for tok, dt, r, h, last in records:
+        out.append(tok)
+        times.append(dt)
+        rows.append(r)
+        held.append(h)
+        if record_logits:
+            logs.append(last.float().cpu().numpy())
+    return Trace(tokens=out, step_s=np.array(times), kv_rows=np.array(rows, dtype=np.int64),
+                 cache_bytes=np.array(held, dtype=np.int64), logits=np.stack(logs) if record_logits else None)
+
+
+def generate(model, prompt_ids: list[int], new_tokens: int, *, use_cache: bool, temperature: float = 0.0,
+             top_k: int = 0, seed: int = 0, record_logits: bool = False, cache_dtype: torch.dtype | None = None,
+             max_len: int | None = None, count_kv: bool = True) -> Trace:
+    """Generate ``new_tokens`` after ``prompt_ids`` with (``use_cache``) or without a KV cache (see ``steps``).
+    ``count_kv=False`` leaves out the counting hooks (for pure speed measurements; ``kv_rows`` is then 0)."""
+    return _collect(steps(model, prompt_ids, new_tokens, use_cache=use_cache, temperature=temperature, top_k=top_k,
+                          seed=seed, cache_dtype=cache_dtype, max_len=max_len, count_kv=count_kv), record_logits)
+
+
+def generate_interleaved(model, prompt_ids: list[int], new_tokens: int, **kw) -> tuple[Trace, Trace]:
+    """(cached, uncached) traces generated in lockstep — step i of one, then step i of the other — so that
+    both see the same machine load at the same point (fairer per-token timing on a shared CPU)."""
+    a = steps(model, prompt_ids, new_tokens, use_cache=True, **kw)
+    b = steps(model, prompt_ids, new_tokens, use_cache=False, **kw)
+    ra, rb = [], []
+    for x, y in zip(a, b):
+        ra.append(x)
+        rb.append(y)
+    return _collect(ra, True), _collect(rb, True)
 
 
 # ---------------------------------------------------------------------------------------------- page runner
@@ -233,10 +260,9 @@ def _run(cfg: DecodeConfig) -> DecodeResult:
     check_length(len(ids), cfg.new_tokens, mcfg.max_seq_len)
     if cfg.temperature < 0:
         raise InputError("The temperature must be ≥ 0 (0 means greedy).")
-    kw = dict(temperature=cfg.temperature, top_k=cfg.top_k, seed=cfg.seed, record_logits=True)
+    kw = dict(temperature=cfg.temperature, top_k=cfg.top_k, seed=cfg.seed)
     generate(model, ids[:4], 2, use_cache=True)  # warm-up (first-call allocations), not timed
-    c = generate(model, ids, cfg.new_tokens, use_cache=True, **kw)
-    u = generate(model, ids, cfg.new_tokens, use_cache=False, **kw)
+    c, u = generate_interleaved(model, ids, cfg.new_tokens, **kw)
     same = c.tokens == u.tokens
     mism = -1 if same else next(i for i, (a, b) in enumerate(zip(c.tokens, u.tokens)) if a != b)
     upto = len(c.tokens) if same else mism + 1  # logits agree until the paths diverge
@@ -274,8 +300,7 @@ def _claim_9(model_name: str, device: str, dtype: str, n: int) -> Claim9Result:
     n = min(n, mcfg.max_seq_len - 1)
     ids = tok.encode("T")[:1]
     generate(model, ids, 2, use_cache=True)  # warm-up
-    c = generate(model, ids, n, use_cache=True)
-    u = generate(model, ids, n, use_cache=False)
+    c, u = generate_interleaved(model, ids, n)
     rc, ru = int(c.kv_rows.sum()), int(u.kv_rows.sum())
     tc, tu = float(c.step_s.sum()), float(u.step_s.sum())
     speed = tu / tc
