@@ -156,9 +156,9 @@ def scaling_angle_figure(sc) -> go.Figure:
     fig = go.Figure()
     L = sc.train_context
     seen = min(sc.trained_max_angle, TAU)
-    fig.add_vrect(x0=0, x1=L, fillcolor="#e5e7eb", opacity=0.5, line_width=0, annotation_text="trained context",
+    fig.add_vrect(x0=0, x1=L, fillcolor="#e5e7eb", opacity=0.5, line_width=0, layer="below", annotation_text="trained context",
                   annotation_position="top left")
-    fig.add_hrect(y0=0, y1=seen, fillcolor=color(2), opacity=0.12, line_width=0,
+    fig.add_hrect(y0=0, y1=seen, fillcolor=color(2), opacity=0.12, line_width=0, layer="below",
                   annotation_text="angles seen in training", annotation_position="bottom right")
     for i, (m, a) in enumerate(zip(sc.methods, sc.pair_angles)):
         fig.add_trace(go.Scatter(x=sc.positions, y=a, mode="lines", name=SCALING_LABELS[m],
@@ -209,7 +209,7 @@ def long_context_figure(lc) -> go.Figure:
     """The tiny GPT's loss per position bin, with and without scaling (LongContextResult)."""
     centers = (lc.bin_edges[:-1] + lc.bin_edges[1:]) / 2
     fig = go.Figure()
-    fig.add_vrect(x0=0, x1=lc.train_context, fillcolor="#e5e7eb", opacity=0.5, line_width=0,
+    fig.add_vrect(x0=0, x1=lc.train_context, fillcolor="#e5e7eb", opacity=0.5, line_width=0, layer="below",
                   annotation_text="trained context", annotation_position="top left")
     for i, (m, y) in enumerate(zip(lc.methods, lc.loss)):
         fig.add_trace(go.Scatter(x=centers, y=y, mode="lines+markers", name=SCALING_LABELS[m],
