@@ -147,3 +147,17 @@ def test_patch_rope_bad_inputs():
         L.patch_rope("chelsea", L.PatchRopeConfig(image_size=512, patch_size=4))
     with pytest.raises(InputError):
         L.patch_rope(b"not an image", L.PatchRopeConfig())
+
+
+def test_bench_suite_rope_runs_small():
+    import argparse
+
+    from viz_core.bench.suites import rope as suite
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--device", default="cpu")
+    suite.add_arguments(p)
+    args = p.parse_args(["--lengths", "32", "--factors", "", "--repeats", "2"])
+    rows = suite.run(args, lambda msg: None)
+    assert [r["layout"] for r in rows] == list(R.LAYOUTS)
+    assert all(r["time_s"] > 0 and r["N"] == 32 for r in rows)
