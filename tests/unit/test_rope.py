@@ -200,3 +200,13 @@ def test_scaled_freqs_feed_cos_sin_and_keep_the_relative_property():
     c, s = R.cos_sin(pos, D, dtype=torch.float64, freqs=f)
     sc = R.apply_rope(q.expand(40, D), c, s) @ R.apply_rope(k.expand(40, D), c, s).T
     torch.testing.assert_close(sc[3:, 3:], sc[:-3, :-3])
+
+
+def test_2d_rope_is_what_the_tiny_vit_runs():
+    from viz_core.models.vit import ViTConfig, apply_rope2d, rope2d_tables
+
+    cfg = ViTConfig(image_size=28, patch=4, d_model=64, n_head=4, pos="rope2d")  # 7×7 grid, head dim 16
+    x = _rand(2, 4, 1 + 49, 16, dtype=torch.float32)  # (B, H, 1+P, hd): CLS first
+    rows, cols = R.grid_positions(7, 7)
+    ours = R.apply_rope_2d(x[..., 1:, :], rows, cols, cfg.rope_base)
+    torch.testing.assert_close(apply_rope2d(x, rope2d_tables(cfg))[..., 1:, :], ours)
