@@ -20,7 +20,9 @@ def latency(res) -> go.Figure:
                    line=dict(color=UNCACHED)),
         go.Scatter(x=x, y=res.step_s_cached * 1e3, name="with KV cache", mode="lines", line=dict(color=CACHED)),
     ])
-    return style(fig, title="Time per generated token", x="generated token #", y="latency (ms)", height=360)
+    fig.update_yaxes(type="log")  # one scheduler hiccup on a shared CPU would otherwise flatten the rest
+    return style(fig, title="Time per generated token", x="generated token #", y="latency (ms, log scale)",
+                 height=360)
 
 
 def cumulative(res) -> go.Figure:
