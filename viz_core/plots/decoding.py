@@ -20,7 +20,7 @@ def latency(res) -> go.Figure:
                    line=dict(color=UNCACHED)),
         go.Scatter(x=x, y=res.step_s_cached * 1e3, name="with KV cache", mode="lines", line=dict(color=CACHED)),
     ])
-    fig.update_yaxes(type="log")  # one scheduler hiccup on a shared CPU would otherwise flatten the rest
+    fig.update_yaxes(type="log", dtick=1)  # one scheduler hiccup on a shared CPU would otherwise flatten the rest
     return style(fig, title="Time per generated token", x="generated token #", y="latency (ms, log scale)",
                  height=360)
 
@@ -71,7 +71,7 @@ def calculator(res) -> go.Figure:
                textposition="outside"),
         go.Bar(x=list(res.names), y=res.bytes_if_mqa / GB, name="if MQA (1 KV head)", marker_color=PALETTE[2]),
     ])
-    fig.update_yaxes(type="log")
+    fig.update_yaxes(type="log", dtick=1)  # label powers of ten only
     fig.update_layout(barmode="group")
     return style(fig, title=f"KV cache at {res.context:,} tokens × batch {res.batch}, "
                             f"{res.bytes_per_value:g} B/value", y="GB (10⁹ bytes, log scale)", height=430)
