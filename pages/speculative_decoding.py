@@ -52,7 +52,7 @@ metrics([
     ("Tokens per target call", f"{res.tokens_per_target_call:.2f}",
      f"{res.new_tokens} tokens in {res.target_calls} target passes "
      f"(plain decoding: {res.plain_target_calls})"),
-    ("If acceptances were independent", f"{res.expected_tokens_per_call:.2f}",
+    ("i.i.d. estimate", f"{res.expected_tokens_per_call:.2f}",
      "(1 − α^(γ+1)) / (1 − α) tokens per call (Leviathan et al. eq. 1) with the measured α; real acceptances "
      "are correlated (easy stretches of text), so the measured figure can differ"),
     ("Speed-up", f"{res.speedup:.2f}×", f"median of timed runs: {res.spec_s * 1e3:.0f} ms vs {res.plain_s * 1e3:.0f} ms "
