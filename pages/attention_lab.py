@@ -12,12 +12,13 @@ import streamlit as st
 
 from ui import cached, errors, layout, state
 from viz_core.attention import all_variants
-from viz_core.attention.lab import DEFAULT_VARIANTS, InputConfig, LabConfig, claim_checks, run_lab, window_error_n1000
+from viz_core.attention.lab import (DEFAULT_VARIANTS, InputConfig, LabConfig, claim_checks, run_lab,
+                                    window_mass_n1000)
 from viz_core.attention.types import AttnConfig
 from viz_core.plots import attention as plots
 
 run = cached.data(run_lab)
-err_1000 = cached.data(window_error_n1000)
+mass_1000 = cached.data(window_mass_n1000)
 variants = cached.resource(all_variants)()
 BENCH = Path(__file__).resolve().parents[1] / "assets" / "bench" / "attention-cpu.json"
 HIDDEN = {"flash_tiled"}  # the FlashAttention page steps through it; too slow to time here
@@ -108,7 +109,7 @@ for v in res.variants:
 layout.figure(plots.cost_figure(res), key="cost")
 
 rows = json.loads(BENCH.read_text())["rows"] if BENCH.exists() else None
-layout.claim_checks(claim_checks(rows, structured_error_n1000=err_1000(s.seed)),
+layout.claim_checks(claim_checks(rows, window_mass_n1000=mass_1000(s.seed)),
                     title="Claims, checked here (speed figures from the recorded CPU benchmark)")
 if rows:
     st.caption("Speed claims use `assets/bench/attention-cpu.json`, written by `python -m viz_core bench attention` "

@@ -108,6 +108,14 @@ def test_claims_verdicts_come_from_rows():
     assert {c.claim.id: c for c in claim_checks(None)}[6].verdict == Verdict.NOT_MEASURED
 
 
+def test_window_mass_is_a_share_of_exact_weight():
+    from viz_core.attention.lab import window_mass_n1000
+
+    m = window_mass_n1000()
+    assert 0.05 < m < 1.0
+    assert "holds" in {c.claim.id: c for c in claim_checks(None, window_mass_n1000=m)}[20].measured
+
+
 def test_figures_carry_the_data(lab):
     fig = plots.variant_figure({r.name: r for r in lab.variants}["sliding_window"], lab.exact_weights)
     assert len(fig.data) == 4  # mask, 2 heads, difference
