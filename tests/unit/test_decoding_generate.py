@@ -88,3 +88,13 @@ def test_interleaved_generation_counts_each_run_separately():
     assert c.tokens == u.tokens == generate(m, ids, 12, use_cache=True).tokens
     assert int(c.kv_rows.sum()) == 5 + 11 and int(u.kv_rows.sum()) == sum(5 + i for i in range(12))
     np.testing.assert_allclose(c.logits, u.logits, atol=1e-4, rtol=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cached_equals_uncached_on_cuda():
+    m = _model(n_kv_head=2).cuda()
+    ids = list(b"To be, or not")
+    c = generate(m, ids, 30, use_cache=True, record_logits=True)
+    u = generate(m, ids, 30, use_cache=False, record_logits=True)
+    assert c.tokens == u.tokens
+    np.testing.assert_allclose(c.logits, u.logits, atol=1e-3, rtol=0)

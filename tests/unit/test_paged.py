@@ -148,3 +148,20 @@ def test_paged_attention_on_the_tiny_gpt_kv():
         got = blk.attn.wo(out.reshape(1, 1, 64))
     assert bt[0].tolist() == [7, 2, 11, 0, 5]
     torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_paged_attention_on_cuda():
+    torch.manual_seed(0)
+    c = paged.PagedKVCache(8, 4, 2, 8, device="cuda")
+    c.mgr.add(0)
+    k, v = torch.randn(13, 2, 8, device="cuda"), torch.randn(13, 2, 8, device="cuda")
+    for t in range(13):
+        c.append(0, k[t], v[t])
+    q = torch.randn(1, 4, 8, device="cuda")
+    bt, lens = c.block_table([0])
+    out = paged.paged_attention(q, c.k, c.v, bt, lens)
+    kk = k.permute(1, 0, 2).repeat_interleave(2, 0)[None]
+    vv = v.permute(1, 0, 2).repeat_interleave(2, 0)[None]
+    ref = reference_attention(q[0][None, :, None, :], kk, vv).out[0, :, 0]
+    torch.testing.assert_close(out[0], ref, atol=1e-4, rtol=1e-4)

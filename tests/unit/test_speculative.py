@@ -129,3 +129,26 @@ def test_bad_input():
         sd.speculative_generate(Trigram(t), Trigram(d), [], 3)
     with pytest.raises(InputError):
         sd.speculative_generate(Trigram(t), Trigram(d), [1], 3, gamma=0)
+
+
+def test_sampled_gpt_rounds_account_for_every_token():
+    target = _gpt(0, n_layer=2, n_head=4, n_kv_head=2)
+    draft = _gpt(1, n_layer=1, n_head=2, n_kv_head=1)
+    ids = list(b"Once upon")
+    ts, ds = sd.GPTSession(target, 80), sd.GPTSession(draft, 80)
+    tr = sd.speculative_generate(ts, ds, ids, 30, gamma=4, temperature=1.0, seed=5)
+    produced = sum(r.accepted + 1 for r in tr.rounds)
+    assert len(tr.tokens) == 30 and 30 <= produced <= 31
+    assert ts.length == len(ids) + produced - 1  # the target cache holds every committed token but the last
+    assert ds.length <= ts.length
+    assert tr.target_calls == len(tr.rounds)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_greedy_equals_target_greedy_on_cuda():
+    target = _gpt(0, n_layer=2, n_head=4, n_kv_head=2).cuda()
+    draft = _gpt(1, n_layer=1, n_head=2, n_kv_head=1).cuda()
+    ids = list(b"It was the best")
+    tr = sd.speculative_generate(sd.GPTSession(target, 80), sd.GPTSession(draft, 80), ids, 30, gamma=3,
+                                 device="cuda")
+    assert tr.tokens == sd.plain_generate(sd.GPTSession(target, 80), ids, 30)[0]
