@@ -50,7 +50,8 @@ tc, tu = res.step_s_cached.sum(), res.step_s_uncached.sum()
 rows_u, rows_c = int(res.kv_rows_uncached.sum()), int(res.kv_rows_cached.sum())
 metrics([
     ("Same tokens both ways", "yes ✅" if res.identical else f"no ❌ (from #{res.first_mismatch})"),
-    ("Max |Δ logit|", f"{res.max_logit_diff:.1e}", "largest logit difference between the two runs: rounding in the chosen precision only"),
+    ("Max |Δ logit|", f"{res.max_logit_diff:.1e}",
+     "largest logit difference between the two runs: rounding in the chosen precision only"),
     ("Time without cache", f"{tu * 1e3:.0f} ms"),
     ("Time with cache", f"{tc * 1e3:.0f} ms"),
     ("Speed-up", f"{tu / tc:.1f}×", f"{res.device}, {res.threads} torch thread(s)"),
@@ -63,9 +64,9 @@ with l:
     figure(plots.latency(res), key="kv_latency")
 with r:
     figure(plots.cumulative(res), key="kv_cumulative")
-st.caption("Each point is the wall-clock time of one step (device synchronised); the two runs alternate step by "
-           "step, so both see the same machine load. The first cached step also "
-           "processes the whole prompt (prefill). Without a cache, step i runs the model over P + i tokens.")
+st.caption(f"Each point is the wall-clock time of one step (device synchronised), the median of {res.repeats} "
+           "runs; the two methods alternate step by step, so both see the same machine load. The first cached step "
+           "also processes the whole prompt (prefill). Without a cache, step i runs the model over P + i tokens.")
 
 st.subheader("How many K/V vectors were computed")
 figure(plots.projections(res), key="kv_rows")

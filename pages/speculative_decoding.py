@@ -55,7 +55,8 @@ metrics([
     ("i.i.d. estimate", f"{res.expected_tokens_per_call:.2f}",
      "(1 − α^(γ+1)) / (1 − α) tokens per call (Leviathan et al. eq. 1) with the measured α; real acceptances "
      "are correlated (easy stretches of text), so the measured figure can differ"),
-    ("Speed-up", f"{res.speedup:.2f}×", f"median of timed runs: {res.spec_s * 1e3:.0f} ms vs {res.plain_s * 1e3:.0f} ms "
+    ("Speed-up", f"{res.speedup:.2f}×", f"median of timed runs: {res.spec_s * 1e3:.0f} ms vs "
+                                         f"{res.plain_s * 1e3:.0f} ms "
                                          f"plain cached decoding; {res.device}, {res.threads} thread(s)"),
     ("Output vs target alone", same, "greedy: must be token-for-token identical; sampling: the rejection rule "
                                      "keeps the target's distribution (tested statistically)"),

@@ -93,8 +93,8 @@ def pick_token(logits: torch.Tensor, *, temperature: float, top_k: int, u: float
         z = z.masked_fill(z < kth, float("-inf"))
     p = torch.softmax(z, dim=-1)
     c = torch.cumsum(p, dim=-1)
-    return int(min(int(torch.searchsorted(c, torch.tensor(u * float(c[-1]), dtype=c.dtype, device=c.device), right=True)),
-                   p.numel() - 1))
+    target = torch.tensor(u * float(c[-1]), dtype=c.dtype, device=c.device)
+    return int(min(int(torch.searchsorted(c, target, right=True)), p.numel() - 1))
 
 
 @dataclass
@@ -219,6 +219,7 @@ class DecodeConfig:
     seed: int = 0
     device: str = "auto"
     dtype: str = "float32"
+    repeats: int = 3  # timed runs; each step's latency is the median over them
     run_id: int = 0  # change to re-measure (results are cached by config)
 
 
@@ -245,6 +246,7 @@ class DecodeResult:
     non_ascii_bytes: int  # prompt bytes ≥ 128 (multi-byte characters the byte model rarely saw)
     device: str
     threads: int
+    repeats: int
 
 
 def run(cfg: DecodeConfig) -> DecodeResult:
@@ -263,6 +265,10 @@ def _run(cfg: DecodeConfig) -> DecodeResult:
     kw = dict(temperature=cfg.temperature, top_k=cfg.top_k, seed=cfg.seed)
     generate(model, ids[:4], 2, use_cache=True)  # warm-up (first-call allocations), not timed
     c, u = generate_interleaved(model, ids, cfg.new_tokens, **kw)
+    if cfg.repeats > 1:  # per-step median over repeats: robust to load spikes on a shared CPU
+        more = [generate_interleaved(model, ids, cfg.new_tokens, count_kv=False, **kw) for _ in range(cfg.repeats - 1)]
+        c.step_s = np.median(np.stack([c.step_s] + [m[0].step_s for m in more]), axis=0)
+        u.step_s = np.median(np.stack([u.step_s] + [m[1].step_s for m in more]), axis=0)
     same = c.tokens == u.tokens
     mism = -1 if same else next(i for i, (a, b) in enumerate(zip(c.tokens, u.tokens)) if a != b)
     upto = len(c.tokens) if same else mism + 1  # logits agree until the paths diverge
@@ -276,7 +282,8 @@ def _run(cfg: DecodeConfig) -> DecodeResult:
         step_s_cached=c.step_s, step_s_uncached=u.step_s, kv_rows_cached=c.kv_rows, kv_rows_uncached=u.kv_rows,
         cache_bytes=c.cache_bytes, formula_bytes=formula.astype(np.int64), n_layer=mcfg.n_layer,
         n_kv_head=mcfg.n_kv_head, head_dim=mcfg.head_dim, bytes_per_value=bpv, context=mcfg.max_seq_len,
-        non_ascii_bytes=sum(1 for i in ids if i >= 128), device=str(dev), threads=torch.get_num_threads())
+        non_ascii_bytes=sum(1 for i in ids if i >= 128), device=str(dev), threads=torch.get_num_threads(),
+        repeats=max(1, cfg.repeats))
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,8 @@ def cache_growth(res) -> go.Figure:
         go.Scatter(x=tokens, y=res.cache_bytes / 1024, name="measured (filled cache tensors)", mode="markers",
                    marker=dict(color=CACHED, size=6)),
         go.Scatter(x=tokens, y=res.formula_bytes / 1024, mode="lines", line=dict(color="black", dash="dot"),
-                   name=f"2×{res.n_layer} layers×{res.n_kv_head} kv_heads×{res.head_dim}×tokens×{res.bytes_per_value} B"),
+                   name=(f"2×{res.n_layer} layers×{res.n_kv_head} kv_heads×{res.head_dim}×tokens×"
+                         f"{res.bytes_per_value} B")),
     ])
     return style(fig, title="KV cache size while generating", x="tokens in the cache", y="KiB", height=360)
 
@@ -91,8 +92,8 @@ def gqa(res) -> go.Figure:
                          text=[f"{p:.3f}" for p in res.perplexity], textposition="auto"), 1, 2)
     lo, hi = float(res.perplexity.min()), float(res.perplexity.max())
     fig.update_yaxes(title_text=f"KiB at {res.context} tokens", row=1, col=1)
-    fig.update_yaxes(title_text="perplexity per byte", range=[max(0.0, lo - (hi - lo) * 2 - 0.05), hi + (hi - lo) + 0.05],
-                     row=1, col=2)
+    fig.update_yaxes(title_text="perplexity per byte", row=1, col=2,
+                     range=[max(0.0, lo - (hi - lo) * 2 - 0.05), hi + (hi - lo) + 0.05])
     return style(fig, height=380, legend=False)
 
 
