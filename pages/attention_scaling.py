@@ -33,6 +33,8 @@ chosen = st.multiselect("Variants", names, default=["full", "sdpa", "sliding_win
                         help="full = eager softmax(QKᵀ)V storing the N×N scores; sdpa = PyTorch's fused kernel.")
 c1, c2, c3, c4 = st.columns(4)
 max_n = c1.select_slider("Longest sequence N", LENGTHS, value=1024)
+threads = c1.select_slider("CPU threads", [1, 2, 4, 8], value=1,
+                           help="torch threads while timing. On a shared CPU one thread is the repeatable choice.")
 heads = c2.select_slider("Heads", [1, 2, 4, 8], value=4)
 head_dim = c2.select_slider("Head size d", [16, 32, 64], value=32)
 budget_mib = c3.select_slider("Memory budget (MiB)", [64, 128, 256, 512, 1024, 2048, 4096, 8192], value=512,
@@ -45,7 +47,7 @@ features = c4.select_slider("Performer features / Linformer k", [32, 64, 128, 25
 cfg = SweepConfig(variants=tuple(chosen), lengths=tuple(n for n in LENGTHS if n <= max_n), heads=heads,
                   head_dim=head_dim, device=s.device, dtype=s.dtype, seed=s.seed, repeats=2,
                   attn=AttnConfig(causal=causal, window=window, block=32, features=features, proj_k=features),
-                  budget_bytes=budget_mib * 2**20, max_seconds=float(max_s))
+                  budget_bytes=budget_mib * 2**20, max_seconds=float(max_s), threads=threads)
 
 with errors.guard():
     if not chosen:

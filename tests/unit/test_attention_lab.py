@@ -142,3 +142,11 @@ def test_bench_suite_runs_and_writes_headline(tmp_path):
     assert all(r.get("time_s", 0) > 0 for r in rows)
     h = json.loads((tmp_path / "attention-headline-cpu.json").read_text())
     assert h["threads"] >= 1 and "linear_overtakes_sdpa_from_n" in h
+
+
+def test_threads_are_set_while_measuring_and_restored():
+    import torch
+
+    before = torch.get_num_threads()
+    r = run_lab(LabConfig(variants=("linear",), inputs=SMALL, repeats=1, measure_memory=False, threads=2))
+    assert r.threads == 2 and torch.get_num_threads() == before

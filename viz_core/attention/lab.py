@@ -199,6 +199,23 @@ def tensor_peak_bytes(fn, device: torch.device | str) -> tuple[int | None, str]:
     return int(peak), "peak tensor bytes (torch profiler)"
 
 
+@contextlib.contextmanager
+def cpu_threads(n: int | None):
+    """Run the block with ``n`` torch CPU threads, then restore. On a shared CPU 1 thread is the repeatable
+    choice (two threads competing with other processes can be several times slower)."""
+    if not n:
+        yield
+        return
+    if n < 1:
+        raise InputError("Threads must be at least 1.")
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 # ------------------------------------------------------------------------------------------------ lab
 @dataclass(frozen=True)
 class LabConfig:
@@ -208,6 +225,7 @@ class LabConfig:
     show_heads: int = 2  # heads whose weight maps are returned
     repeats: int = 3
     measure_memory: bool = True
+    threads: int | None = None  # torch CPU threads while measuring (None: leave torch's setting)
 
 
 @dataclass
@@ -284,6 +302,11 @@ def effective_weights(name: str, q, k, v, attn: AttnConfig) -> torch.Tensor:
 
 def run_lab(cfg: LabConfig) -> LabResult:
     """Run every chosen variant on the same inputs; see the module docstring."""
+    with cpu_threads(cfg.threads):
+        return _run_lab(cfg)
+
+
+def _run_lab(cfg: LabConfig) -> LabResult:
     inp = cfg.inputs
     if inp.n > MAX_LAB_N:
         raise InputError(f"The lab compares against exact attention, so it runs up to N = {MAX_LAB_N}; "
@@ -368,6 +391,7 @@ class SweepConfig:
     attn: AttnConfig = AttnConfig()
     repeats: int = 3
     measure_memory: bool = True
+    threads: int | None = None  # torch CPU threads while measuring (None: leave torch's setting)
     budget_bytes: int | None = None  # None: half the free memory, at most 8 GiB
     max_seconds: float = 20.0  # stop a variant when its next point is predicted to take longer than this
 
@@ -402,6 +426,12 @@ def measure_point(cfg: SweepConfig, variant: str, n: int, prev_n: int | None = N
     """One (variant, N) point: budget check, inputs, timing, peak memory. Never raises for budget: a point
     that would not fit comes back with ``stopped=True`` and a plain message. ``prev_n``/``prev_time_s``
     (the variant's previous point) predict this point's time for the time limit."""
+    with cpu_threads(cfg.threads):
+        return _measure_point(cfg, variant, n, prev_n, prev_time_s)
+
+
+def _measure_point(cfg: SweepConfig, variant: str, n: int, prev_n: int | None,
+                   prev_time_s: float | None) -> SweepPoint:
     variants = all_variants()
     if variant not in variants:
         raise InputError(f"Unknown attention variant {variant!r}.")
@@ -461,7 +491,7 @@ def summarize(cfg: SweepConfig, points: list[SweepPoint]) -> SweepResult:
         msgs += [p.message for p in points if p.variant == var and p.stopped][:1]
     method = "cuda max_memory_allocated" if dev.type == "cuda" else "peak tensor bytes (torch profiler)"
     return SweepResult(points, slopes, mslopes, {v: EXPECTED_SLOPE.get(v, 2) for v in cfg.variants}, msgs,
-                       dev.type, torch.get_num_threads(), method)
+                       dev.type, cfg.threads or torch.get_num_threads(), method)
 
 
 def sweep(cfg: SweepConfig, _progress=None) -> SweepResult:

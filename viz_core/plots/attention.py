@@ -144,5 +144,8 @@ def scaling_figure(points, expected: dict[str, int], metric: str = "time", heigh
     fig.update_xaxes(type="log", title_text="sequence length N (tokens)", tickvals=ns_all,
                      ticktext=[str(n) for n in ns_all])
     fig.update_yaxes(type="log", title_text="time per call (ms)" if metric == "time" else "peak memory (MiB)")
+    ys_all = [y for tr in fig.data for y in (tr.y or ()) if y is not None and y == y and y > 0]
+    if ys_all and max(ys_all) / min(ys_all) > 30:
+        fig.update_yaxes(dtick=1)  # label decades only: 1, 10, 100 (plotly's 2 and 5 labels read as values)
     return style(fig, height=height,
                  title="time vs N (dotted: expected slope 1 or 2)" if metric == "time" else "peak memory vs N")
