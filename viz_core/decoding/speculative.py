@@ -280,27 +280,26 @@ def _run(cfg: SpecConfig) -> SpecResult:
     check_length(len(ids), cfg.new_tokens, min(tcfg.max_seq_len, dcfg.max_seq_len))
     kw = dict(temperature=cfg.temperature, seed=cfg.seed, device=dev)
 
-    def spec(gamma: int) -> tuple[SpecTrace, float]:
-        speculative_generate(*_sessions(target, draft, 8, gamma), ids[:2], 4, gamma=gamma, **kw)  # warm-up
-        times, tr = [], None
-        for _ in range(max(1, cfg.repeats)):
-            tr = speculative_generate(*_sessions(target, draft, len(ids) + cfg.new_tokens, gamma), ids,
-                                      cfg.new_tokens, gamma=gamma, **kw)
-            times.append(tr.seconds)
-        return tr, float(np.median(times))
-
-    plain_generate(GPTSession(target, 16), ids[:2], 4, **kw)  # warm-up
-    pt = []
-    for _ in range(max(1, cfg.repeats)):
-        plain, secs = plain_generate(GPTSession(target, len(ids) + cfg.new_tokens + 1), ids, cfg.new_tokens, **kw)
-        pt.append(secs)
-    plain_s = float(np.median(pt))
-    tr, spec_s = spec(cfg.gamma)
     sweep = sorted(set(cfg.sweep) | {cfg.gamma})
+    n_max = len(ids) + cfg.new_tokens
+    plain_generate(GPTSession(target, 16), ids[:2], 4, **kw)  # warm-ups (first-call allocations)
+    for g in sweep:
+        speculative_generate(*_sessions(target, draft, 8, g), ids[:2], 4, gamma=g, **kw)
+    plain_t: list[float] = []
+    spec_t: dict[int, list[float]] = {g: [] for g in sweep}
+    traces: dict[int, SpecTrace] = {}
+    for _ in range(max(1, cfg.repeats)):  # interleaved: every method once per repeat, so load drift is shared
+        plain, secs = plain_generate(GPTSession(target, n_max + 1), ids, cfg.new_tokens, **kw)
+        plain_t.append(secs)
+        for g in sweep:
+            traces[g] = speculative_generate(*_sessions(target, draft, n_max, g), ids, cfg.new_tokens, gamma=g, **kw)
+            spec_t[g].append(traces[g].seconds)
+    plain_s = float(np.median(plain_t))
+    tr, spec_s = traces[cfg.gamma], float(np.median(spec_t[cfg.gamma]))
     sw_speed, sw_acc, sw_tpc = [], [], []
     for g in sweep:
-        t_g, s_g = (tr, spec_s) if g == cfg.gamma else spec(g)
-        sw_speed.append(plain_s / s_g)
+        t_g = traces[g]
+        sw_speed.append(plain_s / float(np.median(spec_t[g])))
         prop = sum(len(r.proposed) for r in t_g.rounds)
         sw_acc.append(sum(r.accepted for r in t_g.rounds) / max(1, prop))
         sw_tpc.append(cfg.new_tokens / max(1, t_g.target_calls))
