@@ -28,15 +28,15 @@ c1, c2, c3, c4 = st.columns(4)
 block = c1.select_slider("Block size (tokens)", [4, 8, 16, 32, 64], value=16, key="pg_block")
 n_req = c2.slider("Requests", 2, 12, 6, key="pg_requests")
 max_len = c3.select_slider("Contiguous reservation (max_len)", [128, 256, 512, 1024], value=256, key="pg_maxlen")
-pool = c4.select_slider("Pool (blocks)", [24, 32, 48, 64, 96, 128], value=48, key="pg_pool",
-                        help="The contiguous server gets the same number of token slots.")
+pool = c4.select_slider("KV pool (token slots)", [512, 768, 1024, 1536, 2048], value=768, key="pg_pool",
+                        help="Both servers get this many token slots; paging cuts them into blocks.")
 c1, c2, c3 = st.columns(3)
 prefix = c1.select_slider("Shared prompt prefix (tokens)", [0, 16, 40, 64, 100], value=0, key="pg_prefix",
                           help="A system prompt every request starts with. Requests then all arrive at once.")
 share = c2.toggle("Share the prefix (copy-on-write)", value=True, key="pg_share", disabled=prefix == 0)
 seed = c3.number_input("Request-stream seed", 0, 999, 0, key="pg_seed")
 
-base = dict(block_size=int(block), num_blocks=int(pool), max_len=int(max_len), requests=int(n_req),
+base = dict(block_size=int(block), num_blocks=int(pool) // int(block), max_len=int(max_len), requests=int(n_req),
             shared_prefix=int(prefix), share=bool(share), seed=int(seed))
 with guard():
     res = simulate(paged.ServeConfig(**base))

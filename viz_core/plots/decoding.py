@@ -106,9 +106,11 @@ def _owner_color(o: int) -> str:
     return color(int(o))
 
 
-def block_map(res, per_row: int = 16) -> go.Figure:
+def block_map(res, per_row: int | None = None) -> go.Figure:
     """Physical blocks as squares coloured by request (grey: shared prefix; light: free), fill as text."""
     n = len(res.block_owner)
+    per_row = per_row or (16 if n <= 96 else 32)
+    big = per_row <= 16
     idx = np.arange(n)
     x, y = idx % per_row, idx // per_row
     text = [("" if o == -1 else f"{f}/{res.block_size}") for o, f in zip(res.block_owner, res.block_fill)]
@@ -121,14 +123,17 @@ def block_map(res, per_row: int = 16) -> go.Figure:
         sel = res.block_owner == o
         name = "free" if o == -1 else ("shared prefix" if o == -2 else f"request {o}")
         fig.add_trace(go.Scatter(
-            x=x[sel], y=y[sel], mode="markers+text", name=name, text=[t for t, s in zip(text, sel) if s],
+            x=x[sel], y=y[sel], mode="markers+text" if big else "markers", name=name,
+            text=[t for t, s in zip(text, sel) if s],
             hovertext=[h for h, s in zip(hover, sel) if s], hoverinfo="text", textfont=dict(size=11, color="white"),
-            marker=dict(symbol="square", size=34, color=_owner_color(o), line=dict(color="white", width=1))))
+            marker=dict(symbol="square", size=34 if big else 17, color=_owner_color(o),
+                        line=dict(color="white", width=1))))
     rows = int(np.ceil(n / per_row))
     fig.update_yaxes(autorange="reversed", showticklabels=False, showgrid=False, zeroline=False)
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, range=[-0.7, per_row - 0.3])
-    return style(fig, title=f"Physical KV blocks at step {res.snap_step} (text: tokens filled / block size)",
-                 height=110 + 40 * rows)
+    what = "text: tokens filled / block size" if big else "hover for tokens filled"
+    return style(fig, title=f"Physical KV blocks at step {res.snap_step} ({what})",
+                 height=110 + (40 if big else 22) * rows)
 
 
 def memory_timeline(res) -> go.Figure:
