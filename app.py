@@ -17,4 +17,9 @@ for section, pages in registry.by_section().items():
 
 page = st.navigation(nav, expanded=True)
 state.sidebar()
-page.run()
+try:
+    page.run()
+finally:
+    # An empty marker drawn when the page's script has finished (also after st.stop): the browser tests and
+    # scripts/measure_pages.py wait for `.st-key-lab_page_done` instead of guessing from spinners.
+    st.container(key="lab_page_done", height=1, border=False)

@@ -21,6 +21,7 @@ def wait_until_idle(page, timeout_s: float = 120) -> None:
     while time.time() < deadline:
         busy = (page.locator('[data-testid="stStatusWidget"]').count() > 0
                 or page.locator('[data-testid="stSkeleton"]').count() > 0
+                or page.locator(".st-key-lab_page_done").count() == 0  # app.py draws it when the script ends
                 or page.locator("h1").count() == 0
                 or page.get_by_text("Run settings").count() == 0)  # app.py's shared sidebar has run
         if busy:

@@ -32,8 +32,10 @@ def _load(path: Path) -> BenchRun | None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    meta = data.get("meta", {})
+    meta = data.get("meta", {}) if isinstance(data, dict) else {}
     hw = meta.get("hardware", {})
+    if not data.get("rows") or not hw:  # e.g. a suite's headline summary, not a run table
+        return None
     name = hw.get("name", "unknown device")
     if hw.get("device") == "cpu" and hw.get("threads"):
         name = f"{name} ({hw['threads']} threads)"

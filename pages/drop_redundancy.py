@@ -1,0 +1,62 @@
+"""Drop attention layers and tokens that add little, on the tiny models trained here, and measure the cost.
+
+section: Compressing
+title: Dropping layers & tokens
+icon: ✂️
+order: 10
+"""
+import streamlit as st
+
+from ui import cached
+from ui.errors import guard
+from ui.layout import claim_checks, figure, header, metrics
+from viz_core.compression import redundancy as red
+from viz_core.plots import compression as plots
+
+layer_drop = cached.data(red.layer_drop)
+token_drop = cached.data(red.token_drop)
+
+header("Dropping redundant layers and tokens",
+       "Not every part of a trained transformer pulls its weight. If an attention sublayer's output is almost "
+       "the same vector as its input, skipping it changes little — and saves its compute *and* its KV cache. "
+       "Likewise, image tokens that duplicate others can be dropped part-way through the network. Both are "
+       "measured below on models trained in this repository.",
+       ["He et al. 2024, What Matters in Transformers? Not All Attention Is Needed",
+        "Xing et al. 2024, PyramidDrop", "Abnar & Zuidema 2020 (attention flow)"])
+
+st.subheader("Attention layers of the tiny GPT (Shakespeare)")
+windows = st.select_slider("Held-out windows of 256 bytes", [4, 8, 16, 32], value=8, key="drop_windows")
+with guard():
+    lres = layer_drop(red.LayerDropConfig(windows=windows))
+half = lres.n_layer // 2
+metrics([
+    ("Most redundant attention", f"layer {int(lres.drop_order[0])}", "highest cos(X, X + Attn(X))"),
+    (f"Loss, {half} dropped", f"{lres.loss[half]:.3f}", f"vs {lres.loss[0]:.3f} nats/byte with all layers"),
+    (f"Control, {half} dropped", f"{lres.loss_reverse[half]:.3f}", "dropping the least redundant first"),
+    ("KV cache left", f"{lres.kv_bytes_per_token[half]} B/token", f"of {lres.kv_bytes_per_token[0]} (fp32)"),
+])
+c1, c2 = st.columns(2)
+with c1:
+    figure(plots.layer_similarity(lres), key="layer_sim")
+with c2:
+    figure(plots.layer_drop_curve(lres), key="layer_curve")
+st.caption(f"Similarity is averaged over {lres.tokens_evaluated:,} held-out tokens. The first attention layer "
+           "changes its input most (it mixes raw byte embeddings); deeper ones are closer to 1 and cost less "
+           "to drop. Times: median of 2 forward passes on this CPU, one batch of windows.")
+
+st.subheader("Patch tokens of the tiny ViT (Fashion-MNIST)")
+c1, c2, c3 = st.columns(3)
+after = c1.slider("Drop after layer", 0, 3, 1, key="drop_after",
+                  help="Tokens are removed after this many encoder blocks (0 = before the first).")
+n_images = c2.select_slider("Test images", [100, 200, 500, 1000, 2000], value=200, key="drop_images")
+example_keep = c3.select_slider("Kept fraction in the example", [0.75, 0.5, 0.375, 0.25, 0.125], value=0.25,
+                                key="drop_keep")
+with guard():
+    tres = token_drop(red.TokenDropConfig(drop_after_layer=after, n_images=n_images, example_keep=example_keep))
+figure(plots.token_drop_curves(tres), key="token_curves")
+figure(plots.kept_patches(tres), key="kept")
+st.caption("similarity: repeatedly drop the patch token most similar (cosine) to another kept one · "
+           "cls-attention: keep the tokens the CLS token attends to most, as PyramidDrop ranks image tokens by "
+           "the attention they receive · random: the control. Accuracy on the committed test subset.")
+
+claim_checks([red.layer_claim(lres), red.token_claim(tres)])

@@ -1,0 +1,65 @@
+"""Ternary (BitNet b1.58) and int8 weights on the tiny GPT: storage, quality and matmul speed, measured.
+
+section: Compressing
+title: Low-bit weights
+icon: 🧮
+order: 20
+"""
+import streamlit as st
+
+from ui import cached
+from ui.errors import guard
+from ui.layout import claim_checks, figure, header, metrics
+from viz_core.compression import quantize as qz
+from viz_core.errors import human_bytes
+from viz_core.plots import compression as plots
+
+run = cached.data(qz.run)
+
+header("Low-bit weights: int8 and ternary",
+       "BitNet b1.58 stores every weight as −1, 0 or +1 times one scale per matrix (γ = mean |W|): about "
+       "1.58 bits of information, packed here in 2 bits. A matrix product then needs only additions and "
+       "subtractions. Below: what that does to the tiny GPT's quality, its storage, and what a matrix product "
+       "costs with the kernels PyTorch has on this machine.",
+       ["Ma et al. 2024, The Era of 1-bit LLMs (BitNet b1.58)", "Wang et al. 2023, BitNet",
+        "Dettmers et al. 2022, LLM.int8()"])
+
+c1, c2 = st.columns(2)
+shape = c1.selectbox("Benchmark layer", ["4096 × 4096 (7B-class)", "4096 × 11008 (7B MLP)", "128 × 512 (tiny GPT MLP)"],
+                     key="lowbit_shape")
+tokens = c2.select_slider("Tokens per product", [1, 16, 256], value=1, key="lowbit_tokens",
+                          help="1 = decoding one token (a matrix-vector product, bound by memory bandwidth).")
+n_in, n_out = {"4096 × 4096 (7B-class)": (4096, 4096), "4096 × 11008 (7B MLP)": (4096, 11008),
+               "128 × 512 (tiny GPT MLP)": (128, 512)}[shape]
+with guard():
+    res = run(qz.QuantConfig(layer_in=n_in, layer_out=n_out, batch_tokens=tokens, windows=8))
+
+s = {n: i for i, n in enumerate(res.schemes)}
+items = [("fp32 loss", f"{res.val_loss[s['fp32']]:.3f}", "nats/byte on held-out text"),
+         ("int8 loss", f"{res.val_loss[s['int8']]:.3f}"),
+         ("ternary, post-training", f"{res.val_loss[s['ternary (post-training)']]:.3f}")]
+if "ternary (trained, STE)" in s:
+    items.append(("ternary, trained", f"{res.val_loss[s['ternary (trained, STE)']]:.3f}",
+                  "fine-tuned with ternary weights (straight-through estimator)"))
+items.append(("Storage, fp32 → ternary", f"{res.storage_bytes[0] / res.storage_bytes[s['ternary (post-training)']]:.1f}× smaller",
+              f"{human_bytes(res.storage_bytes[0])} → {human_bytes(res.storage_bytes[s['ternary (post-training)']])}"))
+metrics(items)
+figure(plots.quant_quality(res), key="quality")
+figure(plots.weight_corners(res), key="corners")
+if res.ternary_meta:
+    m = res.ternary_meta
+    st.caption(f"Trained ternary model: {m.get('steps')} steps of quantisation-aware fine-tuning from the fp32 "
+               f"tiny GPT (lr {m.get('lr')}, {m.get('train_wall_s')} s on this CPU with {m.get('threads')} thread), "
+               "weights stored packed at 2 bits each in assets/models/tiny-gpt-ternary.pt; evaluated here with float "
+               "activations. It has trained 300 steps longer than the fp32 model, which is itself under-trained, "
+               "so its loss is not a like-for-like comparison — the point is that a *trained* ternary model keeps "
+               "its quality where post-training ternarisation does not.")
+else:
+    st.info("The trained ternary checkpoint is missing; run `python -m viz_core.compression.quantize finetune`.")
+
+st.subheader("Does fewer bits mean faster here?")
+figure(plots.kernel_times(res, f"W {n_out}×{n_in}, {tokens} token(s)"), key="kernels")
+st.caption("Median of up to 7 timed calls after 2 warm-ups, on this device. Output error of each kernel vs fp32 "
+           "(max, relative): " + ", ".join(f"{k}: {e:.1e}" for k, e in zip(res.kernels, res.kernel_max_err))
+           + ". The ternary rows compute the ternarised matrix, a different model, hence their large error.")
+claim_checks([qz.bitnet_claim(res)])

@@ -1,0 +1,1 @@
+"""Compression: dropping redundant attention layers and tokens, and low-bit (ternary) weights."""

@@ -1,0 +1,349 @@
+"""Low-bit weights: BitNet b1.58-style ternary {−1, 0, +1} and int8, measured on the tiny GPT.
+
+Ma et al. 2024, "The Era of 1-bit LLMs: All Large Language Models are in 1.58 Bits" (BitNet b1.58):
+weights are scaled by their mean absolute value γ and rounded to {−1, 0, +1} (absmean quantisation);
+activations are scaled per token to 8 bits (absmax). Each weight then needs log2(3) ≈ 1.58 bits; we pack
+four in a byte (2 bits each). Post-training ternarisation of a model trained in float destroys it; BitNet
+*trains* with ternary weights (a straight-through estimator), which ``finetune_ternary`` does briefly
+here, so the page compares both honestly.
+
+Speed: a ternary matmul needs only additions, but only a dedicated kernel (bitnet.cpp) turns that into
+time. PyTorch has none, so the page measures what PyTorch offers (fp32, bf16, int8 weight-only) and the
+ternary product written with PyTorch ops, and says what that does and does not show.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from viz_core.bench.timer import time_fn
+from viz_core.errors import InputError
+
+EPS = 1e-5
+SCHEMES = ("fp32", "int8", "ternary (post-training)", "ternary (trained, STE)")
+
+
+# --------------------------------------------------------------------------------------------- quantisers
+def ternary_quantize(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """absmean: γ = mean|W|, Q = clip(round(W/γ), −1, 1). -> (Q int8 same shape, γ scalar). W ≈ γ·Q."""
+    gamma = w.abs().mean().clamp_min(EPS)
+    return (w / gamma).round().clamp(-1, 1).to(torch.int8), gamma
+
+
+def int8_quantize(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-output-channel absmax int8: Q = round(127·W/max|W_row|). -> (Q int8 (out, in), scales (out,))."""
+    s = w.abs().amax(dim=1).clamp_min(EPS) / 127.0
+    return (w / s[:, None]).round().clamp(-127, 127).to(torch.int8), s
+
+
+def activation_int8(x: torch.Tensor) -> torch.Tensor:
+    """BitNet's per-token absmax 8-bit activation quantisation (fake-quantised, returns float)."""
+    s = 127.0 / x.abs().amax(dim=-1, keepdim=True).clamp_min(EPS)
+    return (x * s).round().clamp(-128, 127) / s
+
+
+def pack_ternary(q: torch.Tensor) -> torch.Tensor:
+    """(out, in) int8 in {−1,0,1} -> (out, ceil(in/4)) uint8, 2 bits per weight (code = q + 1)."""
+    out, n = q.shape
+    pad = (-n) % 4
+    codes = (q.to(torch.int16) + 1).to(torch.uint8)
+    if pad:
+        codes = torch.cat((codes, torch.ones(out, pad, dtype=torch.uint8)), dim=1)
+    c = codes.view(out, -1, 4)
+    return c[..., 0] | (c[..., 1] << 2) | (c[..., 2] << 4) | (c[..., 3] << 6)
+
+
+def unpack_ternary(packed: torch.Tensor, n: int) -> torch.Tensor:
+    """Inverse of ``pack_ternary``: -> (out, n) int8 in {−1, 0, 1}."""
+    parts = [(packed >> s) & 3 for s in (0, 2, 4, 6)]
+    codes = torch.stack(parts, dim=-1).view(packed.shape[0], -1)[:, :n]
+    return codes.to(torch.int8) - 1
+
+
+def _ste(w: torch.Tensor) -> torch.Tensor:
+    """Straight-through ternary weight: forward uses γ·Q, backward passes gradients to the float W."""
+    q, g = ternary_quantize(w.detach())
+    return w + (q.to(w.dtype) * g - w).detach()
+
+
+class BitLinear(nn.Linear):
+    """Linear layer with BitNet b1.58 forward: ternary weights (STE) and 8-bit activations."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xq = x + (activation_int8(x) - x).detach()
+        return F.linear(xq, _ste(self.weight), self.bias)
+
+
+def quantizable_linears(model) -> list[tuple[str, nn.Linear]]:
+    """The transformer blocks' linear layers (attention and MLP); embeddings, norms and the head stay."""
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear) and n.startswith("blocks.")]
+
+
+def _swap_to_bitlinear(model) -> None:
+    for name, lin in quantizable_linears(model):
+        parent = model.get_submodule(name.rsplit(".", 1)[0])
+        new = BitLinear(lin.in_features, lin.out_features, bias=lin.bias is not None)
+        new.load_state_dict(lin.state_dict())
+        setattr(parent, name.rsplit(".", 1)[1], new)
+
+
+@torch.no_grad()
+def quantized_copy(model, scheme: str):
+    """A copy of ``model`` whose block linears hold dequantised int8 or ternary weights (fake quantisation)."""
+    m = copy.deepcopy(model)
+    if scheme == "fp32":
+        return m
+    for _, lin in quantizable_linears(m):
+        if scheme == "int8":
+            q, s = int8_quantize(lin.weight)
+            lin.weight.copy_(q.float() * s[:, None])
+        elif scheme.startswith("ternary"):
+            q, g = ternary_quantize(lin.weight)
+            lin.weight.copy_(q.float() * g)
+        else:
+            raise InputError(f"Unknown scheme {scheme!r}; choose one of {SCHEMES}.")
+    return m
+
+
+def storage_bytes(model, scheme: str) -> int:
+    """Bytes of the block linears' weights stored in ``scheme`` (ternary: 2 bits/weight + one fp32 γ each)."""
+    total = 0
+    for _, lin in quantizable_linears(model):
+        n = lin.weight.numel()
+        if scheme == "fp32":
+            total += 4 * n
+        elif scheme == "int8":
+            total += n + 4 * lin.out_features
+        else:
+            total += lin.out_features * math.ceil(lin.in_features / 4) + 4
+    return total
+
+
+# --------------------------------------------------------------------------------- trained ternary model
+TERNARY_NAME = "tiny-gpt-ternary"
+
+
+def save_ternary(path: Path, model, tokenizer, meta: dict) -> Path:
+    """Block linears stored packed (2 bits/weight) + γ; everything else fp16. Loadable weights_only."""
+    packed, gammas, shapes = {}, {}, {}
+    for name, lin in quantizable_linears(model):
+        q, g = ternary_quantize(lin.weight.detach())
+        packed[name] = pack_ternary(q)
+        gammas[name] = g.reshape(1).float()
+        shapes[name] = list(lin.weight.shape)
+    skip = {f"{n}.weight" for n in packed}
+    rest = {k: v.detach().to(torch.float16).clone() for k, v in model.state_dict().items()
+            if k not in skip and not (model.cfg.tie_embeddings and k == "head.weight")}
+    torch.save({"format": 1, "kind": "tiny-gpt-ternary", "config": model.cfg.to_dict(),
+                "tokenizer": tokenizer.to_dict(), "meta": json.dumps(meta), "packed": packed, "gamma": gammas,
+                "shapes": json.dumps(shapes), "state_dict": rest}, path)
+    return path
+
+
+def load_ternary(name: str = TERNARY_NAME):
+    """-> (float model whose block linears hold γ·Q exactly, tokenizer, cfg, meta)."""
+    from viz_core.models.gpt import GPTConfig, TinyGPT, checkpoint_path, tokenizer_from_dict
+
+    path = checkpoint_path(name)
+    if not path.exists():
+        raise InputError(f"No ternary checkpoint at {path}; run `python -m viz_core.compression.quantize finetune`.")
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    cfg = GPTConfig.from_dict(ck["config"])
+    model = TinyGPT(cfg)
+    sd = {k: v.float() for k, v in ck["state_dict"].items()}
+    shapes = json.loads(ck["shapes"])
+    for name, p in ck["packed"].items():
+        sd[f"{name}.weight"] = unpack_ternary(p, shapes[name][1]).float() * ck["gamma"][name]
+    if cfg.tie_embeddings:
+        sd["head.weight"] = sd["tok_emb.weight"]
+    model.load_state_dict(sd)
+    model.eval().requires_grad_(False)
+    return model, tokenizer_from_dict(ck["tokenizer"]), cfg, json.loads(ck["meta"])
+
+
+def finetune_ternary(steps: int = 300, lr: float = 1e-3, batch: int = 16, seed: int = 0, threads: int = 1,
+                     base: str = "tiny-gpt", progress=print) -> dict:
+    """Quantisation-aware fine-tuning of the tiny GPT with BitLinear layers (ternary STE + int8 activations)."""
+    from viz_core.models.data import load_corpus
+    from viz_core.models.gpt import checkpoint_path, load_checkpoint
+    from viz_core.models.train import _batches, eval_loss
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    model, tok, cfg, base_meta = load_checkpoint(checkpoint_path(base))
+    model.requires_grad_(True).train()
+    _swap_to_bitlinear(model)
+    tr = torch.tensor(tok.encode(load_corpus("train")), dtype=torch.long)
+    va = torch.tensor(tok.encode(load_corpus("val")), dtype=torch.long)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
+    it = _batches(tr, batch, cfg.max_seq_len, torch.Generator().manual_seed(seed))
+    t0 = time.perf_counter()
+    for step in range(steps):
+        for grp in opt.param_groups:
+            grp["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
+        x, y = next(it)
+        lg = model(x)[0]
+        loss = F.cross_entropy(lg.reshape(-1, lg.shape[-1]), y.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if step % 50 == 0 or step == steps - 1:
+            progress(f"step {step}/{steps} loss {loss.item():.3f} ({time.perf_counter() - t0:.0f} s)")
+    wall = time.perf_counter() - t0
+    model.eval()
+    # back to plain Linear layers holding γ·Q (what the checkpoint stores and the page evaluates)
+    plain = copy.deepcopy(model)
+    for name, lin in quantizable_linears(plain):
+        parent = plain.get_submodule(name.rsplit(".", 1)[0])
+        new = nn.Linear(lin.in_features, lin.out_features, bias=lin.bias is not None)
+        new.load_state_dict(lin.state_dict())
+        setattr(parent, name.rsplit(".", 1)[1], new)
+    meta = {"base": base, "steps": steps, "lr": lr, "batch": batch, "seed": seed, "threads": threads,
+            "train_wall_s": round(wall, 1), "base_val_loss": base_meta.get("val_loss_nats_per_byte"),
+            "qat_val_loss_with_int8_activations": round(eval_loss(model, va, cfg.max_seq_len, 64), 4),
+            "torch": torch.__version__}
+    path = save_ternary(checkpoint_path(TERNARY_NAME), plain, tok, meta)
+    meta["checkpoint_bytes"] = path.stat().st_size
+    progress(f"wrote {path} ({meta['checkpoint_bytes']} bytes) in {wall:.0f} s: {meta}")
+    return meta
+
+
+# ------------------------------------------------------------------------------------------ page runners
+@dataclass(frozen=True)
+class QuantConfig:
+    model: str = "tiny-gpt"
+    windows: int = 16
+    seq: int = 256
+    layer_in: int = 4096  # matmul benchmark shape (a 7B-class layer by default)
+    layer_out: int = 4096
+    batch_tokens: int = 1  # 1 = decoding one token (memory-bound GEMV)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class QuantResult:
+    schemes: tuple[str, ...]
+    val_loss: np.ndarray  # (S,) nats/byte on held-out text
+    storage_bytes: np.ndarray  # (S,) bytes of the block linears
+    weight_error: np.ndarray  # (S,) relative Frobenius error of the block weights vs fp32
+    sample_weights: np.ndarray  # (S, 16, 16) a corner of one weight matrix per scheme
+    kernels: tuple[str, ...]  # matmul implementations timed
+    kernel_ms: np.ndarray  # (K,) median time of y = x·Wᵀ for the benchmark shape
+    kernel_bytes: np.ndarray  # (K,) weight bytes each kernel reads
+    kernel_max_err: np.ndarray  # (K,) max |y − y_fp32| relative to max |y_fp32|
+    ternary_meta: dict
+
+
+def _kernels(cfg: QuantConfig) -> tuple[list[str], list[float], list[int], list[float]]:
+    g = torch.Generator().manual_seed(cfg.seed)
+    w = torch.randn(cfg.layer_out, cfg.layer_in, generator=g) * 0.02
+    x = torch.randn(cfg.batch_tokens, cfg.layer_in, generator=g)
+    ref = x @ w.T
+    q8, s8 = int8_quantize(w)
+    qt, gt = ternary_quantize(w)
+    pos, neg = (qt == 1).float(), (qt == -1).float()
+    packed = pack_ternary(qt)
+    wb, xb = w.bfloat16(), x.bfloat16()
+    impls = {
+        "fp32 matmul": (lambda: x @ w.T, 4 * w.numel()),
+        "bf16 matmul": (lambda: (xb @ wb.T).float(), 2 * w.numel()),
+        "int8 weight-only (PyTorch kernel)": (lambda: torch.ops.aten._weight_int8pack_mm(x, q8, s8), w.numel()),
+        "ternary as add/sub (two masked matmuls)": (lambda: (x @ pos.T - x @ neg.T) * gt, 2 * 4 * w.numel()),
+        "ternary unpack 2-bit + matmul": (lambda: x @ (unpack_ternary(packed, cfg.layer_in).float().T) * gt,
+                                          packed.numel()),
+    }
+    names, ms, nbytes, errs = [], [], [], []
+    scale = float(ref.abs().max()) or 1.0
+    for name, (fn, nb) in impls.items():
+        try:
+            y = fn()
+        except (RuntimeError, NotImplementedError):
+            continue  # kernel not available on this build/device
+        t = time_fn(fn, warmup=2, repeats=7, max_seconds=3.0)
+        names.append(name)
+        ms.append(t.median_s * 1e3)
+        nbytes.append(int(nb))
+        errs.append(float((y.float() - ref).abs().max()) / scale)
+    return names, ms, nbytes, errs
+
+
+@torch.no_grad()
+def run(cfg: QuantConfig) -> QuantResult:
+    from viz_core.compression.redundancy import LayerDropConfig, _val_windows
+    from viz_core.models.gpt import load_tiny_gpt
+
+    if cfg.layer_in * cfg.layer_out > 64 * 2**20 or cfg.batch_tokens > 4096:
+        raise InputError("The benchmark layer is limited to 64 M weights and 4096 tokens.")
+    base, tok, mcfg = load_tiny_gpt(cfg.model)
+    x, y = _val_windows(LayerDropConfig(windows=cfg.windows, seq=cfg.seq, seed=cfg.seed), tok)
+    models = {s: quantized_copy(base, s) for s in SCHEMES[:3]}
+    meta: dict = {}
+    try:
+        models[SCHEMES[3]], _, _, meta = load_ternary()
+    except InputError:
+        pass
+    schemes = tuple(models)
+    losses, errors, corners = [], [], []
+    ref_w = torch.cat([lin.weight.flatten() for _, lin in quantizable_linears(base)])
+    for s in schemes:
+        m = models[s]
+        lg = m(x)[0]
+        losses.append(float(F.cross_entropy(lg.reshape(-1, lg.shape[-1]), y.reshape(-1))))
+        w = torch.cat([lin.weight.flatten() for _, lin in quantizable_linears(m)])
+        errors.append(float((w - ref_w).norm() / ref_w.norm()))
+        corners.append(quantizable_linears(m)[0][1].weight[:16, :16].numpy())
+    names, ms, nb, errs = _kernels(cfg)
+    return QuantResult(schemes, np.array(losses), np.array([storage_bytes(base, s) for s in schemes]),
+                       np.array(errors), np.stack(corners), tuple(names), np.array(ms), np.array(nb),
+                       np.array(errs), meta)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m viz_core.compression.quantize")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    f = sub.add_parser("finetune", help="quantisation-aware fine-tuning -> assets/models/tiny-gpt-ternary.pt")
+    f.add_argument("--steps", type=int, default=300)
+    f.add_argument("--lr", type=float, default=1e-3)
+    f.add_argument("--batch", type=int, default=16)
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args(argv)
+    finetune_ternary(a.steps, a.lr, a.batch, a.seed, a.threads)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+def bitnet_claim(res: QuantResult):
+    """Claim #19 (bitnet.cpp) against what PyTorch on this device offers."""
+    from viz_core.claims import CLAIMS, ClaimCheck, Verdict
+
+    k = {n: i for i, n in enumerate(res.kernels)}
+    fp = res.kernel_ms[k["fp32 matmul"]]
+    tern = [res.kernel_ms[i] for n, i in k.items() if n.startswith("ternary")]
+    best = min(tern) if tern else float("nan")
+    s = {n: i for i, n in enumerate(res.schemes)}
+    storage = res.storage_bytes[s["fp32"]] / res.storage_bytes[s["ternary (post-training)"]]
+    loss = ""
+    if "ternary (trained, STE)" in s:
+        loss = (f"; trained ternary loss {res.val_loss[s['ternary (trained, STE)']]:.3f} vs fp32 "
+                f"{res.val_loss[s['fp32']]:.3f} nats/byte")
+    verdict = Verdict.HOLDS if best and fp / best >= 5 else Verdict.NOT_HERE
+    return ClaimCheck(CLAIMS[19], f"best ternary product in PyTorch {best:.2f} ms vs fp32 {fp:.2f} ms "
+                      f"({fp / best:.2f}×); weights {storage:.1f}× smaller{loss}", verdict,
+                      "the speed-up needs bitnet.cpp's lookup-table kernels; PyTorch has no ternary kernel, so "
+                      "here only the 16× smaller storage is real, and ternary weights cost quality unless the "
+                      "model is trained with them")
