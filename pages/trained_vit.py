@@ -47,10 +47,10 @@ metrics([("True class", v.classes[v.label]),
          ("Predicted", v.classes[pred] + (" ✅" if pred == v.label else " ❌")),
          ("Confidence", f"{v.probs[pred] * 100:.1f} %"),
          ("Accuracy (model card)", f"{vit_explore.card_accuracy(name) * 100:.2f} %",
-          "measured at training time on the committed 2,000 test images; recompute it below"),
-         ("Positions", {"learned": "learned", "rope2d": "2D RoPE"}[v.pos])])
+          "measured at training time on the committed 2,000 test images; recompute it below")])
 figure(plots.vit_attention_panels(v.image, v.rollout, v.layer_maps,
-                                  f"{name}: where the CLS token looks"), key="vit_panels")
+                                  f"{name} ({'learned positions' if v.pos == 'learned' else '2D RoPE'}): "
+                                  "where the CLS token looks"), key="vit_panels")
 st.caption("Per-layer maps show the CLS token's attention to each patch (its attention to itself is left out: "
            + ", ".join(f"layer {i}: {s:.2f}" for i, s in enumerate(v.cls_self)) + "). Brighter = more weight.")
 a, b = st.columns(2)

@@ -36,7 +36,9 @@ def vit_attention_panels(image: np.ndarray, rollout: np.ndarray, layer_maps: np.
     for k in range(2, 3 + L):
         fig.update_yaxes(scaleanchor=f"x{k}", row=1, col=k)
     fig.update_annotations(font_size=12)
-    return style(fig, title=title, height=300, legend=False)
+    style(fig, title=title, height=250, legend=False)
+    fig.update_layout(margin=dict(l=10, r=10, t=70, b=10))
+    return fig
 
 
 def class_probs(probs: np.ndarray, classes, true_label: int) -> go.Figure:
