@@ -41,7 +41,7 @@ items = [("fp32 loss", f"{res.val_loss[s['fp32']]:.3f}", "nats/byte on held-out 
 if "ternary (trained, STE)" in s:
     items.append(("ternary, trained", f"{res.val_loss[s['ternary (trained, STE)']]:.3f}",
                   "fine-tuned with ternary weights (straight-through estimator)"))
-items.append(("Storage, fp32 → ternary", f"{res.storage_bytes[0] / res.storage_bytes[s['ternary (post-training)']]:.1f}× smaller",
+items.append(("Ternary storage", f"{res.storage_bytes[0] / res.storage_bytes[s['ternary (post-training)']]:.1f}× less",
               f"{human_bytes(res.storage_bytes[0])} → {human_bytes(res.storage_bytes[s['ternary (post-training)']])}"))
 metrics(items)
 figure(plots.quant_quality(res), key="quality")

@@ -46,7 +46,10 @@ def token_drop_curves(res) -> go.Figure:
     fig.update_xaxes(title_text="patch tokens kept", autorange="reversed")
     fig.update_yaxes(title_text="test accuracy (%)", row=1, col=1)
     fig.update_yaxes(title_text="ms (median)", row=1, col=2)
-    return style(fig, height=400)
+    style(fig, height=430)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0.0),
+                      margin=dict(t=40, b=90))
+    return fig
 
 
 def kept_patches(res) -> go.Figure:
@@ -74,7 +77,9 @@ def quant_quality(res) -> go.Figure:
                          showlegend=False), 1, 2)
     fig.update_yaxes(title_text="nats/byte", row=1, col=1)
     fig.update_yaxes(title_text="KiB (block linears)", row=1, col=2)
-    return style(fig, height=420, legend=False)
+    style(fig, height=440, legend=False)
+    fig.update_layout(margin=dict(t=45))
+    return fig
 
 
 def weight_corners(res) -> go.Figure:

@@ -21,14 +21,16 @@ def color(i: int) -> str:
 def style(fig: go.Figure, *, title: str | None = None, x: str | None = None, y: str | None = None,
           height: int = 420, legend: bool = True) -> go.Figure:
     """Apply the lab's layout: title, axis titles (with units), margins, font size."""
+    # Title at the top of the canvas, the (horizontal) legend in its own row just above the plot area, so
+    # the two never overlap however long the title is.
     fig.update_layout(
-        title=dict(text=title, x=0.0, xanchor="left") if title else None,
+        title=dict(text=title, x=0.0, xanchor="left", y=0.99, yanchor="top", yref="container") if title else None,
         height=height,
-        margin=dict(l=60, r=20, t=50 if title else 20, b=50),
+        margin=dict(l=60, r=20, t=(45 if title else 10) + (35 if legend else 0), b=50),
         font=dict(size=FONT_SIZE),
         showlegend=legend,
         template="plotly_white",
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1.0),
+        legend=dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0.0),
     )
     if x is not None:
         fig.update_xaxes(title_text=x)
