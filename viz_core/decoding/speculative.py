@@ -132,6 +132,7 @@ def speculative_generate(target: Session, draft: Session, prompt_ids: list[int],
         target.feed(ctx[:-1])
         draft.feed(ctx[:-1])
     t_calls = d_calls = 0
+    greedy = temperature <= 0
     rounds: list[Round] = []
     while len(ctx) - start < new_tokens:
         g = min(gamma, new_tokens - (len(ctx) - start))  # never draft past the end
@@ -139,8 +140,11 @@ def speculative_generate(target: Session, draft: Session, prompt_ids: list[int],
         d_calls += 1
         props, qs = [], []
         for i in range(g):
-            q = probs(q_logits, temperature)
-            x = int(np.argmax(q)) if temperature <= 0 else sample(q, rng.random())
+            if greedy:  # argmax directly: same decision as one-hot probabilities, less overhead
+                q, x = None, int(q_logits.argmax())
+            else:
+                q = probs(q_logits, temperature)
+                x = sample(q, rng.random())
             props.append(x)
             qs.append(q)
             if i < g - 1:
@@ -150,17 +154,23 @@ def speculative_generate(target: Session, draft: Session, prompt_ids: list[int],
         t_calls += 1
         rows = t_logits[-(g + 1):]
         accepted, emitted = 0, None
-        for i in range(g):
-            ok, tok = verify(probs(rows[i], temperature), qs[i], props[i], rng.random(), rng.random())
-            if ok:
+        if greedy:  # accept while the draft matches the target's argmax; then the target's own argmax
+            best = rows.argmax(-1).tolist()
+            while accepted < g and props[accepted] == best[accepted]:
                 accepted += 1
-            else:
-                emitted = tok
-                break
-        bonus = emitted is None
-        if bonus:
-            p_last = probs(rows[g], temperature)
-            emitted = int(np.argmax(p_last)) if temperature <= 0 else sample(p_last, rng.random())
+            emitted = best[accepted]
+            bonus = accepted == g
+        else:
+            for i in range(g):
+                ok, tok = verify(probs(rows[i], temperature), qs[i], props[i], rng.random(), rng.random())
+                if ok:
+                    accepted += 1
+                else:
+                    emitted = tok
+                    break
+            bonus = emitted is None
+            if bonus:
+                emitted = sample(probs(rows[g], temperature), rng.random())
         rounds.append(Round(props, accepted, int(emitted), bonus))
         ctx += props[:accepted] + [int(emitted)]
         target.truncate(len(ctx) - 1)
@@ -181,8 +191,7 @@ def plain_generate(target: Session, prompt_ids: list[int], new_tokens: int, *, t
     logits = target.feed(ctx)[-1]
     out = []
     for i in range(new_tokens):
-        p = probs(logits, temperature)
-        tok = int(np.argmax(p)) if temperature <= 0 else sample(p, rng.random())
+        tok = int(logits.argmax()) if temperature <= 0 else sample(probs(logits, temperature), rng.random())
         out.append(tok)
         if i < new_tokens - 1:
             logits = target.feed([tok])[-1]
