@@ -39,23 +39,25 @@ metrics([
 
 st.subheader("The path an image takes through a vision transformer")
 STEPS = [
-    ("🖼️ Image", "pixels", None),
-    ("🧩 Patches", "cut into a grid, read as a sequence", "pages/vit_patching.py"),
-    ("🔢 Embeddings", "each patch → a vector", "pages/patch_embedding.py"),
-    ("🌀 RoPE", "positions as rotations", "pages/rope.py"),
-    ("🔍 Efficient attention", "sparse, linear, tiled", "pages/attention_lab.py"),
-    ("💾 KV cache", "generate without recomputing", "pages/kv_cache.py"),
+    ("Image", "pixels: 224×224×3", None),
+    ("Patches", "a grid read as a sequence", "pages/vit_patching.py"),
+    ("Embed", "each patch → a vector", "pages/patch_embedding.py"),
+    ("RoPE", "positions as rotations", "pages/rope.py"),
+    ("Attention", "sparse, linear, tiled", "pages/attention_lab.py"),
+    ("KV cache", "generate without recomputing", "pages/kv_cache.py"),
 ]
 root = Path(registry.ROOT)
-cols = st.columns(len(STEPS))
-for col, (label, what, path) in zip(cols, STEPS):
-    with col.container(border=True):
+cols = st.columns([7, 1] * (len(STEPS) - 1) + [7], vertical_alignment="center", gap="small")
+for i, (label, what, path) in enumerate(STEPS):
+    with cols[2 * i].container(border=True):
         if path and (root / path).exists():
-            st.page_link(path, label=label)
+            st.page_link(path, label=f"**{label}**")
         else:
             st.markdown(f"**{label}**")
         st.caption(what)
-        
+    if i < len(STEPS) - 1:
+        cols[2 * i + 1].markdown("<div style='text-align:center;font-size:1.6rem'>→</div>", unsafe_allow_html=True)
+
 st.subheader("All pages")
 for section, pages in registry.by_section().items():
     if section == "Start":
