@@ -83,7 +83,7 @@ with st.expander(f"The first {min(len(b.merges), 200)} merges (most frequent pai
 # ------------------------------------------------------------------ 2. next token
 st.subheader("2 · Next-token probabilities and the sampler")
 c1, c2 = st.columns([3, 2])
-prompt = c1.text_area("Prompt", "HAMLET:\nTo be, or not to be, that is the", height=90, key="ts_prompt",
+prompt = c1.text_area("Prompt", "HAMLET:\nI have of late lost all my ", height=90, key="ts_prompt",
                       max_chars=200_000, help="Empty, emoji, control characters and very long prompts are "
                                                "handled: the page says what it changed.")
 model = c2.selectbox("Model", models, key="ts_model", help="SmolLM2 appears once loaded (above).")
