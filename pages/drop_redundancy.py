@@ -25,7 +25,7 @@ header("Dropping redundant layers and tokens",
         "Xing et al. 2024, PyramidDrop", "Abnar & Zuidema 2020 (attention flow)"])
 
 st.subheader("Attention layers of the tiny GPT (Shakespeare)")
-windows = st.select_slider("Held-out windows of 256 bytes", [4, 8, 16, 32], value=8, key="drop_windows")
+windows = st.select_slider("Held-out windows of 256 bytes", [4, 8, 16, 32], value=4, key="drop_windows")
 with guard():
     lres = layer_drop(red.LayerDropConfig(windows=windows))
 half = lres.n_layer // 2
@@ -48,7 +48,7 @@ st.subheader("Patch tokens of the tiny ViT (Fashion-MNIST)")
 c1, c2, c3 = st.columns(3)
 after = c1.slider("Drop after layer", 0, 3, 1, key="drop_after",
                   help="Tokens are removed after this many encoder blocks (0 = before the first).")
-n_images = c2.select_slider("Test images", [100, 200, 500, 1000, 2000], value=200, key="drop_images")
+n_images = c2.select_slider("Test images", [100, 200, 500, 1000, 2000], value=100, key="drop_images")
 example_keep = c3.select_slider("Kept fraction in the example", [0.75, 0.5, 0.375, 0.25, 0.125], value=0.25,
                                 key="drop_keep")
 with guard():

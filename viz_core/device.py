@@ -92,6 +92,22 @@ def default_threads() -> int:
     return torch.get_num_threads()
 
 
+def recommended_threads() -> int:
+    """CPU threads for interactive runs: all cores but one, so the server and the browser keep one.
+
+    On a 2-core machine two torch threads competing with the browser were seen to be 10× slower than one.
+    """
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+def set_threads(n: int) -> int:
+    """Set torch's intra-op threads (process-wide) to ``n`` clipped to [1, cores]; returns what was set."""
+    n = max(1, min(int(n), os.cpu_count() or 1))
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n
+
+
 def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:

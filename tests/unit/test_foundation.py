@@ -114,3 +114,14 @@ def test_recorded_runs_load():
     for r in runs:
         assert r.rows and r.suite and r.device in ("cpu", "cuda")
         assert results.numeric_columns(r.rows)
+
+
+def test_thread_setting():
+    before = torch.get_num_threads()
+    try:
+        assert device.set_threads(1) == 1 and torch.get_num_threads() == 1
+        assert device.set_threads(10_000) == device.cpu_count()
+        assert device.set_threads(0) == 1
+        assert 1 <= device.recommended_threads() <= device.cpu_count()
+    finally:
+        torch.set_num_threads(before)

@@ -270,7 +270,7 @@ def _kernels(cfg: QuantConfig) -> tuple[list[str], list[float], list[int], list[
             y = fn()
         except (RuntimeError, NotImplementedError):
             continue  # kernel not available on this build/device
-        t = time_fn(fn, warmup=2, repeats=7, max_seconds=3.0)
+        t = time_fn(fn, warmup=1, repeats=7, max_seconds=0.5)
         names.append(name)
         ms.append(t.median_s * 1e3)
         nbytes.append(int(nb))

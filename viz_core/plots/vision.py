@@ -7,11 +7,23 @@ import plotly.graph_objects as go
 from viz_core.plots.theme import DIVERGING, SEQUENTIAL, color, heatmap, style
 
 
+def png_source(rgb: np.ndarray) -> str:
+    """(H, W, 3) uint8 -> a PNG data URI: a few KB for the browser instead of a JSON array of every pixel."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(buf, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 def image_with_grid(image: np.ndarray, patch: int, *, label_tokens: bool = True, height: int = 520) -> go.Figure:
     """The image with the patch grid drawn over it; token indices written in each patch when few."""
     s = image.shape[0]
     g = s // patch
-    fig = go.Figure(go.Image(z=image, hoverinfo="skip"))
+    fig = go.Figure(go.Image(source=png_source(image), hoverinfo="skip"))
     line = dict(color="rgba(255,255,255,0.9)", width=1.5 if g <= 32 else 0.6)
     for i in range(g + 1):
         v = i * patch - 0.5
@@ -41,7 +53,7 @@ def token_strip(patches: np.ndarray, n_tokens: int, *, per_row: int = 16, gap: i
     for i in range(n):
         r, c = divmod(i, per_row)
         canvas[r * cell:r * cell + p, c * cell:c * cell + p] = patches[i]
-    fig = go.Figure(go.Image(z=canvas, hoverinfo="skip"))
+    fig = go.Figure(go.Image(source=png_source(canvas), hoverinfo="skip"))
     idx = np.arange(n)
     fig.add_trace(go.Scatter(x=(idx % per_row) * cell + p / 2, y=(idx // per_row) * cell + p / 2, mode="markers",
                              marker=dict(size=max(6, min(40, 600 // per_row)), opacity=0),
