@@ -47,7 +47,7 @@ with st.expander("SmolLM2-135M-Instruct: " + {"loaded": "loaded ✅", "fetched":
     if status == "loaded":
         sm = explore.smollm_model()
         st.caption(f"Loaded in {sm.load_s:.1f} s; {sm.model.num_params() / 1e6:.1f} M parameters in float32.")
-models = ["tiny-gpt"] + (["smollm2-135m"] if explore.smollm_status() == "loaded" else [])
+models = explore.tiny_models() + (["smollm2-135m"] if explore.smollm_status() == "loaded" else [])
 
 # ------------------------------------------------------------------ 1. BPE
 st.subheader("1 · Text → tokens: byte-level BPE, one merge at a time")
@@ -86,7 +86,8 @@ c1, c2 = st.columns([3, 2])
 prompt = c1.text_area("Prompt", "HAMLET:\nI have of late lost all my ", height=90, key="ts_prompt",
                       max_chars=200_000, help="Empty, emoji, control characters and very long prompts are "
                                                "handled: the page says what it changed.")
-model = c2.selectbox("Model", models, key="ts_model", help="SmolLM2 appears once loaded (above).")
+model = c2.selectbox("Model", models, key="ts_model", help="Tiny GPTs trained here (4 layers; -gqa / -mqa: 2 / 1 "
+                     "KV heads; -draft: 1 layer). SmolLM2 appears once loaded (above).")
 k1, k2, k3 = st.columns(3)
 temp = k1.slider("Temperature T", 0.0, 3.0, 1.0, step=0.05, key="ts_temp", help="0 = greedy (argmax).")
 top_k = k2.slider("top-k (0 = off)", 0, 50, 0, key="ts_topk")
@@ -124,8 +125,8 @@ st.subheader("3 · Where the model looks: attention over the prompt")
 with guard():
     first = attn(explore.AttentionConfig(prompt=prompt, model=model))
     a1, a2 = st.columns(2)
-    layer = a1.slider("Layer", 0, first.n_layer - 1, 0, key="ts_layer")
-    head = a2.slider("Head", 0, first.n_head - 1, min(1, first.n_head - 1), key="ts_head")
+    layer = a1.slider("Layer", 0, first.n_layer - 1, 0, key="ts_layer") if first.n_layer > 1 else 0
+    head = a2.slider("Head", 0, first.n_head - 1, 1, key="ts_head") if first.n_head > 1 else 0
     am = attn(explore.AttentionConfig(prompt=prompt, model=model, layer=layer, head=head))
 for note in am.notes[len(nt.notes):] if am.notes[:len(nt.notes)] == nt.notes else am.notes:
     st.info(note)

@@ -11,11 +11,13 @@ from viz_core.models.data import load_fashion_test_subset
 from viz_core.models.vit import (TinyViT, ViTConfig, ViTTrainConfig, accuracy, attention_rollout, load_tiny_vit,
                                  normalize_images, train_vit)
 
-VIT_NAMES = [p.stem for p in sorted(MODELS_DIR.glob("tiny-vit*.pt"))]
+VIT_NAMES = ["tiny-vit", "tiny-vit-rope2d"]
 
 
-def test_a_vit_checkpoint_exists():
-    assert "tiny-vit" in VIT_NAMES
+def test_page_lists_both_vits():
+    from viz_core.models.vit_explore import available
+
+    assert available() == VIT_NAMES
 
 
 @pytest.mark.parametrize("name", VIT_NAMES)

@@ -15,14 +15,14 @@ import torch
 
 from viz_core.errors import InputError
 
-MODELS = ("tiny-gpt", "smollm2-135m")
+MODELS = ("tiny-gpt", "smollm2-135m")  # plus any other assets/models/tiny-gpt*.pt (GQA/MQA variants, draft)
 MAX_PROMPT_CHARS = 20_000  # longer prompts are cut (stated) before tokenizing
 ATTN_MAX_TOKENS = 64  # the heatmap shows at most the last 64 prompt tokens
 CONTEXT = {"tiny-gpt": 256, "smollm2-135m": 512}  # prompt tokens kept (tiny-gpt: its trained context)
 
 
 # ---------------------------------------------------------------------------------------------- models
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=4)
 def _tiny(name: str = "tiny-gpt"):
     from viz_core.models.gpt import load_tiny_gpt
 
@@ -50,9 +50,23 @@ def smollm_status() -> str:
     return "fetched" if smollm.is_fetched() else "absent"
 
 
+TINY_GPTS = ("tiny-gpt", "tiny-gpt-gqa", "tiny-gpt-mqa", "tiny-gpt-draft")  # trained by viz_core.models.train
+
+
+def tiny_models() -> list[str]:
+    """Tiny GPT checkpoints (of ``TinyGPT`` format) present in assets/models, the main one first."""
+    from viz_core.models import MODELS_DIR
+
+    return [n for n in TINY_GPTS if (MODELS_DIR / f"{n}.pt").exists()]
+
+
+def _context(name: str) -> int:
+    return CONTEXT.get(name, CONTEXT["tiny-gpt"] if name.startswith("tiny-gpt") else 256)
+
+
 def _model_and_tokenizer(name: str):
-    if name == "tiny-gpt":
-        model, tok, _ = _tiny("tiny-gpt")
+    if name.startswith("tiny-gpt") and name in tiny_models():
+        model, tok, _ = _tiny(name)
         return model, tok
     if name == "smollm2-135m":
         sm = _smol()
@@ -94,7 +108,7 @@ def prepare_prompt(text: str, model: str) -> Prompt:
         bad = tok.unencodable(text)
         notes.append(f"{len(bad)} character(s) have no token in this vocabulary and become <unk>: {bad[:5]}")
     ids = tok.encode(text)
-    ctx = CONTEXT[model]
+    ctx = _context(model)
     if len(ids) > ctx:
         notes.append(f"The prompt is {len(ids):,} tokens; the model sees only its last {ctx}.")
         ids = ids[-ctx:]
@@ -320,7 +334,7 @@ def attention_map(cfg: AttentionConfig) -> AttentionResult:
     if len(ids) > ATTN_MAX_TOKENS:
         notes.append(f"The heatmap shows the last {ATTN_MAX_TOKENS} of {len(ids)} prompt tokens.")
         ids = ids[-ATTN_MAX_TOKENS:]
-    want = True if cfg.model == "tiny-gpt" else (cfg.layer,)
+    want = True if cfg.model.startswith("tiny-gpt") else (cfg.layer,)
     _, _, attn = model(torch.tensor([ids]), return_attn=want)
     w = attn[cfg.layer][0, cfg.head].float().numpy()
     return AttentionResult(w, tuple(_label(tok, i) for i in ids), mc.n_layer, mc.n_head, mc.n_kv_head, tuple(notes))

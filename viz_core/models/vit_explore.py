@@ -15,8 +15,11 @@ from viz_core.models.data import FASHION_CLASSES, load_fashion_test_subset
 from viz_core.models.vit import attention_rollout, load_tiny_vit, normalize_images
 
 
+VITS = ("tiny-vit", "tiny-vit-rope2d")  # trained by viz_core.models.train
+
+
 def available() -> list[str]:
-    return [p.stem for p in sorted(MODELS_DIR.glob("tiny-vit*.pt"))]
+    return [n for n in VITS if (MODELS_DIR / f"{n}.pt").exists()]
 
 
 @functools.lru_cache(maxsize=4)
