@@ -12,7 +12,7 @@ from viz_core.models.data import load_corpus
 from viz_core.models.gpt import ByteTokenizer, load_checkpoint, load_tiny_gpt
 from viz_core.models.train import GPTTrainConfig, eval_loss, train_gpt
 
-GPT_NAMES = ["tiny-gpt", "tiny-gpt-draft"]
+GPT_NAMES = ["tiny-gpt", "tiny-gpt-gqa", "tiny-gpt-mqa", "tiny-gpt-draft"]
 
 
 @pytest.mark.parametrize("name", GPT_NAMES)
