@@ -69,3 +69,20 @@ def test_bytes_and_overflow():
     assert c.used_nbytes == c.nbytes * 4 // 10
     with pytest.raises(BudgetError):
         model(torch.zeros(2, 7, dtype=torch.long), cache=c)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_cached_equals_uncached_on_cuda(dtype):
+    from viz_core.models.gpt import load_tiny_gpt
+
+    model, tok, cfg = load_tiny_gpt("tiny-gpt", device="cuda", dtype=dtype)
+    idx = torch.tensor([tok.encode("HAMLET:\nTo be, or not to be")], device="cuda")
+    full, _ = model(idx)
+    cache = KVCache.empty(cfg, 1, 64, device="cuda", dtype=dtype)
+    a, cache = model(idx[:, :10], cache=cache)
+    outs = [a] + [model(idx[:, i:i + 1], cache=cache)[0] for i in range(10, idx.shape[1])]
+    tol = 1e-4 if dtype == torch.float32 else 5e-2
+    torch.testing.assert_close(torch.cat(outs, 1).float(), full.float(), atol=tol * 10, rtol=tol)
+    _, _, attn = model(idx, return_attn=True)
+    assert attn[0].device.type == "cuda"
