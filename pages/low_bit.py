@@ -51,9 +51,8 @@ if res.ternary_meta:
     st.caption(f"Trained ternary model: {m.get('steps')} steps of quantisation-aware fine-tuning from the fp32 "
                f"tiny GPT (lr {m.get('lr')}, {m.get('train_wall_s')} s on this CPU with {m.get('threads')} thread), "
                "weights stored packed at 2 bits each in assets/models/tiny-gpt-ternary.pt; evaluated here with float "
-               "activations. It has trained 300 steps longer than the fp32 model, which is itself under-trained, "
-               "so its loss is not a like-for-like comparison — the point is that a *trained* ternary model keeps "
-               "its quality where post-training ternarisation does not.")
+               "activations. A *trained* ternary model keeps most of its quality where post-training ternarisation "
+               "does not (its 300 extra steps also help it a little).")
 else:
     st.info("The trained ternary checkpoint is missing; run `python -m viz_core.compression.quantize finetune`.")
 
