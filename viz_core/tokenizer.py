@@ -117,6 +117,19 @@ def to_byte_symbols(piece: str) -> list[str]:
     return [b2u[b] for b in piece.encode("utf-8")]
 
 
+def merge_pair(syms: list, pair: tuple) -> list:
+    """Replace every non-overlapping occurrence of ``pair`` (left to right) by its concatenation."""
+    merged, i = [], 0
+    while i < len(syms):
+        if i + 1 < len(syms) and (syms[i], syms[i + 1]) == pair:
+            merged.append(syms[i] + syms[i + 1])
+            i += 2
+        else:
+            merged.append(syms[i])
+            i += 1
+    return merged
+
+
 @dataclass(frozen=True)
 class MergeStep:
     pair: tuple[str, str]
@@ -161,15 +174,7 @@ class BPETokenizer:
                     best, best_rank = (a, b), r
             if best is None:
                 break
-            merged, i = [], 0
-            while i < len(syms):
-                if i + 1 < len(syms) and (syms[i], syms[i + 1]) == best:
-                    merged.append(syms[i] + syms[i + 1])
-                    i += 2
-                else:
-                    merged.append(syms[i])
-                    i += 1
-            syms = merged
+            syms = merge_pair(syms, best)
         out = tuple(syms)
         if len(self._cache) < 200_000:
             self._cache[key] = out
@@ -255,15 +260,7 @@ class BPETokenizer:
             if not cand:
                 break
             best = min(cand)[1]
-            merged, i = [], 0
-            while i < len(syms):
-                if i + 1 < len(syms) and (syms[i], syms[i + 1]) == best:
-                    merged.append(syms[i] + syms[i + 1])
-                    i += 2
-                else:
-                    merged.append(syms[i])
-                    i += 1
-            syms = merged
+            syms = merge_pair(syms, best)
             rows.append(syms)
         return rows
 
