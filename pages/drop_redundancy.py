@@ -7,7 +7,7 @@ order: 10
 """
 import streamlit as st
 
-from ui import cached
+from ui import cached, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics
 from viz_core.compression import redundancy as red
@@ -26,8 +26,9 @@ header("Dropping redundant layers and tokens",
 
 st.subheader("Attention layers of the tiny GPT (Shakespeare)")
 windows = st.select_slider("Held-out windows of 256 bytes", [4, 8, 16, 32], value=4, key="drop_windows")
+device = state.settings().device
 with guard():
-    lres = layer_drop(red.LayerDropConfig(windows=windows))
+    lres = layer_drop(red.LayerDropConfig(windows=windows, device=device))
 half = lres.n_layer // 2
 metrics([
     ("Most redundant attention", f"layer {int(lres.drop_order[0])}", "highest cos(X, X + Attn(X))"),
@@ -42,7 +43,7 @@ with c2:
     figure(plots.layer_drop_curve(lres), key="layer_curve")
 st.caption(f"Similarity is averaged over {lres.tokens_evaluated:,} held-out tokens. The first attention layer "
            "changes its input most (it mixes raw byte embeddings); deeper ones are closer to 1 and cost less "
-           "to drop. Times: median of 2 forward passes on this CPU, one batch of windows.")
+           f"to drop. Times: median of 2 forward passes of one batch of windows on {lres.device.upper()}.")
 
 st.subheader("Patch tokens of the tiny ViT (Fashion-MNIST)")
 c1, c2, c3 = st.columns(3)
@@ -52,7 +53,8 @@ n_images = c2.select_slider("Test images", [100, 200, 500, 1000, 2000], value=10
 example_keep = c3.select_slider("Kept fraction in the example", [0.75, 0.5, 0.375, 0.25, 0.125], value=0.25,
                                 key="drop_keep")
 with guard():
-    tres = token_drop(red.TokenDropConfig(drop_after_layer=after, n_images=n_images, example_keep=example_keep))
+    tres = token_drop(red.TokenDropConfig(drop_after_layer=after, n_images=n_images, example_keep=example_keep,
+                                          device=device))
 figure(plots.token_drop_curves(tres), key="token_curves")
 figure(plots.kept_patches(tres), key="kept")
 st.caption("similarity: repeatedly drop the patch token most similar (cosine) to another kept one · "

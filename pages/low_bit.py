@@ -7,7 +7,7 @@ order: 20
 """
 import streamlit as st
 
-from ui import cached
+from ui import cached, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics
 from viz_core.compression import quantize as qz
@@ -32,7 +32,8 @@ tokens = c2.select_slider("Tokens per product", [1, 16, 256], value=1, key="lowb
 n_in, n_out = {"4096 × 4096 (7B-class)": (4096, 4096), "4096 × 11008 (7B MLP)": (4096, 11008),
                "128 × 512 (tiny GPT MLP)": (128, 512)}[shape]
 with guard():
-    res = run(qz.QuantConfig(layer_in=n_in, layer_out=n_out, batch_tokens=tokens, windows=4))
+    res = run(qz.QuantConfig(layer_in=n_in, layer_out=n_out, batch_tokens=tokens, windows=4,
+                             device=state.settings().device))
 
 s = {n: i for i, n in enumerate(res.schemes)}
 items = [("fp32 loss", f"{res.val_loss[s['fp32']]:.3f}", "nats/byte on held-out text"),
@@ -58,7 +59,7 @@ else:
 
 st.subheader("Does fewer bits mean faster here?")
 figure(plots.kernel_times(res, f"W {n_out}×{n_in}, {tokens} token(s)"), key="kernels")
-st.caption("Median of up to 7 timed calls (at most 0.5 s of them) after a warm-up, on this device. Output error of each kernel vs fp32 "
+st.caption("Median of up to 7 timed calls (at most 0.5 s of them) after a warm-up, on " + res.device.upper() + ". Output error of each kernel vs fp32 "
            "(max, relative): " + ", ".join(f"{k}: {e:.1e}" for k, e in zip(res.kernels, res.kernel_max_err))
            + ". The ternary rows compute the ternarised matrix, a different model, hence their large error.")
 claim_checks([qz.bitnet_claim(res)])

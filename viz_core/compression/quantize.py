@@ -27,6 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from viz_core.bench.timer import time_fn
+from viz_core.device import resolve_device
 from viz_core.errors import InputError
 
 EPS = 1e-5
@@ -229,6 +230,7 @@ class QuantConfig:
     layer_out: int = 4096
     batch_tokens: int = 1  # 1 = decoding one token (memory-bound GEMV)
     seed: int = 0
+    device: str = "cpu"
 
 
 @dataclass(frozen=True)
@@ -243,12 +245,13 @@ class QuantResult:
     kernel_bytes: np.ndarray  # (K,) weight bytes each kernel reads
     kernel_max_err: np.ndarray  # (K,) max |y − y_fp32| relative to max |y_fp32|
     ternary_meta: dict
+    device: str
 
 
-def _kernels(cfg: QuantConfig) -> tuple[list[str], list[float], list[int], list[float]]:
+def _kernels(cfg: QuantConfig, dev: torch.device) -> tuple[list[str], list[float], list[int], list[float]]:
     g = torch.Generator().manual_seed(cfg.seed)
-    w = torch.randn(cfg.layer_out, cfg.layer_in, generator=g) * 0.02
-    x = torch.randn(cfg.batch_tokens, cfg.layer_in, generator=g)
+    w = (torch.randn(cfg.layer_out, cfg.layer_in, generator=g) * 0.02).to(dev)
+    x = torch.randn(cfg.batch_tokens, cfg.layer_in, generator=g).to(dev)
     ref = x @ w.T
     q8, s8 = int8_quantize(w)
     qt, gt = ternary_quantize(w)
@@ -270,7 +273,7 @@ def _kernels(cfg: QuantConfig) -> tuple[list[str], list[float], list[int], list[
             y = fn()
         except (RuntimeError, NotImplementedError):
             continue  # kernel not available on this build/device
-        t = time_fn(fn, warmup=1, repeats=7, max_seconds=0.5)
+        t = time_fn(fn, device=dev, warmup=1, repeats=7, max_seconds=0.5)
         names.append(name)
         ms.append(t.median_s * 1e3)
         nbytes.append(int(nb))
@@ -285,8 +288,9 @@ def run(cfg: QuantConfig) -> QuantResult:
 
     if cfg.layer_in * cfg.layer_out > 64 * 2**20 or cfg.batch_tokens > 4096:
         raise InputError("The benchmark layer is limited to 64 M weights and 4096 tokens.")
-    base, tok, mcfg = load_tiny_gpt(cfg.model)
-    x, y = _val_windows(LayerDropConfig(windows=cfg.windows, seq=cfg.seq, seed=cfg.seed), tok)
+    dev = resolve_device(cfg.device)
+    base, tok, mcfg = load_tiny_gpt(cfg.model)  # quantised on the CPU, evaluated on ``dev``
+    x, y = (t.to(dev) for t in _val_windows(LayerDropConfig(windows=cfg.windows, seq=cfg.seq, seed=cfg.seed), tok))
     models = {s: quantized_copy(base, s) for s in SCHEMES[:3]}
     meta: dict = {}
     try:
@@ -297,16 +301,16 @@ def run(cfg: QuantConfig) -> QuantResult:
     losses, errors, corners = [], [], []
     ref_w = torch.cat([lin.weight.flatten() for _, lin in quantizable_linears(base)])
     for s in schemes:
-        m = models[s]
+        m = models[s].to(dev)
         lg = m(x)[0]
         losses.append(float(F.cross_entropy(lg.reshape(-1, lg.shape[-1]), y.reshape(-1))))
-        w = torch.cat([lin.weight.flatten() for _, lin in quantizable_linears(m)])
+        w = torch.cat([lin.weight.flatten() for _, lin in quantizable_linears(m)]).cpu()
         errors.append(float((w - ref_w).norm() / ref_w.norm()))
-        corners.append(quantizable_linears(m)[0][1].weight[:16, :16].numpy())
-    names, ms, nb, errs = _kernels(cfg)
+        corners.append(quantizable_linears(m)[0][1].weight[:16, :16].cpu().numpy())
+    names, ms, nb, errs = _kernels(cfg, dev)
     return QuantResult(schemes, np.array(losses), np.array([storage_bytes(base, s) for s in schemes]),
                        np.array(errors), np.stack(corners), tuple(names), np.array(ms), np.array(nb),
-                       np.array(errs), meta)
+                       np.array(errs), meta, str(dev))
 
 
 def main(argv=None) -> int:

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from viz_core.bench.timer import time_fn
+from viz_core.device import resolve_device
 from viz_core.errors import InputError
 
 
@@ -30,6 +31,7 @@ class LayerDropConfig:
     windows: int = 16  # held-out windows
     seq: int = 256  # tokens per window
     seed: int = 0
+    device: str = "cpu"  # "auto" / "cpu" / "cuda"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class LayerDropResult:
     kv_bytes_per_token: np.ndarray  # (L+1,) KV cache bytes per token left (fp32)
     n_layer: int
     tokens_evaluated: int
+    device: str
 
 
 def forward_skipping(model, idx: torch.Tensor, skip_attn: frozenset[int] = frozenset(),
@@ -92,10 +95,11 @@ def _loss(model, x, y, skip) -> float:
 def layer_drop(cfg: LayerDropConfig) -> LayerDropResult:
     from viz_core.models.gpt import load_tiny_gpt
 
-    model, tok, mcfg = load_tiny_gpt(cfg.model)
+    dev = resolve_device(cfg.device)
+    model, tok, mcfg = load_tiny_gpt(cfg.model, device=dev)
     if cfg.seq > mcfg.max_seq_len:
         raise InputError(f"Windows of {cfg.seq} tokens exceed the model's context of {mcfg.max_seq_len}.")
-    x, y = _val_windows(cfg, tok)
+    x, y = (t.to(dev) for t in _val_windows(cfg, tok))
     _, sims = forward_skipping(model, x, collect=True)
     attn_sim = np.array([float(a.mean()) for a, _ in sims])
     mlp_sim = np.array([float(m.mean()) for _, m in sims])
@@ -108,11 +112,12 @@ def layer_drop(cfg: LayerDropConfig) -> LayerDropResult:
         skip_rev = [int(i) for i in order[::-1][:k]]
         loss.append(_loss(model, x, y, skip))
         loss_rev.append(_loss(model, x, y, skip_rev))
-        t = time_fn(lambda s=frozenset(skip): forward_skipping(model, x, s), warmup=0, repeats=2)
+        t = time_fn(lambda s=frozenset(skip): forward_skipping(model, x, s), device=dev, warmup=0 if dev.type == "cpu" else 1,
+                    repeats=2)
         times.append(t.median_s * 1e3)
         kvb.append(per_layer_kv * (L - k))
     return LayerDropResult(attn_sim, mlp_sim, order, np.arange(L + 1), np.array(loss), np.array(loss_rev),
-                           np.array(times), np.array(kvb), L, int(x.numel()))
+                           np.array(times), np.array(kvb), L, int(x.numel()), str(dev))
 
 
 # ----------------------------------------------------------------------------------------------- tokens
@@ -128,6 +133,7 @@ class TokenDropConfig:
     example: int = 0  # which test image to draw
     example_keep: float = 0.5
     seed: int = 0
+    device: str = "cpu"
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,7 @@ class TokenDropResult:
     example_kept: dict  # method -> (grid, grid) bool: which patches survive at example_keep
     grid: int
     n_images: int
+    device: str
 
 
 def _select(x: torch.Tensor, keep: int, method: str, cls_attn: torch.Tensor | None, g: torch.Generator) -> torch.Tensor:
@@ -149,19 +156,21 @@ def _select(x: torch.Tensor, keep: int, method: str, cls_attn: torch.Tensor | No
     b, n, _ = x.shape
     p = n - 1
     if keep >= p:
-        return torch.arange(p).expand(b, p)
+        return torch.arange(p, device=x.device).expand(b, p)
     if method == "random":
-        return torch.stack([torch.randperm(p, generator=g)[:keep] for _ in range(b)]).sort(-1).values
+        idx = torch.stack([torch.randperm(p, generator=g)[:keep] for _ in range(b)])
+        return idx.sort(-1).values.to(x.device)
     if method == "cls-attention":
         return cls_attn.topk(keep, dim=-1).indices.sort(-1).values  # (B, keep)
     # similarity: repeatedly drop the token most similar to another still-kept token
     t = F.normalize(x[:, 1:].float(), dim=-1)
     sim = t @ t.transpose(1, 2)  # (B, P, P)
     sim.diagonal(dim1=1, dim2=2).fill_(-2.0)
-    alive = torch.ones(b, p, dtype=torch.bool)
+    alive = torch.ones(b, p, dtype=torch.bool, device=x.device)
+    rows = torch.arange(b, device=x.device)
     for _ in range(p - keep):
         s = sim.masked_fill(~alive[:, None, :], -2.0).max(-1).values.masked_fill(~alive, -3.0)  # (B, P)
-        alive[torch.arange(b), s.argmax(-1)] = False
+        alive[rows, s.argmax(-1)] = False
     return alive.nonzero()[:, 1].view(b, keep)
 
 
@@ -174,7 +183,7 @@ def vit_forward_dropping(model, images: torch.Tensor, keep: int, after: int, met
     g = g or torch.Generator().manual_seed(0)
     x = model.patch_embed(images).flatten(2).transpose(1, 2)
     x = torch.cat((model.cls.expand(x.shape[0], -1, -1), x), dim=1) + model.pos_emb
-    kept = torch.arange(x.shape[1] - 1).expand(x.shape[0], -1)
+    kept = torch.arange(x.shape[1] - 1, device=x.device).expand(x.shape[0], -1)
     for i, blk in enumerate(model.blocks):
         if i == after:
             cls_attn = None
@@ -182,7 +191,7 @@ def vit_forward_dropping(model, images: torch.Tensor, keep: int, after: int, met
                 _, w = blk(x, None, True)  # attention of this block, computed on the full set
                 cls_attn = w[:, :, 0, 1:].mean(1)  # (B, P)
             kept = _select(x, keep, method, cls_attn, g)
-            idx = torch.cat((torch.zeros(x.shape[0], 1, dtype=torch.long), kept + 1), dim=1)
+            idx = torch.cat((torch.zeros(x.shape[0], 1, dtype=torch.long, device=x.device), kept + 1), dim=1)
             x = x.gather(1, idx[..., None].expand(-1, -1, x.shape[-1]))
         x, _ = blk(x)
     return model.head(model.ln_f(x[:, 0])), kept
@@ -194,13 +203,14 @@ def token_drop(cfg: TokenDropConfig) -> TokenDropResult:
     from viz_core.models.data import FASHION_CLASSES, load_fashion_test_subset
     from viz_core.models.vit import load_tiny_vit, normalize_images
 
-    model, vcfg, _ = load_tiny_vit(cfg.model)
+    dev = resolve_device(cfg.device)
+    model, vcfg, _ = load_tiny_vit(cfg.model, device=dev)
     if not 0 <= cfg.drop_after_layer < vcfg.n_layer:
         raise InputError(f"Drop after a layer between 0 and {vcfg.n_layer - 1}.")
     imgs, labels = load_fashion_test_subset()
     n = max(1, min(cfg.n_images, len(labels)))
-    x = normalize_images(imgs[:n])
-    y = torch.as_tensor(labels[:n].astype(np.int64))
+    x = normalize_images(imgs[:n]).to(dev)
+    y = torch.as_tensor(labels[:n].astype(np.int64)).to(dev)
     p = vcfg.grid ** 2
     keeps = [max(1, min(p, round(f * p))) for f in cfg.keep_fractions]
     acc = {m: [] for m in TOKEN_METHODS}
@@ -219,7 +229,7 @@ def token_drop(cfg: TokenDropConfig) -> TokenDropResult:
             def fwd(keep=keep, m=m, out=out):  # the timed call also gives the logits (random: same seed each time)
                 out["logits"], _ = vit_forward_dropping(model, x, keep, a, m, torch.Generator().manual_seed(cfg.seed))
 
-            t = time_fn(fwd, warmup=0, repeats=2)
+            t = time_fn(fwd, device=dev, warmup=0 if dev.type == "cpu" else 1, repeats=2)
             times[m].append(t.median_s * 1e3)
             acc[m].append(float((out["logits"].argmax(-1) == y).float().mean()))
     e = min(max(cfg.example, 0), n - 1)
@@ -229,11 +239,11 @@ def token_drop(cfg: TokenDropConfig) -> TokenDropResult:
         _, kept = vit_forward_dropping(model, x[e:e + 1], ex_keep, cfg.drop_after_layer, m,
                                        torch.Generator().manual_seed(cfg.seed))
         mask = torch.zeros(p, dtype=torch.bool)
-        mask[kept[0]] = True
+        mask[kept[0].cpu()] = True
         kept_maps[m] = mask.view(vcfg.grid, vcfg.grid).numpy()
     return TokenDropResult(np.array(cfg.keep_fractions), np.array(keeps), {k: np.array(v) for k, v in acc.items()},
                            {k: np.array(v) for k, v in times.items()}, np.array(flops), imgs[e].copy(),
-                           FASHION_CLASSES[int(labels[e])], kept_maps, vcfg.grid, n)
+                           FASHION_CLASSES[int(labels[e])], kept_maps, vcfg.grid, n, str(dev))
 
 
 # ------------------------------------------------------------------------------------------------ claims
