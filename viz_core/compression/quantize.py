@@ -177,7 +177,7 @@ def finetune_ternary(steps: int = 300, lr: float = 1e-3, batch: int = 16, seed: 
     """Quantisation-aware fine-tuning of the tiny GPT with BitLinear layers (ternary STE + int8 activations)."""
     from viz_core.models.data import load_corpus
     from viz_core.models.gpt import checkpoint_path, load_checkpoint
-    from viz_core.models.train import _batches, eval_loss
+    from viz_core.models.train import _batches, eval_loss, lm_step
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -193,12 +193,7 @@ def finetune_ternary(steps: int = 300, lr: float = 1e-3, batch: int = 16, seed: 
         for grp in opt.param_groups:
             grp["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
         x, y = next(it)
-        lg = model(x)[0]
-        loss = F.cross_entropy(lg.reshape(-1, lg.shape[-1]), y.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        loss = lm_step(model, opt, x, y)
         if step % 50 == 0 or step == steps - 1:
             progress(f"step {step}/{steps} loss {loss.item():.3f} ({time.perf_counter() - t0:.0f} s)")
     wall = time.perf_counter() - t0

@@ -65,6 +65,17 @@ class GPTTrainConfig:
     log_every: int = 50
 
 
+def lm_step(model, opt, x: torch.Tensor, y: torch.Tensor, clip: float = 1.0) -> torch.Tensor:
+    """One language-model training step: next-token cross-entropy, backward, clip, optimiser step."""
+    lg = model(x)[0]  # (B, N, V)
+    loss = F.cross_entropy(lg.reshape(-1, lg.shape[-1]), y.reshape(-1))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    return loss
+
+
 def _batches(data: torch.Tensor, batch: int, seq: int, g: torch.Generator):
     n = data.numel() - seq - 1
     while True:
@@ -119,12 +130,7 @@ def train_gpt(tc: GPTTrainConfig, text_train: str | None = None, text_val: str |
         for grp in opt.param_groups:
             grp["lr"] = _lr_at(step, tc.steps, tc.lr, tc.warmup)
         x, y = next(batches)
-        lg = model(x)[0]
-        loss = F.cross_entropy(lg.reshape(-1, lg.shape[-1]), y.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        loss = lm_step(model, opt, x, y)
         if step % tc.log_every == 0 or step == tc.steps - 1:
             history.append((step, round(loss.item(), 4), round(time.perf_counter() - t0, 1)))
             progress(f"step {step}/{tc.steps} loss {loss.item():.3f} ({time.perf_counter() - t0:.0f} s)")
