@@ -71,6 +71,9 @@ CLAIMS: dict[int, Claim] = {c.id: c for c in (
           "bitnet.cpp (Microsoft, 2024)"),
     Claim(20, "Full attention over 1000 patches is 1,000,000 comparisons; efficient attention needs 10,000: "
               "10× faster with the same quality.", "The ratio is 100×, and 'same quality' depends on the method"),
+    Claim(22, "Lookup tables replace multiplications for ternary weights: for each group of activations the sums "
+              "for every ternary pattern are precomputed once per token, and each packed weight group looks up "
+              "its sum.", "bitnet.cpp TL kernels (Microsoft, 2024); T-MAC (Wei et al. 2024)"),
 )}
 
 
