@@ -10,7 +10,7 @@ import streamlit as st
 from ui import cached, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics
-from viz_core.decoding import generate, gqa_convert, memory
+from viz_core.decoding import fast_lab, generate, gqa_convert, memory
 from viz_core.errors import human_bytes
 from viz_core.plots import decoding as plots
 
@@ -18,6 +18,7 @@ run = cached.data(generate.run)
 claim9 = cached.data(generate.claim_9)
 calc = cached.data(memory.calculate)
 gqa_run = cached.data(gqa_convert.run)
+fast_run = cached.data(fast_lab.run)
 
 header("KV cache: generate without recomputing the past",
        "A decoder writes one token at a time, and each new token attends to the **keys and values** of every "
@@ -67,6 +68,22 @@ with r:
 st.caption(f"Each point is the wall-clock time of one step (device synchronised), the median of {res.repeats} "
            "runs; the two methods alternate step by step, so both see the same machine load. The first cached step "
            "also processes the whole prompt (prefill). Without a cache, step i runs the model over P + i tokens.")
+
+st.subheader("Eager or fast: where a step's time goes")
+mode = st.radio("Decode path", ["eager (the spec, above)", "fast (time every path)"], horizontal=True,
+                key="kv_fast_mode", help="The fast paths write the same greedy tokens as the eager model (tested).")
+if mode.startswith("fast"):
+    with guard(stop=False):
+        fr = fast_run(fast_lab.FastDecodeConfig(new_tokens=64))
+        figure(plots.fast_paths(fr), key="kv_fast")
+        st.markdown(fast_lab.overhead_explanation(fr))
+        st.caption(f"Greedy, prompt 'ROMEO:', median of 3 interleaved runs, 1 thread; same tokens as the eager "
+                   f"spec: {', '.join('yes' if x else 'NO' for x in fr.same_tokens)}. The numba step's first call "
+                   f"in this process took {fr.compile_s:.1f} s (compiled once per machine, then loaded from disk; "
+                   "never inside a timing). `python -m viz_core bench decode` records the 256-token runs.")
+else:
+    st.caption("Choose *fast* to time the eager model against a static-cache torch path and one compiled call "
+               "per step, and see how much of a tiny model's step is per-operation overhead.")
 
 st.subheader("How many K/V vectors were computed")
 figure(plots.projections(res), key="kv_rows")

@@ -10,7 +10,7 @@ from viz_core.decoding.generate import generate as eager_generate
 from viz_core.errors import BudgetError, InputError
 from viz_core.models.gpt import GPTConfig, TinyGPT, load_tiny_gpt
 
-KINDS = ["numba", "torch"]
+KINDS = ["numba", "torch", "torch-unfused"]
 
 
 @pytest.fixture(scope="module")

@@ -58,8 +58,9 @@ def _check_len(needed: int, max_len: int) -> None:
 class TorchStaticGPT:
     """The gpt-fast recipe in torch: static cache, fused QKV (+ rotate_half rows), few ops per layer."""
 
-    def __init__(self, model, max_len: int, *, compile: bool = False):
+    def __init__(self, model, max_len: int, *, compile: bool = False, fuse_qkv: bool = True):
         cfg = model.cfg
+        self.fuse_qkv = fuse_qkv
         self.cfg, self.max_len = cfg, int(max_len)
         p = next(model.parameters())
         dev, dt = p.device, p.dtype
@@ -76,6 +77,8 @@ class TorchStaticGPT:
                 ln1=(b["ln1"].weight.detach(), b["ln1"].bias.detach()),
                 ln2=(b["ln2"].weight.detach(), b["ln2"].bias.detach()),
                 wqkv_t=torch.cat((wqk, b["wv"], wrot)).detach().t().contiguous(),  # (d, (h+2hk)hd + (h+hk)hd)
+                wq_t=b["wq"].detach().t().contiguous(), wk_t=b["wk"].detach().t().contiguous(),
+                wv_t=b["wv"].detach().t().contiguous(),  # the unfused projections (before/after measurement)
                 wo_t=b["wo"].detach().t().contiguous(), w1_t=b["w1"].detach().t().contiguous(),
                 b1=b["b1"].detach(), w2_t=b["w2"].detach().t().contiguous(), b2=b["b2"].detach()))
         c, s = cos_sin(torch.arange(self.max_len), hd, cfg.rope_base, dtype=dt, device=dev)  # (T, hd/2)
@@ -84,6 +87,8 @@ class TorchStaticGPT:
         self.sin = torch.cat((s, s), -1).repeat(1, nqk)
         self.k = torch.zeros(cfg.n_layer, 1, hk, self.max_len, hd, device=dev, dtype=dt)  # static cache
         self.v = torch.zeros_like(self.k)
+        self.kl = [self.k[i, 0] for i in range(cfg.n_layer)]  # per-layer views (H_kv, T, hd), made once
+        self.vl = [self.v[i, 0] for i in range(cfg.n_layer)]
         self.length = 0
         self.mask = torch.ones(self.max_len, self.max_len, device=dev, dtype=torch.bool).tril()
         self._step = self._forward
@@ -103,14 +108,23 @@ class TorchStaticGPT:
         x = F.embedding(idx[0], self.emb)  # (N, d)
         cos, sin = self.cos[start:end], self.sin[start:end]  # (N, (h+hk)·hd)
         for i, L in enumerate(self.layers):
-            y = F.linear(F.layer_norm(x, (d,), *L["ln1"], cfg.norm_eps), L["wqkv_t"].t())  # (N, qk | v | rot)
-            qk = torch.addcmul(y[:, :nqk] * cos, y[:, nqk + hk * hd:], sin)  # RoPE: one multiply-add
+            hx = F.layer_norm(x, (d,), *L["ln1"], cfg.norm_eps)
+            if self.fuse_qkv:
+                y = hx @ L["wqkv_t"]  # (N, q k | v | rot(q) rot(k))
+                qk = torch.addcmul(y[:, :nqk] * cos, y[:, nqk + hk * hd:], sin)  # RoPE: one multiply-add
+                v = y[:, nqk: nqk + hk * hd]
+            else:  # three projections, RoPE with rotate_half built by slicing (as the eager model does)
+                qk = torch.cat((hx @ L["wq_t"], hx @ L["wk_t"]), -1).view(n, h + hk, 2, hd // 2)
+                rot = torch.cat((-qk[:, :, 1], qk[:, :, 0]), -1).view(n, nqk)
+                qk = qk.view(n, nqk) * cos + rot * sin
+                v = hx @ L["wv_t"]
             q = qk[:, : h * hd].view(n, h, hd).transpose(0, 1)  # (h, N, hd)
-            self.k[i, 0, :, start:end] = qk[:, h * hd:].view(n, hk, hd).transpose(0, 1)
-            self.v[i, 0, :, start:end] = y[:, nqk: nqk + hk * hd].view(n, hk, hd).transpose(0, 1)
-            a = F.scaled_dot_product_attention(q[None], self.k[i, :, :, :end], self.v[i, :, :, :end],
-                                               attn_mask=self.mask[start:end, :end], enable_gqa=h != hk)
-            x = torch.addmm(x, a[0].transpose(0, 1).reshape(n, d), L["wo_t"])  # residual fused
+            kc, vc = self.kl[i], self.vl[i]
+            kc[:, start:end] = qk[:, h * hd:].view(n, hk, hd).transpose(0, 1)  # written in place
+            vc[:, start:end] = v.view(n, hk, hd).transpose(0, 1)
+            mask = None if n == 1 else self.mask[start:end, :end]  # one new token sees every filled position
+            a = F.scaled_dot_product_attention(q, kc[:, :end], vc[:, :end], attn_mask=mask, enable_gqa=h != hk)
+            x = torch.addmm(x, a.transpose(0, 1).reshape(n, d), L["wo_t"])  # residual fused
             m = F.gelu(torch.addmm(L["b1"], F.layer_norm(x, (d,), *L["ln2"], cfg.norm_eps), L["w1_t"]))
             x = torch.addmm(x + L["b2"], m, L["w2_t"])
         return F.layer_norm(x[-1:], (d,), *self.lnf, cfg.norm_eps) @ self.head_t  # (1, V)
@@ -325,12 +339,13 @@ class NumbaGPT:
 
 
 def fast_model(model, max_len: int, kind: str = "numba", *, compile: bool = False):
-    """``kind``: "numba" (CPU, one compiled call per step) or "torch" (static cache, fused QKV, few ops)."""
+    """``kind``: "numba" (CPU, one compiled call per step), "torch" (static cache, fused QKV, few ops) or
+    "torch-unfused" (static cache, three QKV projections: the step before fusion)."""
     if kind == "numba":
         return NumbaGPT(model, max_len)
-    if kind == "torch":
-        return TorchStaticGPT(model, max_len, compile=compile)
-    raise InputError(f"Unknown fast path {kind!r}; choose 'numba' or 'torch'.")
+    if kind in ("torch", "torch-unfused"):
+        return TorchStaticGPT(model, max_len, compile=compile, fuse_qkv=kind == "torch")
+    raise InputError(f"Unknown fast path {kind!r}; choose 'numba', 'torch' or 'torch-unfused'.")
 
 
 def generate(fast, prompt_ids: list[int], new_tokens: int, *, use_cache: bool = True) -> list[int]:
