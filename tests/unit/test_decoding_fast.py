@@ -60,3 +60,18 @@ def test_static_cache_limits_and_bad_input(trained):
         FA.fast_model(model, 8, "tpu")
     with pytest.raises(InputError):
         FA.fast_model(model, 8, "torch", compile=True)  # CUDA graphs only on CUDA
+
+
+def test_speculative_on_the_fast_path_equals_target_greedy(trained):
+    from viz_core.decoding.speculative import speculative_generate
+
+    model, tok, _ = trained
+    draft = load_tiny_gpt("tiny-gpt-draft")[0]
+    ids = tok.encode("ROMEO:")
+    n = 60
+    ref = eager_generate(model, ids, n, use_cache=True, count_kv=False).tokens
+    for gamma in (1, 3, 6):
+        tr = speculative_generate(FA.FastSession(FA.NumbaGPT(model, len(ids) + n + gamma + 2)),
+                                  FA.FastSession(FA.NumbaGPT(draft, len(ids) + n + gamma + 2)), ids, n, gamma=gamma)
+        assert tr.tokens == ref
+        assert tr.target_calls < n  # several tokens per target call

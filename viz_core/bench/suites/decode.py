@@ -43,6 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", default="float32")
     p.add_argument("--fast-paths", default="eager,torch-unfused,torch,numba",
                    help="decode paths for the eager-vs-fast rows (viz_core.decoding.fast_lab); '' = skip")
+    p.add_argument("--fast-gammas", default="1,2,3,4",
+                   help="draft lengths for speculative decoding on the numba fast path ('' = skip)")
 
 
 def run(args, progress) -> list[dict]:
@@ -138,6 +140,16 @@ def run(args, progress) -> list[dict]:
                 progress(f"{r['path']}: {r['tokens_per_s']:.0f} tok/s cached (best {r['tokens_per_s_best']:.0f}), "
                          f"{r['cached_vs_uncached']:.1f}x vs uncached (best runs {r['cached_vs_uncached_best']:.1f}x), "
                          f"{r['ops_per_cached_step']} ops/step")
+    fg = [int(x) for x in str(args.fast_gammas).split(",") if x.strip()]
+    if fg and draft is not None and dev.type == "cpu" and "numba" in paths:
+        from viz_core.decoding.fast_lab import measure_speculative
+
+        for r in measure_speculative(model, draft, ids, n, fg, args.repeats, progress):
+            rows.append({**base, "prompt": "short", "prompt_tokens": len(ids), "part": "fast-spec", **r})
+        best = max((r for r in rows if r.get("part") == "fast-spec" and r["gamma"]),
+                   key=lambda r: r["speedup_vs_fast_cached_best"])
+        progress(f"speculative on the fast path: best γ={best['gamma']} {best['speedup_vs_fast_cached_best']:.2f}x "
+                 f"vs fast cached (best runs; medians {best['speedup_vs_fast_cached']:.2f}x)")
     for which in prompts:
         r = [x for x in rows if x["prompt"] == which and x["method"] == "KV cache"][0]
         progress(f"{which} prompt ({r['prompt_tokens']} tokens): cached {r['speedup_vs_uncached_min']:.1f}× faster "
