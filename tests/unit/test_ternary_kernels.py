@@ -101,3 +101,50 @@ def test_bad_input_is_refused():
         m.matvec(np.zeros(4, np.float32), "fp4")
     with pytest.raises(InputError):
         tk.pack_lut(np.zeros((2, 4), np.int8), 6)
+
+
+@pytest.mark.parametrize("kernel", tk.KERNELS)
+def test_ternary_gpt_through_kernel_equals_float_ternary_model(kernel):
+    import torch
+
+    from viz_core.compression.quantize import load_ternary
+    from viz_core.compression.ternary_model import kernel_model
+
+    model = load_ternary()[0]
+    fast = kernel_model(model, kernel)
+    idx = torch.tensor([list(b"ROMEO: But soft, what light")])
+    with torch.no_grad():
+        ref, got = model(idx)[0].double(), fast(idx)[0].double()
+    assert (got - ref).abs().max().item() < 1e-3 * ref.abs().max().item()
+    assert torch.equal(got.argmax(-1), ref.argmax(-1))
+
+
+def test_kernel_linear_refuses_float_weights():
+    import torch
+
+    from viz_core.compression.ternary_model import KernelLinear
+
+    with pytest.raises(InputError):
+        KernelLinear(torch.nn.Linear(4, 3), "int8")
+
+
+def test_kernel_lab_measure_and_claim_22():
+    from viz_core.claims import Verdict
+    from viz_core.compression import kernel_lab as kl
+
+    rows = kl.measure([(64, 96)], cycle_mib=0.05, repeats=1)
+    assert [r["kernel"] for r in rows] == ["fp32", "int8", "2bit", "lut"]
+    assert rows[0]["weight_bytes"] == 4 * 64 * 96 and rows[2]["weight_bytes"] == 64 * 24 + 4
+    assert all(r["copies_cycled"] >= 2 and r["median_ms"] > 0 for r in rows)
+    res = kl._from_rows(rows, "64x96", "measured live", None)
+    assert "ns per lookup" in kl.lut_explanation(res)
+
+    def fake(lut_ms):  # fp32 4 ms, int8 1 ms, 2-bit 0.8 ms, LUT as given
+        ms = np.array([4.0, 1.0, 0.8, lut_ms])
+        return kl.KernelResult("4096x4096", ("fp32", "int8", "2bit", "lut"), ms, ms * 0, ms * 0 + 1, 4.0 / ms, 1,
+                               "test", None)
+    assert kl.lut_claim(fake(0.5)).verdict is Verdict.HOLDS
+    assert kl.lut_claim(fake(2.0)).verdict is Verdict.PARTLY
+    assert kl.lut_claim(fake(5.0)).verdict is Verdict.NOT_HERE
+    with pytest.raises(InputError):
+        kl.measure([(4, 4)], kernels=("fp64",))

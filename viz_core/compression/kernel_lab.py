@@ -5,6 +5,8 @@
   fit in the last-level cache, kernels interleaved. Used by ``python -m viz_core bench lowbit`` and live.
 - ``run(cfg)`` -> ``KernelResult``: the live measurement (small, for the page) or the recorded bench run
   (``assets/bench/lowbit-cpu.json``).
+- ``compare(kernel, ...)``: the QAT ternary tiny GPT end to end through a kernel: greedy tokens/s with the KV
+  cache and validation loss, against fp32 and the same ternary model in float.
 - ``lut_explanation(res)``: one sentence, computed from the measured LUT time, on why a scalar lookup
   table is not the fastest kernel without SIMD shuffles; ``lut_claim(res)``: claim #22.
 """
@@ -19,6 +21,8 @@ import numpy as np
 import torch
 
 from viz_core.compression import ternary_kernels as tk
+from viz_core.compression.quantize import quantizable_linears
+from viz_core.compression.ternary_model import KernelLinear, kernel_model
 from viz_core.errors import InputError
 
 ASSETS_BENCH = Path(__file__).resolve().parents[2] / "assets" / "bench"
@@ -197,3 +201,59 @@ def lut_claim(res: KernelResult):
                           "bytes, but scalar lookups are slower than multiply-adds; the speed needs SIMD shuffles")
     return ClaimCheck(CLAIMS[22], measured, Verdict.NOT_HERE,
                       "the table replaces the multiplications exactly, but scalar lookups are slower than fp32 here")
+
+
+# ------------------------------------------------------------- the QAT ternary tiny GPT, end to end
+@dataclass(frozen=True)
+class EndToEnd:
+    models: tuple[str, ...]
+    tokens_per_s: np.ndarray  # (M,) cached greedy decoding, median over repeats
+    tokens_per_s_iqr: np.ndarray  # (M,)
+    val_loss: np.ndarray  # (M,) nats/byte, float activations
+    same_tokens_as_float_ternary: tuple[bool, ...]
+    new_tokens: int
+    block_linear_us: float  # median µs of one block-linear call through the kernel (tiny GPT, batch 1)
+    torch_linear_us: float  # the same layer as a torch float linear
+
+
+@torch.no_grad()
+def compare(kernel: str = "2bit", new_tokens: int = 128, prompt: str = "ROMEO:", repeats: int = 5,
+            windows: int = 8, seq: int = 256) -> EndToEnd:
+    from viz_core.compression.quantize import load_ternary
+    from viz_core.compression.redundancy import LayerDropConfig, _val_windows
+    from viz_core.decoding.generate import generate
+    from viz_core.models.gpt import load_tiny_gpt
+
+    fp32, tok, _ = load_tiny_gpt("tiny-gpt")
+    tern = load_ternary()[0]
+    fast = kernel_model(tern, kernel)
+    models = {"fp32 (torch)": fp32, "ternary, float weights (torch)": tern, f"ternary, {kernel} kernel": fast}
+    ids = tok.encode(prompt)
+    outs = {k: generate(m, ids, new_tokens, use_cache=True, count_kv=False).tokens for k, m in models.items()}
+    times = {k: [] for k in models}
+    for _ in range(repeats):  # interleaved, after the warm-up run above
+        for k, m in models.items():
+            t0 = time.perf_counter()
+            generate(m, ids, new_tokens, use_cache=True, count_kv=False)
+            times[k].append(time.perf_counter() - t0)
+    x, y = _val_windows(LayerDropConfig(windows=windows, seq=seq), tok)
+    losses = []
+    for m in models.values():
+        lg = m(x)[0]
+        losses.append(float(torch.nn.functional.cross_entropy(lg.reshape(-1, lg.shape[-1]), y.reshape(-1))))
+    ref = outs["ternary, float weights (torch)"]
+    lin_k = quantizable_linears(tern)[0][1]
+    kl = KernelLinear(lin_k, kernel)
+    xv = torch.randn(1, 1, lin_k.in_features)
+    us = []
+    for f in (kl, lin_k):
+        ts = []
+        for _ in range(200):
+            t0 = time.perf_counter()
+            f(xv)
+            ts.append(time.perf_counter() - t0)
+        us.append(float(np.median(ts)) * 1e6)
+    tps = {k: new_tokens / np.array(v) for k, v in times.items()}
+    return EndToEnd(tuple(models), np.array([np.median(v) for v in tps.values()]),
+                    np.array([np.subtract(*np.percentile(v, [75, 25])) for v in tps.values()]),
+                    np.array(losses), tuple(outs[k] == ref for k in models), new_tokens, us[0], us[1])

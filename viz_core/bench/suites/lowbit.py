@@ -82,7 +82,7 @@ def run(args, progress) -> list[dict]:
     for r in rows:
         r.update(compile_s_fresh=compile_s, load_s_cached=load_s)
     if args.gpt_tokens > 0:
-        from viz_core.compression.ternary_model import compare
+        from viz_core.compression.kernel_lab import compare
 
         progress(f"tiny GPT end to end: {args.gpt_tokens} tokens, kernel {args.gpt_kernel}")
         e = compare(args.gpt_kernel, args.gpt_tokens, repeats=args.repeats)
