@@ -205,7 +205,8 @@ def test_trained_tiny_mamba_held_out_loss_under_bound():
     from viz_core.models.train import eval_loss
     from viz_core.ssm.mamba import load_tiny_mamba
 
-    model, tok, cfg = load_tiny_mamba()
-    va = torch.tensor(tok.encode(load_corpus("val")), dtype=torch.long)
+    model, cfg, meta = load_tiny_mamba()
+    assert meta["tokenizer"] == {"kind": "bytes"}
+    va = torch.tensor(list(load_corpus("val").encode("utf-8")), dtype=torch.long)
     loss = eval_loss(model, va, 256, 16)
     assert math.isfinite(loss) and loss < VAL_BOUND_NATS, loss

@@ -9,7 +9,8 @@ Block (pre-norm residual):  u -> RMSNorm -> in_proj -> (x, z)
 
 Decoding carries an explicit ``MambaState`` (never stored on the model): per layer the last K−1 conv inputs
 (d_inner, K−1) and the SSM state (H, P, N). Its size is fixed: it does not grow with the context, unlike a
-KV cache. Tokens are UTF-8 bytes (``ByteTokenizer``, as the tiny GPT).
+KV cache. Tokens are UTF-8 bytes (``viz_core.models.gpt.ByteTokenizer``, as the tiny GPT); this module only
+sees ids (``models`` and ``ssm`` are sibling layers and do not import each other).
 
 API
     cfg = MambaConfig(n_layer=7, d_model=128)
@@ -17,7 +18,7 @@ API
     logits, state = model(idx)                            # idx (B, N) long -> (B, N, V); state after the last token
     logits, state = model(idx, state=state, scan="sequential")   # continue from a state; any of the 3 scans
     logits, state = model.step(idx_t, state)              # idx_t (B,) -> logits (B, V): O(1) per token
-    model, tok, cfg = load_tiny_mamba()                   # assets/models/tiny-mamba.pt, eval mode
+    model, cfg, meta = load_tiny_mamba()                  # assets/models/tiny-mamba.pt, eval mode
 """
 from __future__ import annotations
 
@@ -31,7 +32,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from viz_core.errors import InputError
-from viz_core.models.gpt import ByteTokenizer, tokenizer_from_dict
 from viz_core.ssm.scan import SCANS, scan_chunked, step as ssm_step
 from viz_core.ssm.selective import selective_inputs
 
@@ -248,20 +248,24 @@ def greedy(model: TinyMamba, prompt: torch.Tensor, n_new: int, *, use_step: bool
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
-def save_checkpoint(path: str | Path, model: TinyMamba, tokenizer, *, meta: dict | None = None,
+MODELS_DIR = Path(__file__).resolve().parents[2] / "assets" / "models"
+
+
+def save_checkpoint(path: str | Path, model: TinyMamba, tokenizer: dict, *, meta: dict | None = None,
                     dtype: torch.dtype = torch.float16) -> Path:
-    """Plain tensors (``torch.load(weights_only=True)``), weights stored in ``dtype`` (fp16 by default)."""
+    """Plain tensors (``torch.load(weights_only=True)``), weights stored in ``dtype`` (fp16 by default);
+    ``tokenizer`` is the tokenizer's ``to_dict()``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sd = {k: v.detach().to("cpu", dtype).clone() for k, v in model.state_dict().items()
           if not (model.cfg.tie_embeddings and k == "head.weight")}
     torch.save({"format": CHECKPOINT_FORMAT, "kind": "tiny-mamba", "config": model.cfg.to_dict(),
-                "tokenizer": tokenizer.to_dict(), "meta": json.dumps(meta or {}), "state_dict": sd}, path)
+                "tokenizer": dict(tokenizer), "meta": json.dumps(meta or {}), "state_dict": sd}, path)
     return path
 
 
 def load_checkpoint(path: str | Path, device="cpu", dtype: torch.dtype = torch.float32):
-    """-> (model in eval mode, requires_grad False; tokenizer; cfg; meta dict)."""
+    """-> (model in eval mode, requires_grad False; cfg; meta dict with the tokenizer's dict under "tokenizer")."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"No checkpoint at {path}; run `python -m viz_core.train.mamba` to make it.")
@@ -273,16 +277,15 @@ def load_checkpoint(path: str | Path, device="cpu", dtype: torch.dtype = torch.f
         sd["head.weight"] = sd["tok_emb.weight"]
     model.load_state_dict(sd)
     model.to(device=device, dtype=dtype).eval().requires_grad_(False)
-    return model, tokenizer_from_dict(ck["tokenizer"]), cfg, json.loads(ck.get("meta", "{}"))
+    meta = json.loads(ck.get("meta", "{}"))
+    meta["tokenizer"] = ck["tokenizer"]
+    return model, cfg, meta
 
 
 def load_tiny_mamba(name: str = "tiny-mamba", device="cpu", dtype: torch.dtype = torch.float32):
-    """-> (model, tokenizer, cfg) from assets/models/<name>.pt; a fresh model each call (callers cache it)."""
-    from viz_core.models import MODELS_DIR
-
-    model, tok, cfg, _ = load_checkpoint(MODELS_DIR / f"{name}.pt", device, dtype)
-    return model, tok, cfg
+    """-> (model, cfg, meta) from assets/models/<name>.pt; a fresh model each call (callers cache it)."""
+    return load_checkpoint(MODELS_DIR / f"{name}.pt", device, dtype)
 
 
-__all__ = ["ByteTokenizer", "MambaConfig", "MambaState", "TinyMamba", "greedy", "load_tiny_mamba",
+__all__ = ["MambaConfig", "MambaState", "TinyMamba", "greedy", "load_tiny_mamba",
            "save_checkpoint", "load_checkpoint", "state_bytes", "scan_chunked"]

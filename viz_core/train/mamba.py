@@ -52,7 +52,8 @@ class MambaTrainConfig:
 def train_mamba(tc: MambaTrainConfig, progress=print) -> dict:
     from viz_core.models.data import load_corpus
     from viz_core.sampling import SamplingConfig, generate
-    from viz_core.ssm.mamba import ByteTokenizer, MambaConfig, TinyMamba, save_checkpoint
+    from viz_core.models.gpt import ByteTokenizer
+    from viz_core.ssm.mamba import MambaConfig, TinyMamba, save_checkpoint
 
     torch.set_num_threads(tc.threads)
     torch.manual_seed(tc.seed)
@@ -110,7 +111,7 @@ def train_mamba(tc: MambaTrainConfig, progress=print) -> dict:
             "tokens_seen": tc.steps * tc.batch * tc.seq_len, "train_config": asdict(tc), "history": history,
             "sample": prompt + tok.decode(ids[0].tolist()), "resumed": bool(start)}
     out = Path(tc.out_dir)
-    path = save_checkpoint(out / f"{tc.name}.pt", model, tok, meta=meta)
+    path = save_checkpoint(out / f"{tc.name}.pt", model, tok.to_dict(), meta=meta)
     meta["checkpoint_bytes"] = path.stat().st_size
     _card(out / f"{tc.name}.md", tc, cfg, meta)
     progress(f"val loss {val:.3f} nats/byte; wrote {path} ({meta['checkpoint_bytes']} bytes) in {wall:.0f} s")
