@@ -66,7 +66,7 @@ st.markdown(
     f"| over pixels | {pc.tokens:,} | {human_count(pc.score_entries)} | {human_bytes(pc.score_bytes_fp32)} | {human_count(pc.flops_per_layer)}FLOP |\n"
     f"| over patches | {tc.tokens:,} | {human_count(tc.score_entries)} | {human_bytes(tc.score_bytes_fp32)} | {human_count(tc.flops_per_layer)}FLOP |"
 )
-st.caption("Computed from the formulas in viz_core/bench/flops.py: N² scores per head, 4 bytes each in fp32; "
+st.caption("Computed from the formulas in viz_core/measure/flops.py: N² scores per head, 4 bytes each in fp32; "
            "forward attention is 4·N²·d FLOPs per layer (QKᵀ and PV, a multiply-add counted as 2).")
 
 claim_checks(cached.data(patching.claim_checks)())

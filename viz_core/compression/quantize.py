@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from viz_core.bench.timer import time_fn
+from viz_core.measure.timer import time_fn
 from viz_core.device import resolve_device
 from viz_core.errors import InputError
 

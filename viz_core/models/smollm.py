@@ -160,7 +160,7 @@ class SmolLM:
 
 def load_smollm(device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> SmolLM:
     """Read, dequantize and build SmolLM2-135M (eval mode, frozen). Raises NotFetched when not downloaded."""
-    from viz_core.bench.memory import check_budget
+    from viz_core.measure.memory import check_budget
 
     if not is_fetched():
         raise NotFetched("SmolLM2 is not downloaded yet. Fetch it (button on the page, or "

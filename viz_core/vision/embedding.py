@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from viz_core.bench.memory import check_budget
+from viz_core.measure.memory import check_budget
 from viz_core.errors import InputError
 from viz_core.vision import images
 from viz_core.vision.patching import fit_size, patchify

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from viz_core.bench.flops import attention_flops, score_matrix_bytes
+from viz_core.measure.flops import attention_flops, score_matrix_bytes
 from viz_core.errors import InputError
 from viz_core.vision import images
 
