@@ -10,7 +10,7 @@ import streamlit as st
 from ui import cached, state
 from ui.errors import guard
 from ui.layout import figure, header, metrics
-from viz_core.models import explore
+from viz_core.labs import tokens as explore
 from viz_core.plots import tokens as plots
 
 bpe = cached.data(explore.bpe_demo)

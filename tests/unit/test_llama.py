@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from viz_core.decoding.kv_cache import KVCache
+from viz_core.models.kv_cache import KVCache
 from viz_core.models.llama import Llama, LlamaConfig
 
 

@@ -203,7 +203,7 @@ def greedy(sm: SmolLM, prompt: str, n_new: int = 20, *, chat: bool = False) -> t
 
 def measure(n_new: int = 32, threads: int = 1) -> dict:
     """Load time, peak RSS and decode speed on this machine (run in a fresh process for a clean RSS)."""
-    from viz_core.decoding.kv_cache import KVCache
+    from viz_core.models.kv_cache import KVCache
     from viz_core.sampling import SamplingConfig, generate
 
     torch.set_num_threads(threads)
