@@ -10,7 +10,7 @@ import streamlit as st
 from ui import cached, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics
-from viz_core.compression import quantize as qz
+from viz_core.labs import low_bit as qz
 from viz_core.errors import human_bytes
 from viz_core.plots import compression as plots
 

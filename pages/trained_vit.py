@@ -10,7 +10,7 @@ import streamlit as st
 from ui import cached
 from ui.errors import guard
 from ui.layout import figure, header, metrics
-from viz_core.models import vit_explore
+from viz_core.labs import trained_vit as vit_explore
 from viz_core.plots import models as plots
 
 view = cached.data(vit_explore.view)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from viz_core import rope as R
-from viz_core.bench.memory import check_budget
+from viz_core.measure.memory import check_budget
 from viz_core.claims import CLAIMS, ClaimCheck, Verdict
 from viz_core.device import resolve_device, resolve_dtype
 from viz_core.errors import InputError

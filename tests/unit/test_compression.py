@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from viz_core.compression import quantize as qz
+from viz_core.labs import low_bit
 from viz_core.compression import redundancy as red
 from viz_core.models.gpt import load_tiny_gpt
 from viz_core.models.vit import load_tiny_vit
@@ -110,11 +111,11 @@ def test_token_drop_and_claims():
 
 
 def test_quant_run_small():
-    res = qz.run(qz.QuantConfig(windows=2, seq=64, layer_in=256, layer_out=128))
+    res = low_bit.run(low_bit.QuantConfig(windows=2, seq=64, layer_in=256, layer_out=128))
     s = {n: i for i, n in enumerate(res.schemes)}
     assert res.val_loss[s["int8"]] == pytest.approx(res.val_loss[s["fp32"]], abs=0.02)
     assert res.val_loss[s["ternary (post-training)"]] > res.val_loss[s["fp32"]]
     assert res.weight_error[s["fp32"]] == 0
     k = {n: i for i, n in enumerate(res.kernels)}
     assert res.kernel_max_err[k["fp32 matmul"]] == 0 and res.kernel_max_err[k["bf16 matmul"]] < 0.05
-    assert qz.bitnet_claim(res).claim.id == 19
+    assert low_bit.bitnet_claim(res).claim.id == 19

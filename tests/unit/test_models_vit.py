@@ -15,7 +15,7 @@ VIT_NAMES = ["tiny-vit", "tiny-vit-rope2d"]
 
 
 def test_page_lists_both_vits():
-    from viz_core.models.vit_explore import available
+    from viz_core.labs.trained_vit import available
 
     assert available() == VIT_NAMES
 

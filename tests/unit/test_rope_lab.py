@@ -152,7 +152,7 @@ def test_patch_rope_bad_inputs():
 def test_bench_suite_rope_runs_small():
     import argparse
 
-    from viz_core.bench.suites import rope as suite
+    from viz_core.cli.suites import rope as suite
 
     p = argparse.ArgumentParser()
     p.add_argument("--device", default="cpu")

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from viz_core.bench.timer import time_fn
+from viz_core.measure.timer import time_fn
 from viz_core.device import resolve_device
 from viz_core.errors import InputError
 
@@ -198,7 +198,7 @@ def vit_forward_dropping(model, images: torch.Tensor, keep: int, after: int, met
 
 @torch.no_grad()
 def token_drop(cfg: TokenDropConfig) -> TokenDropResult:
-    from viz_core.bench.flops import attention_flops
+    from viz_core.measure.flops import attention_flops
     from viz_core.models.data import FASHION_CLASSES, load_fashion_test_subset
     from viz_core.models.vit import load_tiny_vit, normalize_images
 

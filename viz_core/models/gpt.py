@@ -4,7 +4,7 @@ by Generative Pre-Training" / "Language Models are Unsupervised Multitask Learne
 - rotary positions (Su et al. 2021, RoFormer) from ``viz_core.rope`` (half-split layout);
 - grouped-query attention (Ainslie et al. 2023, GQA; Shazeer 2019, MQA) via ``n_kv_head`` ≤ ``n_head``;
 - attention by ``viz_core.attention.reference`` (weights returned) or torch SDPA (fast path);
-- an explicit ``viz_core.decoding.kv_cache.KVCache`` passed in and returned, never stored on the model.
+- an explicit ``viz_core.models.kv_cache.KVCache`` passed in and returned, never stored on the model.
 
 Tokens are raw UTF-8 bytes (``ByteTokenizer``, vocabulary 256): every string round-trips exactly.
 
@@ -29,7 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from viz_core.attention.reference import causal_mask, reference_attention
-from viz_core.decoding.kv_cache import KVCache
+from viz_core.models.kv_cache import KVCache
 from viz_core.errors import InputError
 from viz_core.rope import apply_rope, cos_sin
 

@@ -14,8 +14,8 @@ import torch
 
 from viz_core import rope as R
 from viz_core import rope_lab
-from viz_core.bench.memory import check_budget
-from viz_core.bench.timer import time_fn
+from viz_core.measure.memory import check_budget
+from viz_core.measure.timer import time_fn
 from viz_core.device import dtype_bytes, resolve_device, resolve_dtype
 from viz_core.errors import LabError
 
