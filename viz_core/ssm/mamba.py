@@ -204,6 +204,9 @@ class TinyMamba(nn.Module):
         if scan not in SCANS:
             raise InputError(f"Unknown scan {scan!r}; choose one of {sorted(SCANS)}.")
         state = self.empty_state(idx.shape[0]) if state is None else state
+        if idx.shape[1] == 1 and not return_internals:  # one token: the O(1) step (same result, tested)
+            logits, new = self.step(idx[:, 0], state)
+            return logits[:, None], new
         x = self.tok_emb(idx)  # (B, N, d)
         convs, ssms, internals = [], [], []
         for i, blk in enumerate(self.blocks):
