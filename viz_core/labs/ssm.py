@@ -377,3 +377,21 @@ def claim_21(d: DecodeResult, c: LongResult | None = None) -> ClaimCheck:
     else:
         v, why = Verdict.NOT_HERE, "Mamba's per-token time grew with the context on this run (machine load?)"
     return ClaimCheck(CLAIMS[21], measured, v, why)
+
+
+def recorded_decode(path=None) -> DecodeResult | None:
+    """The decode rows of the recorded CPU benchmark (``assets/bench/ssm-cpu.json``) as a DecodeResult."""
+    import json
+    from pathlib import Path
+
+    p = Path(path) if path else Path(__file__).resolve().parents[2] / "assets" / "bench" / "ssm-cpu.json"
+    if not p.exists():
+        return None
+    rows = [r for r in json.loads(p.read_text(encoding="utf-8"))["rows"] if r["kind"] == "decode"]
+    m = sorted((r for r in rows if r["method"] == "tiny-mamba"), key=lambda r: r["n"])
+    g = sorted((r for r in rows if r["method"] == "tiny-gpt"), key=lambda r: r["n"])
+    col = lambda rs, k, s=1.0: np.array([r[k] * s for r in rs])  # noqa: E731
+    return DecodeResult(col(m, "n").astype(int), col(m, "median_ms", 1e-3), col(g, "median_ms", 1e-3),
+                        col(m, "iqr_ms", 1e-3), col(g, "iqr_ms", 1e-3), col(m, "state_bytes").astype(np.int64),
+                        col(g, "state_bytes").astype(np.int64), f"{m[0]['device']} (recorded)", int(m[0]["threads"]),
+                        int(m[0]["steps"]))

@@ -77,8 +77,7 @@ def associative_scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     a, b (B, L, ...) broadcastable to each other -> h (B, L, ...). Recursive form: combine pairs (t = 2k,
     2k+1) into one affine map, scan those L/2 maps (their prefixes are h at the odd positions), then
     h_{2k} = a_{2k}·h_{2k−1} + b_{2k}. log₂L levels down and up; no Python loop over tokens."""
-    b = b.expand(torch.broadcast_shapes(a.shape, b.shape))
-    a = a.expand(a.shape[:2] + b.shape[2:]) if a.dim() == b.dim() else a
+    b = b.expand(torch.broadcast_shapes(a.shape, b.shape))  # a may stay small: (B, L, H, 1, 1) broadcasts
     n = b.shape[1]
     if n == 1:
         return b
@@ -87,9 +86,11 @@ def associative_scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         b = torch.cat([b, torch.zeros_like(b[:, :1])], 1)
     a0, a1, b0, b1 = a[:, 0::2], a[:, 1::2], b[:, 0::2], b[:, 1::2]  # (B, L/2, ...) each
     h_odd = associative_scan(a1 * a0, a1 * b0 + b1)  # up-sweep: pair (2k, 2k+1) composed; h at 2k+1
-    h_prev = torch.cat([torch.zeros_like(h_odd[:, :1]), h_odd[:, :-1]], 1)  # h at 2k−1
-    h_even = a0 * h_prev + b0  # down-sweep: h at 2k
-    return torch.stack([h_even, h_odd], 2).flatten(1, 2)[:, :n]  # interleave back to (B, L, ...)
+    h = torch.empty_like(b)  # down-sweep, written in place into the interleaved result
+    h[:, 1::2] = h_odd
+    h[:, 0] = b0[:, 0]
+    h[:, 2::2] = a0[:, 1:] * h_odd[:, :-1] + b0[:, 1:]  # h_{2k} = a_{2k}·h_{2k−1} + b_{2k}
+    return h[:, :n]
 
 
 def scan_parallel(x, dt, A, Bm, Cm, h0=None):
@@ -100,7 +101,7 @@ def scan_parallel(x, dt, A, Bm, Cm, h0=None):
     if h0 is not None:  # fold the initial state into the first input: h_0 = a_0·h0 + u_0
         u = torch.cat([u[:, :1] + a[:, :1] * h0[:, None], u[:, 1:]], 1)
     hs = associative_scan(a, u)  # (B, L, H, P, N): every state, materialised
-    y = (hs @ Cm[:, :, None, :, None])[..., 0]  # (B, L, H, P)
+    y = torch.einsum("blhpn,bln->blhp", hs, Cm)  # (B, L, H, P) = h_t C_t
     return y, hs[:, -1]
 
 
