@@ -9,6 +9,7 @@ may be shared: the IQR says how much).
 from __future__ import annotations
 
 import argparse
+import os
 
 from viz_core.labs.ssm import DecodeConfig, MixerConfig, decode, mixers
 
@@ -30,6 +31,7 @@ def _ints(s: str) -> tuple:
 
 def run(args, progress) -> list[dict]:
     rows = []
+    load = lambda: round(os.getloadavg()[0], 2)  # noqa: E731 - other processes on the CPU, recorded per row
     progress("prefill: three scans and SDPA")
     m = mixers(MixerConfig(lengths=_ints(args.lengths), repeats=args.repeats, chunk=args.chunk, device=args.device))
     for i, name in enumerate(m.names):
@@ -39,7 +41,7 @@ def run(args, progress) -> list[dict]:
                          "speedup_vs_sequential": m.time_s[0, j] / m.time_s[i, j],
                          "work": m.work[i, j] if i < 3 else None, "depth": m.depth[i, j] if i < 3 else None,
                          "rel_err_vs_sequential": m.max_diff[i, j] if i < 3 else None,
-                         "device": m.device, "threads": m.threads, "dims": m.dims})
+                         "device": m.device, "threads": m.threads, "dims": m.dims, "load_1min": load()})
     progress("decode: tiny Mamba step vs tiny GPT with KV cache")
     d = decode(DecodeConfig(contexts=_ints(args.contexts), steps=args.steps, device=args.device, dtype=args.dtype))
     for name, s, iqr, by in (("tiny-mamba", d.mamba_s, d.mamba_iqr_s, d.mamba_state_bytes),
@@ -47,7 +49,8 @@ def run(args, progress) -> list[dict]:
         for j, c in enumerate(d.contexts):
             rows.append({"kind": "decode", "method": name, "n": int(c), "median_ms": s[j] * 1e3,
                          "iqr_ms": iqr[j] * 1e3, "latency_vs_first_context": s[j] / s[0],
-                         "state_bytes": int(by[j]), "steps": d.steps, "device": d.device, "threads": d.threads})
+                         "state_bytes": int(by[j]), "steps": d.steps, "device": d.device, "threads": d.threads,
+                         "load_1min": load()})
     par = [r for r in rows if r["kind"] == "prefill" and r["method"] == "parallel"]
     if par:
         progress(f"target: parallel/sequential speed-up at N={par[-1]['n']}: {par[-1]['speedup_vs_sequential']:.2f}× "
