@@ -452,7 +452,8 @@ def _mean_similarity(rotate, n: int, d: int, chosen: int, chunk: int = 256) -> t
 
 def patch_rope(source: str | bytes, cfg: PatchRopeConfig) -> PatchRopeResult:
     """Which patches a chosen patch 'sees' as near under 2D axial RoPE (Heo et al. 2024) vs 1D RoPE in raster order.
-    The image and grid come from the patching page's code (viz_core.vision.patching)."""
+    The image and grid come from the patching page's code (viz_core.labs.vit_patching)."""
+    from viz_core.labs import vit_patching
     from viz_core.vision import patching
 
     R.check_head_dim_2d(cfg.head_dim)
@@ -466,7 +467,7 @@ def patch_rope(source: str | bytes, cfg: PatchRopeConfig) -> PatchRopeResult:
     check_budget(cfg.head_dim * 256 * cfg.head_dim * 8 * 3, what="The patch similarity map")
     if not (0 <= cfg.row < rows and 0 <= cfg.col < cols):
         raise InputError(f"Patch ({cfg.row}, {cfg.col}) is outside the {rows}×{cols} grid.")
-    res = patching.run(source, patching.PatchConfig(image_size=size, patch_size=cfg.patch_size))
+    res = vit_patching.run(source, vit_patching.PatchConfig(image_size=size, patch_size=cfg.patch_size))
     r_pos, c_pos = R.grid_positions(rows, cols)  # (N,) each, raster order as the patching page numbers tokens
     chosen = cfg.row * cols + cfg.col
     d = cfg.head_dim
