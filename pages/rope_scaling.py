@@ -71,7 +71,7 @@ st.subheader("3 · A real model past its context: the lab's tiny GPT")
 gpt = None
 if not gpt_available():
     st.info("The tiny GPT checkpoint (assets/models/tiny-gpt.pt) is not there; the claim below uses the analytic "
-            "measure instead. Make it with `python -m viz_core.models.train gpt`.")
+            "measure instead. Make it with `python -m viz_core.train gpt`.")
 else:
     c1, c2 = st.columns([1, 3])
     gpt_factor = c1.select_slider("Evaluate at", [2.0, 4.0, 8.0], value=4.0, format_func=lambda v: f"{v:g}× its context")

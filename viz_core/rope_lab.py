@@ -339,25 +339,6 @@ class LongContextResult:
     device: str
 
 
-@torch.no_grad()
-def forward_scaled(model, idx: torch.Tensor, scaling: R.RopeScaling) -> torch.Tensor:
-    """The tiny GPT's forward pass (viz_core.models.gpt.TinyGPT.forward, no cache) with scaled RoPE tables.
-    idx (B, N) -> logits (B, N, V). YaRN's attention factor multiplies cos and sin, i.e. q and k."""
-    cfg = model.cfg
-    x = model.tok_emb(idx)  # (B, N, d)
-    f = R.scaled_inv_freq(cfg.head_dim, cfg.rope_base, scaling)
-    c, s = R.cos_sin(torch.arange(idx.shape[1]), cfg.head_dim, cfg.rope_base, dtype=x.dtype, device=x.device,
-                     freqs=f)  # (N, hd/2)
-    a = R.attention_factor(scaling)
-    c, s = c * a, s * a
-    for blk in model.blocks:
-        q, k, v = blk.attn.qkv(blk.ln1(x), c, s)
-        out, _ = blk.attn.attend(q, k, v)
-        x = x + out
-        x = x + blk.mlp(blk.ln2(x))
-    return model.head(model.ln_f(x))
-
-
 def evaluate_long_context(model, tokens: torch.Tensor, train_context: int, cfg: LongContextConfig,
                           device: torch.device) -> LongContextResult:
     """tokens: (W, s·L + 1) windows of token ids. Loss per position for every scaling method."""
@@ -368,7 +349,8 @@ def evaluate_long_context(model, tokens: torch.Tensor, train_context: int, cfg: 
     losses, inside, beyond = [], [], []
     for m in METHODS:
         sc = R.RopeScaling(m, max(cfg.factor, 1.0), train_context)
-        logits = forward_scaled(model, idx, sc).float()  # (W, N, V)
+        with torch.no_grad():
+            logits = model(idx, rope_scaling=sc)[0].float()  # (W, N, V)
         per_pos = torch.nn.functional.cross_entropy(logits.transpose(1, 2), tgt, reduction="none").mean(0).cpu()
         losses.append([float(per_pos[a:b].mean()) for a, b in zip(edges[:-1], edges[1:])])
         inside.append(float(per_pos[:train_context].mean()))

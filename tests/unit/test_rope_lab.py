@@ -86,13 +86,13 @@ def _tiny_model():
     return TinyGPT(GPTConfig(n_layer=2, n_head=2, n_kv_head=1, d_model=32, max_seq_len=16)).eval()
 
 
-def test_forward_scaled_without_scaling_is_the_model_forward():
+def test_model_forward_with_unit_scaling_is_the_plain_forward():
     model = _tiny_model()
     idx = torch.randint(0, 256, (2, 40))
     with torch.no_grad():
         ref, _ = model(idx)
-    torch.testing.assert_close(L.forward_scaled(model, idx, R.RopeScaling()), ref)
-    pi = L.forward_scaled(model, idx, R.RopeScaling("linear", 4.0, 16))
+        torch.testing.assert_close(model(idx, rope_scaling=R.RopeScaling())[0], ref)
+        pi = model(idx, rope_scaling=R.RopeScaling("linear", 4.0, 16))[0]
     assert (pi - ref).abs().max() > 1e-4  # scaling really changes the computation
 
 
@@ -161,3 +161,27 @@ def test_bench_suite_rope_runs_small():
     rows = suite.run(args, lambda msg: None)
     assert [r["layout"] for r in rows] == list(R.LAYOUTS)
     assert all(r["time_s"] > 0 and r["N"] == 32 for r in rows)
+
+
+def test_model_forward_scaling_equals_scaled_tables_by_hand_and_with_a_cache():
+    """YaRN through TinyGPT.forward == the blocks run on cos/sin built here; chunked with a cache == at once."""
+    from viz_core.models.kv_cache import KVCache
+
+    model = _tiny_model()
+    cfg = model.cfg
+    idx = torch.randint(0, 256, (2, 40))
+    sc = R.RopeScaling("yarn", 4.0, 16)
+    with torch.no_grad():
+        out = model(idx, rope_scaling=sc)[0]
+        theta = R.scaled_inv_freq(cfg.head_dim, cfg.rope_base, sc)  # float64 (hd/2,)
+        ang = torch.arange(40, dtype=torch.float64)[:, None] * theta[None, :]
+        a = 0.1 * math.log(4.0) + 1.0
+        cos, sin = (ang.cos() * a).float(), (ang.sin() * a).float()
+        x = model.tok_emb(idx)
+        for blk in model.blocks:
+            x, _, _ = blk(x, cos, sin)
+        torch.testing.assert_close(out, model.head(model.ln_f(x)), atol=1e-5, rtol=1e-5)
+        cache = KVCache.empty(cfg, batch=2, max_len=64)
+        first, cache = model(idx[:, :25], cache=cache, rope_scaling=sc)
+        second, cache = model(idx[:, 25:], cache=cache, rope_scaling=sc)
+    torch.testing.assert_close(torch.cat([first, second], 1), out, atol=1e-5, rtol=1e-5)

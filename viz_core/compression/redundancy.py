@@ -49,28 +49,11 @@ class LayerDropResult:
     device: str
 
 
-def forward_skipping(model, idx: torch.Tensor, skip_attn: frozenset[int] = frozenset(),
-                     collect: bool = False):
-    """The tiny GPT's forward pass with the attention sublayers in ``skip_attn`` removed.
-
-    idx (B, N) -> logits (B, N, V) [, per-layer (attn_cos, mlp_cos) of (B·N,) when ``collect``].
-    """
-    x = model.tok_emb(idx)  # (B, N, d)
-    cos, sin = model.rope_tables(0, idx.shape[1], x.device, x.dtype)
-    sims = []
-    for i, blk in enumerate(model.blocks):
-        if i not in skip_attn:
-            q, k, v = blk.attn.qkv(blk.ln1(x), cos, sin)
-            a, _ = blk.attn.attend(q, k, v)
-            y = x + a
-        else:
-            y = x
-        z = y + blk.mlp(blk.ln2(y))
-        if collect:
-            sims.append((F.cosine_similarity(x, y, dim=-1).flatten(), F.cosine_similarity(y, z, dim=-1).flatten()))
-        x = z
-    logits = model.head(model.ln_f(x))
-    return (logits, sims) if collect else logits
+def sublayer_similarities(model, idx: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per layer (cos(X, X + Attn(X)), cos(Y, Y + MLP(Y))), each (B·N,), from the tiny GPT's intermediates."""
+    _, _, inter = model(idx, intermediates=True)
+    return [(F.cosine_similarity(x, y, dim=-1).flatten(), F.cosine_similarity(y, z, dim=-1).flatten())
+            for x, y, z in zip(inter.hiddens[:-1], inter.post_attn, inter.hiddens[1:])]
 
 
 def _val_windows(cfg: LayerDropConfig, tokenizer) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,7 +70,7 @@ def _val_windows(cfg: LayerDropConfig, tokenizer) -> tuple[torch.Tensor, torch.T
 
 
 def _loss(model, x, y, skip) -> float:
-    lg = forward_skipping(model, x, frozenset(skip))
+    lg, _ = model(x, skip_attn=skip)
     return float(F.cross_entropy(lg.reshape(-1, lg.shape[-1]), y.reshape(-1)))
 
 
@@ -100,7 +83,7 @@ def layer_drop(cfg: LayerDropConfig) -> LayerDropResult:
     if cfg.seq > mcfg.max_seq_len:
         raise InputError(f"Windows of {cfg.seq} tokens exceed the model's context of {mcfg.max_seq_len}.")
     x, y = (t.to(dev) for t in _val_windows(cfg, tok))
-    _, sims = forward_skipping(model, x, collect=True)
+    sims = sublayer_similarities(model, x)
     attn_sim = np.array([float(a.mean()) for a, _ in sims])
     mlp_sim = np.array([float(m.mean()) for _, m in sims])
     order = np.argsort(-attn_sim, kind="stable")  # most similar (most redundant) first
@@ -112,7 +95,7 @@ def layer_drop(cfg: LayerDropConfig) -> LayerDropResult:
         skip_rev = [int(i) for i in order[::-1][:k]]
         loss.append(_loss(model, x, y, skip))
         loss_rev.append(_loss(model, x, y, skip_rev))
-        t = time_fn(lambda s=frozenset(skip): forward_skipping(model, x, s), device=dev, warmup=1, repeats=2)
+        t = time_fn(lambda s=tuple(skip): model(x, skip_attn=s), device=dev, warmup=1, repeats=2)
         times.append(t.median_s * 1e3)
         kvb.append(per_layer_kv * (L - k))
     return LayerDropResult(attn_sim, mlp_sim, order, np.arange(L + 1), np.array(loss), np.array(loss_rev),
@@ -173,27 +156,23 @@ def _select(x: torch.Tensor, keep: int, method: str, cls_attn: torch.Tensor | No
     return alive.nonzero()[:, 1].view(b, keep)
 
 
+def token_dropper(keep: int, after: int, method: str, g: torch.Generator | None = None):
+    """The ``TokenDrop`` for ``TinyViT.forward``: keep ``keep`` patch tokens, chosen by ``method``, before
+    block ``after``."""
+    from viz_core.models.vit import TokenDrop
+
+    if method not in TOKEN_METHODS:
+        raise InputError(f"Unknown token-dropping method {method!r}; choose one of {TOKEN_METHODS}.")
+    g = g or torch.Generator().manual_seed(0)
+    return TokenDrop(after, lambda x, cls_attn: _select(x, keep, method, cls_attn, g),
+                     needs_cls_attn=method == "cls-attention")
+
+
 def vit_forward_dropping(model, images: torch.Tensor, keep: int, after: int, method: str,
                          g: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Tiny ViT forward that keeps ``keep`` patch tokens after ``after`` blocks. -> (logits, kept idx (B, keep))."""
-    cfg = model.cfg
-    if cfg.pos != "learned":
-        raise InputError("Token dropping is shown on the learned-position tiny ViT.")
-    g = g or torch.Generator().manual_seed(0)
-    x = model.patch_embed(images).flatten(2).transpose(1, 2)
-    x = torch.cat((model.cls.expand(x.shape[0], -1, -1), x), dim=1) + model.pos_emb
-    kept = torch.arange(x.shape[1] - 1, device=x.device).expand(x.shape[0], -1)
-    for i, blk in enumerate(model.blocks):
-        if i == after:
-            cls_attn = None
-            if method == "cls-attention":
-                _, w = blk(x, None, True)  # attention of this block, computed on the full set
-                cls_attn = w[:, :, 0, 1:].mean(1)  # (B, P)
-            kept = _select(x, keep, method, cls_attn, g)
-            idx = torch.cat((torch.zeros(x.shape[0], 1, dtype=torch.long, device=x.device), kept + 1), dim=1)
-            x = x.gather(1, idx[..., None].expand(-1, -1, x.shape[-1]))
-        x, _ = blk(x)
-    return model.head(model.ln_f(x[:, 0])), kept
+    """The tiny ViT's forward keeping ``keep`` patch tokens after ``after`` blocks -> (logits, kept (B, keep))."""
+    logits, inter = model(images, token_drop=token_dropper(keep, after, method, g), intermediates=True)
+    return logits, inter.kept
 
 
 @torch.no_grad()
