@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from viz_core.compression import quantize as qz
 from viz_core.labs import low_bit
 from viz_core.compression import redundancy as red
+from viz_core.labs import drop_redundancy
 from viz_core.errors import InputError
 from viz_core.models.gpt import load_tiny_gpt
 from viz_core.models.vit import load_tiny_vit
@@ -135,7 +136,7 @@ def test_vit_intermediates_and_token_drop_argument():
 
 
 def test_layer_drop_result():
-    res = red.layer_drop(red.LayerDropConfig(windows=2, seq=64))
+    res = drop_redundancy.layer_drop(drop_redundancy.LayerDropConfig(windows=2, seq=64))
     L = res.n_layer
     assert res.loss.shape == (L + 1,) and sorted(res.drop_order.tolist()) == list(range(L))
     assert res.loss[0] == res.loss_reverse[0] and res.loss[L] == pytest.approx(res.loss_reverse[L])
@@ -167,13 +168,13 @@ def test_vit_keep_all_equals_model_and_dropping_is_real():
 
 
 def test_token_drop_and_claims():
-    res = red.token_drop(red.TokenDropConfig(n_images=40, keep_fractions=(1.0, 0.5, 0.25)))
+    res = drop_redundancy.token_drop(drop_redundancy.TokenDropConfig(n_images=40, keep_fractions=(1.0, 0.5, 0.25)))
     accs = {m: a[0] for m, a in res.accuracy.items()}
     assert len(set(accs.values())) == 1  # keeping every token: all methods equal the model
     assert res.forward_flops[0] > res.forward_flops[1] > res.forward_flops[2]
     for m in red.TOKEN_METHODS:
         assert res.example_kept[m].sum() == round(res.grid**2 * 0.5)
-    c = red.token_claim(res)
+    c = drop_redundancy.token_claim(res)
     assert c.claim.id == 18 and "fewer forward FLOPs" in c.measured
 
 
