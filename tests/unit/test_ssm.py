@@ -202,7 +202,7 @@ VAL_BOUND_NATS = 1.60  # tiny-gpt: 1.478 nats/byte with the same protocol; an un
 
 def test_trained_tiny_mamba_held_out_loss_under_bound():
     from viz_core.models.data import load_corpus
-    from viz_core.models.train import eval_loss
+    from viz_core.train.loop import eval_loss
     from viz_core.ssm.mamba import load_tiny_mamba
 
     model, cfg, meta = load_tiny_mamba()

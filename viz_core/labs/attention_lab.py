@@ -28,7 +28,7 @@ from viz_core.errors import InputError, LabError
 from viz_core.measure.baseline import eager_attention
 from viz_core.measure.flops import attention_flops, score_matrix_bytes
 from viz_core.measure.memory import check_budget, tensor_peak_bytes
-from viz_core.measure.threads import torch_threads
+from viz_core.measure.threads import with_threads
 from viz_core.measure.timer import time_fn
 
 DEFAULT_VARIANTS = ("sliding_window", "bigbird", "linear", "performer", "linformer", "hierarchical")
@@ -119,13 +119,9 @@ def effective_weights(name: str, q, k, v, attn: AttnConfig) -> torch.Tensor:
     return var.fn(q, k, eye.contiguous(), cfg=attn).out  # (B, H, N, M)
 
 
+@with_threads(lambda cfg, *_, **__: cfg.threads)
 def run_lab(cfg: LabConfig) -> LabResult:
     """Run every chosen variant on the same inputs; see the module docstring."""
-    with torch_threads(cfg.threads):
-        return _run_lab(cfg)
-
-
-def _run_lab(cfg: LabConfig) -> LabResult:
     inp = cfg.inputs
     if inp.n > MAX_LAB_N:
         raise InputError(f"The lab compares against exact attention, so it runs up to N = {MAX_LAB_N}; "

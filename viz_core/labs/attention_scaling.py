@@ -18,7 +18,7 @@ from viz_core.attention.types import AttnConfig
 from viz_core.device import dtype_bytes, resolve_device, resolve_dtype
 from viz_core.errors import BudgetError, InputError, LabError
 from viz_core.measure.memory import check_budget, default_budget_bytes, tensor_peak_bytes
-from viz_core.measure.threads import torch_threads
+from viz_core.measure.threads import with_threads
 from viz_core.measure.timer import time_fn
 
 # Expected slope of time vs N on a log-log plot (N² methods: 2, linear-in-N methods: 1).
@@ -70,17 +70,12 @@ class SweepResult:
     memory_method: str
 
 
+@with_threads(lambda cfg, *_, **__: cfg.threads)
 def measure_point(cfg: SweepConfig, variant: str, n: int, prev_n: int | None = None,
                   prev_time_s: float | None = None) -> SweepPoint:
     """One (variant, N) point: budget check, inputs, timing, peak memory. Never raises for budget: a point
     that would not fit comes back with ``stopped=True`` and a plain message. ``prev_n``/``prev_time_s``
     (the variant's previous point) predict this point's time for the time limit."""
-    with torch_threads(cfg.threads):
-        return _measure_point(cfg, variant, n, prev_n, prev_time_s)
-
-
-def _measure_point(cfg: SweepConfig, variant: str, n: int, prev_n: int | None,
-                   prev_time_s: float | None) -> SweepPoint:
     variants = all_variants()
     if variant not in variants:
         raise InputError(f"Unknown attention variant {variant!r}.")

@@ -17,7 +17,7 @@ from viz_core.decoding.gqa_convert import convert, held_out_loss, uptrain
 from viz_core.decoding.memory import BYTES_PER_VALUE, MODEL_SHAPES, kv_cache_bytes, popular_formula_bytes
 from viz_core.device import resolve_device
 from viz_core.errors import InputError, human_bytes
-from viz_core.measure.threads import PAGE_THREADS, torch_threads
+from viz_core.measure.threads import PAGE_THREADS, with_threads
 from viz_core.models.data import load_corpus
 from viz_core.models.kv_cache import KVCache
 
@@ -63,13 +63,9 @@ class DecodeResult:
     repeats: int
 
 
+@with_threads(PAGE_THREADS)
 def run(cfg: DecodeConfig) -> DecodeResult:
     """The KV-cache page: generate the same continuation with and without the cache; time and count it."""
-    with torch_threads(PAGE_THREADS):
-        return _run(cfg)
-
-
-def _run(cfg: DecodeConfig) -> DecodeResult:
     dev = resolve_device(cfg.device)
     model, tok, mcfg = load_model(cfg.model, dev.type, cfg.dtype)
     ids = encode_prompt(tok, cfg.prompt)
@@ -109,13 +105,9 @@ class Claim9Result:
     time_cached_s: float
 
 
+@with_threads(PAGE_THREADS)
 def claim_9(model_name: str = "tiny-gpt", device: str = "auto", dtype: str = "float32", n: int = 100) -> Claim9Result:
     """Claim #9 made real: a 1-token prompt and n = 100 new tokens, counted by hooks and timed."""
-    with torch_threads(PAGE_THREADS):
-        return _claim_9(model_name, device, dtype, n)
-
-
-def _claim_9(model_name: str, device: str, dtype: str, n: int) -> Claim9Result:
     dev = resolve_device(device)
     model, tok, mcfg = load_model(model_name, dev.type, dtype)
     n = min(n, mcfg.max_seq_len - 1)
@@ -253,12 +245,8 @@ class GQAResult:
     uptrain_steps: int
 
 
+@with_threads(PAGE_THREADS)
 def run_gqa(cfg: GQAConfig) -> GQAResult:
-    with torch_threads(PAGE_THREADS):
-        return _run_gqa(cfg)
-
-
-def _run_gqa(cfg: GQAConfig) -> GQAResult:
     dev = resolve_device(cfg.device)
     model, tok, mcfg = load_model(cfg.model, dev.type, cfg.dtype)
     if not 1 <= cfg.windows <= 128:

@@ -17,7 +17,7 @@ import torch
 from viz_core.claims import CLAIMS, ClaimCheck, Verdict
 from viz_core.decoding.paged import OutOfBlocks, PagedKVCache, paged_attention
 from viz_core.errors import InputError
-from viz_core.measure.threads import PAGE_THREADS, torch_threads
+from viz_core.measure.threads import PAGE_THREADS, with_threads
 
 
 # ---------------------------------------------------------------------------------------------- simulation
@@ -81,14 +81,11 @@ def _requests(cfg: ServeConfig):
     return prompt + cfg.shared_prefix, out, arrival
 
 
+@with_threads(PAGE_THREADS)
 def simulate(cfg: ServeConfig) -> ServeResult:
-    """See ``_simulate``; runs with one torch thread (tiny tensors)."""
-    with torch_threads(PAGE_THREADS):
-        return _simulate(cfg)
+    """Runs with one torch thread (tiny tensors).
 
-
-def _simulate(cfg: ServeConfig) -> ServeResult:
-    """Serve ``requests`` (random prompt/output lengths, staggered arrivals; all at step 0 when they share a
+    Serve ``requests`` (random prompt/output lengths, staggered arrivals; all at step 0 when they share a
     prefix) through a paged KV cache, one decode token per running request per step. Requests are admitted
     first-come-first-served when their prompt fits in free blocks; when the pool runs dry the latest admitted
     request is pre-empted (its blocks freed, its tokens recomputed on re-admission, as vLLM does). The same

@@ -17,7 +17,7 @@ from viz_core.decoding.generate import check_length, encode_prompt, load_model
 from viz_core.decoding.speculative import GPTSession, SpecTrace, plain_generate, speculative_generate
 from viz_core.device import resolve_device
 from viz_core.errors import InputError
-from viz_core.measure.threads import PAGE_THREADS, torch_threads
+from viz_core.measure.threads import PAGE_THREADS, with_threads
 from viz_core.models.gpt import checkpoint_path
 
 
@@ -85,12 +85,8 @@ def _sessions(target, draft, n: int, gamma: int):
     return GPTSession(target, n + gamma + 2), GPTSession(draft, n + gamma + 2)
 
 
+@with_threads(PAGE_THREADS)
 def run(cfg: SpecConfig) -> SpecResult:
-    with torch_threads(PAGE_THREADS):
-        return _run(cfg)
-
-
-def _run(cfg: SpecConfig) -> SpecResult:
     dev = resolve_device(cfg.device)
     target, tok, tcfg = load_model(cfg.target, dev.type, cfg.dtype)
     draft, dtok, dcfg = load_model(cfg.draft, dev.type, cfg.dtype)

@@ -24,7 +24,7 @@ from viz_core.measure.timer import time_fn
 from viz_core.models.data import load_corpus
 from viz_core.models.gpt import ByteTokenizer, checkpoint_path, load_checkpoint, load_tiny_gpt
 from viz_core.models.kv_cache import KVCache, cache_bytes
-from viz_core.models.train import eval_loss
+from viz_core.train.loop import eval_loss
 from viz_core.sampling import SamplingConfig, generate
 from viz_core.ssm.mamba import load_tiny_mamba, state_bytes
 from viz_core.ssm.scan import SCANS, work_depth

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+from typing import Callable
 
 import torch
 
@@ -28,3 +30,15 @@ def torch_threads(n: int | None):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def with_threads(n: int | None | Callable[..., int | None] = PAGE_THREADS):
+    """Decorator: run the function inside ``torch_threads(n)``. ``n`` may be a function of the call's
+    arguments (e.g. ``lambda cfg, *_: cfg.threads``) for runners whose config says how many threads."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            with torch_threads(n(*args, **kwargs) if callable(n) else n):
+                return fn(*args, **kwargs)
+        return run
+    return wrap

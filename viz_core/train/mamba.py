@@ -1,5 +1,5 @@
 """Train the tiny Mamba on the same Shakespeare bytes, split, batch, sequence length, optimiser, schedule and
-evaluation protocol as the tiny GPT (``viz_core.models.train``), seeded, and write
+evaluation protocol as the tiny GPT (the shared loop, ``viz_core.train.loop``), seeded, and write
 ``assets/models/tiny-mamba.pt`` (fp16) and its model card.
 
     python -m viz_core.train.mamba                       # 1500 steps, seed 0, 1 thread
@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
 from viz_core.models import MODELS_DIR
-from viz_core.models.train import _batches, _cpu_name, _lr_at, eval_loss, lm_step
+from viz_core.train.loop import cosine_lr, cpu_name, eval_loss, lm_batches, train_loop
 
 SNAPSHOT_DIR = MODELS_DIR.parents[1] / ".cache" / "train"
 GPT_VAL_NATS = 1.478  # assets/models/tiny-gpt.md, same protocol
@@ -81,27 +80,27 @@ def train_mamba(tc: MambaTrainConfig, progress=print) -> dict:
         raise SystemExit(f"no snapshot at {snap}")
     if tc.from_snapshot:  # a run still in progress: publish what it has reached, clearly marked interim
         return _finish(model, tc, cfg, tok, tr, va, history, elapsed, start, False, progress)
-    batches = _batches(tr, tc.batch, tc.seq_len, g)
+    batches = lm_batches(tr, tc.batch, tc.seq_len, g)
+    lr_at = cosine_lr(tc.lr, tc.steps, warmup=tc.warmup, floor=0.1)  # the tiny GPT's schedule
     forward = model.forward
     model.forward = lambda idx, **kw: forward(idx, chunk=tc.chunk, **kw)  # training scan: chunked SSD
-    t0 = time.perf_counter() - elapsed
-    model.train()
-    for step in range(start, tc.steps):
-        for grp in opt.param_groups:
-            grp["lr"] = _lr_at(step, tc.steps, tc.lr, tc.warmup)
-        x, y = next(batches)
-        loss = lm_step(model, opt, x, y)
-        if not math.isfinite(loss.item()):
-            raise RuntimeError(f"loss is {loss.item()} at step {step}")
-        if step % tc.log_every == 0 or step == tc.steps - 1:
-            history.append((step, round(loss.item(), 4), round(time.perf_counter() - t0, 1)))
-            progress(f"step {step}/{tc.steps} loss {loss.item():.3f} ({time.perf_counter() - t0:.0f} s)")
-        if tc.snapshot_every and (step + 1) % tc.snapshot_every == 0 and step + 1 < tc.steps:
+    step, wall = start, elapsed
+    every = tc.snapshot_every or tc.steps
+    while step < tc.steps:  # the shared loop, in segments that end on a snapshot
+        n = min(every - step % every, tc.steps - step)
+        run = train_loop(model, opt, batches, n, lr_at=lambda k, o=step: lr_at(o + k), log_every=tc.log_every,
+                         progress=lambda _msg: None)
+        for k, loss, t in run.history:
+            if (step + k) % tc.log_every == 0 or step + k == tc.steps - 1:
+                history.append((step + k, loss, round(wall + t, 1)))
+                progress(f"step {step + k}/{tc.steps} loss {loss:.3f} ({wall + t:.0f} s)")
+            if not math.isfinite(loss):
+                raise RuntimeError(f"loss is {loss} at step {step + k}")
+        step, wall = step + n, wall + run.wall_s
+        if step < tc.steps:
             snap.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "gen": g.get_state(),
-                        "step": step + 1, "elapsed": time.perf_counter() - t0,
-                        "history": torch.tensor(history, dtype=torch.float64)}, snap)
-    wall = time.perf_counter() - t0
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "gen": g.get_state(), "step": step,
+                        "elapsed": wall, "history": torch.tensor(history, dtype=torch.float64)}, snap)
     model.forward = forward
     return _finish(model, tc, cfg, tok, tr, va, history, wall, tc.steps, bool(start), progress)
 
@@ -120,7 +119,7 @@ def _finish(model, tc: MambaTrainConfig, cfg, tok, tr, va, history, wall: float,
                    seed=0, cache=model.empty_state(1))
     meta = {"val_loss_nats_per_byte": round(val, 4), "train_loss_nats_per_byte": round(train_l, 4),
             "val_bits_per_byte": round(val / math.log(2), 4), "train_wall_s": round(wall, 1),
-            "threads": tc.threads, "cpu": _cpu_name(), "torch": torch.__version__, "params": model.num_params(),
+            "threads": tc.threads, "cpu": cpu_name(), "torch": torch.__version__, "params": model.num_params(),
             "steps_done": steps_done, "tokens_seen": steps_done * tc.batch * tc.seq_len,
             "train_config": asdict(tc), "history": history, "sample": prompt + tok.decode(ids[0].tolist()),
             "resumed": resumed, "interim": steps_done < tc.steps}
