@@ -71,9 +71,10 @@ if st.session_state.get("ssm_m") and m is not None:
     cross = "; ".join(f"{k}: " + (f"faster than SDPA from N = {v:,}" if v else "slower than SDPA at every N measured")
                       for k, v in m.crossover.items())
     st.markdown(f"**Prefill crossover (measured):** {cross}. {m.dims}; {m.device}, {m.threads} thread(s).")
-    st.caption("Sequential: work N, depth N. Parallel (Blelloch): work ≈ 2N, depth 2·log₂N, but every state is "
-               "materialised (N·H·P·N floats). Chunked SSD: matrix products inside chunks of 64, N/64 steps between "
-               "them. On one CPU thread depth buys nothing; memory traffic and matmul efficiency decide.")
+    st.caption("Work in multiply-adds with S = H·P·N numbers of state. Sequential: 3·S per token, depth N. "
+               "Parallel (Blelloch): ≈ 4·S per token, depth 2·log₂N, but every state is materialised (N·S floats). "
+               "Chunked SSD: ≈ Q·(N + H + H·P) + 2·S per token as matrix products, depth N/Q + log₂Q (Q = 64). "
+               "On one CPU thread depth buys nothing; memory traffic and matmul efficiency decide.")
 else:
     c1.caption("Press the button to time the three scans and causal SDPA at each N (median of 3 after a warm-up).")
 

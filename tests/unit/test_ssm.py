@@ -97,9 +97,12 @@ def test_zoh_exact_input_factor_tends_to_delta():
 
 
 def test_work_and_depth_formulas():
-    assert work_depth("sequential", 4096) == (4096, 4096)
-    assert work_depth("parallel", 4096) == (2 * 4095, 24)  # Blelloch: ≈2n combines, 2·log₂n levels
-    assert work_depth("chunked", 4096, chunk=64)[1] == 64 + 6
+    S = 8 * 32 * 32  # one tiny-Mamba layer's state
+    assert work_depth("sequential", 4096) == (3 * 4096 * S, 4096)
+    assert work_depth("parallel", 4096) == (2 * 4095 * S + 2 * 4096 * S, 24)  # Blelloch: 2·log₂n levels
+    w, d = work_depth("chunked", 4096, chunk=64)
+    assert d == 64 + 6 and w == 64 * 64 * 64 * (32 + 8 + 256) + 2 * 4096 * S + 64 * S
+    assert work_depth("chunked", 1, chunk=64) == (1 * (32 + 8 + 256) + 2 * S + S, 1)
     with pytest.raises(InputError):
         work_depth("magic", 10)
 

@@ -132,7 +132,7 @@ class MixerResult:
     names: tuple  # ("sequential", "parallel", "chunked", "SDPA attention")
     time_s: np.ndarray  # (4, K) median seconds per call
     iqr_s: np.ndarray  # (4, K)
-    work: np.ndarray  # (3, K) state-combine operations (scans only)
+    work: np.ndarray  # (3, K) multiply-adds (scans only; ssm.scan.work_depth)
     depth: np.ndarray  # (3, K) sequential levels
     max_diff: np.ndarray  # (3, K) max |y − y_sequential| / max |y_sequential|
     crossover: dict  # scan name -> smallest measured N where it beats SDPA, or None
@@ -172,7 +172,8 @@ def mixers(cfg: MixerConfig) -> MixerResult:
             for i, c in enumerate(calls):
                 tm = time_fn(c, device=dev, warmup=1, repeats=cfg.repeats)
                 t[i, j], iqr[i, j] = tm.median_s, tm.spread_s
-    wd = np.array([[work_depth(s, n, chunk=cfg.chunk) for n in lengths] for s in SCANS])  # (3, K, 2)
+    wd = np.array([[work_depth(s, n, chunk=cfg.chunk, heads=H, head_dim=P, d_state=N) for n in lengths]
+                   for s in SCANS])  # (3, K, 2)
     cross = {s: next((n for j, n in enumerate(lengths) if t[i, j] < t[3, j]), None) for i, s in enumerate(SCANS)}
     return MixerResult(np.array(lengths), tuple(SCANS) + ("SDPA attention",), t, iqr, wd[..., 0], wd[..., 1],
                        diff, cross, f"scan H={H}, P={P}, N={N}; SDPA 4 heads × 32, causal; batch 1", str(dev),

@@ -57,14 +57,14 @@ def scan_times(m) -> go.Figure:
 
 
 def work_depth(m) -> go.Figure:
-    """Work (state combines) and depth (sequential levels) of each scan vs N, computed."""
-    fig = make_subplots(1, 2, subplot_titles=("work (state updates)", "depth (sequential levels)"))
+    """Work (multiply-adds) and depth (sequential levels) of each scan vs N, computed."""
+    fig = make_subplots(1, 2, subplot_titles=("work (multiply-adds)", "depth (sequential levels)"))
     for i, n in enumerate(m.names[:3]):
         for j, arr in enumerate((m.work, m.depth)):
             fig.add_trace(go.Scatter(x=m.lengths, y=arr[i], name=n, mode="lines+markers", showlegend=j == 0,
                                      line=dict(color=SCAN_COLORS[n])), 1, j + 1)
     fig.update_xaxes(type="log", title_text="sequence length N (tokens)")
-    fig.update_yaxes(type="log", title_text="operations (count, log scale)", col=1)
+    fig.update_yaxes(type="log", title_text="multiply-adds (log scale)", col=1)
     fig.update_yaxes(type="log", title_text="levels (count, log scale)", col=2)
     return style(fig, title="Work and depth (computed from the algorithms)", height=360)
 

@@ -154,19 +154,27 @@ def scan_chunked(x, dt, A, Bm, Cm, h0=None, chunk: int = 64):
 SCANS = {"sequential": scan_sequential, "parallel": scan_parallel, "chunked": scan_chunked}
 
 
-def work_depth(kind: str, n: int, *, chunk: int = 64) -> tuple[float, float]:
-    """(work in combine/step operations on a state, depth in sequential levels) for a scan over n tokens.
+def work_depth(kind: str, n: int, *, chunk: int = 64, heads: int = 8, head_dim: int = 32,
+               d_state: int = 32) -> tuple[float, float]:
+    """(work in multiply-adds, depth in sequential levels) of one scan over n tokens with H heads of P channels
+    and state size N (defaults: one tiny-Mamba layer). S = H·P·N numbers in the state.
 
-    sequential: n steps, depth n. parallel (Blelloch): ≈ 2n combines over 2·⌈log₂n⌉ levels.
-    chunked (SSD): Q²/2 pairwise terms per token-chunk plus n/Q state passes; depth n/Q + ⌈log₂Q⌉."""
+    sequential: per token Ā·h + Δx·Bᵀ and h·C: 3·S each, n levels.
+    parallel (Blelloch): ≈ 2(n−1) combines of S each, plus the inputs and read-outs (2·S per token);
+        2·⌈log₂n⌉ levels.
+    chunked (SSD), chunk Q: C·Bᵀ (n·Q·N), the decay mask (n·Q·H), the masked product (n·Q·H·P), chunk states
+        and read-outs from the entering state (2·S per token), state passing (S per chunk);
+        depth ⌈n/Q⌉ state passes + ⌈log₂Q⌉ for the reductions inside a chunk."""
     n = max(1, int(n))
+    S = heads * head_dim * d_state
     if kind == "sequential":
-        return float(n), float(n)
+        return float(3 * n * S), float(n)
     levels = math.ceil(math.log2(n)) if n > 1 else 0
     if kind == "parallel":
-        return float(2 * (n - 1)), float(2 * levels)
+        return float(2 * (n - 1) * S + 2 * n * S), float(2 * levels)
     if kind == "chunked":
         q = max(1, min(chunk, n))
         c = math.ceil(n / q)
-        return float(c * q * (q + 1) / 2 + c), float(c + (math.ceil(math.log2(q)) if q > 1 else 0))
+        work = c * q * q * (d_state + heads + heads * head_dim) + 2 * c * q * S + c * S
+        return float(work), float(c + (math.ceil(math.log2(q)) if q > 1 else 0))
     raise InputError(f"Unknown scan {kind!r}; choose one of {sorted(SCANS)}.")
