@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -240,13 +241,13 @@ def decode(cfg: DecodeConfig) -> DecodeResult:
             for i in range(cfg.steps + 1):  # first step of each is a warm-up
                 nxt = ids[:, c + i]
                 synchronize(dev)
-                t0 = _now()
+                t0 = time.perf_counter()
                 _, s = mamba.step(nxt, s)
                 synchronize(dev)
-                t1 = _now()
+                t1 = time.perf_counter()
                 gpt(nxt[:, None], cache=cache)
                 synchronize(dev)
-                t2 = _now()
+                t2 = time.perf_counter()
                 if i:
                     tm.append(t1 - t0)
                     tg.append(t2 - t1)
@@ -258,12 +259,6 @@ def decode(cfg: DecodeConfig) -> DecodeResult:
     return DecodeResult(np.array(ctx), r[:, 0], r[:, 1], r[:, 2], r[:, 3], r[:, 4].astype(np.int64),
                         r[:, 5].astype(np.int64), str(dev), torch.get_num_threads() if dev.type == "cpu" else 0,
                         cfg.steps)
-
-
-def _now() -> float:
-    import time
-
-    return time.perf_counter()
 
 
 def _iqr(xs) -> float:
