@@ -1,7 +1,7 @@
 """Quantitative claims from popular teaching material, stated in the lab's own words with their source.
 
 A page shows a claim with ``ClaimCheck``: what this device measured or computed, and a verdict.
-The verdict is decided by code from the measurement, never typed in by hand.
+The verdict is decided by the claim's judge (``viz_core.claims.judges``) from the value, never typed in by hand.
 """
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ class ClaimCheck:
     measured: str  # what the lab measured/computed, with units and device
     verdict: Verdict
     why: str  # one line on why
+    value: float | None = None  # the number the judge compared with the claimed range (units in ``measured``)
+    provenance: str = ""  # "computed (formula)", "measured live (...)", "recorded (file, date, hardware)", ...
 
 
 CLAIMS: dict[int, Claim] = {c.id: c for c in (
@@ -71,6 +73,12 @@ CLAIMS: dict[int, Claim] = {c.id: c for c in (
           "bitnet.cpp (Microsoft, 2024)"),
     Claim(20, "Full attention over 1000 patches is 1,000,000 comparisons; efficient attention needs 10,000: "
               "10× faster with the same quality.", "The ratio is 100×, and 'same quality' depends on the method"),
+    Claim(21, "State-space models (Mamba) handle unlimited length, are an alternative to attention, give about 5× "
+              "the generation throughput of a same-size Transformer and scale linearly in length.",
+          "Gu & Dao 2023, Mamba: Linear-Time Sequence Modeling with Selective State Spaces"),
+    Claim(22, "Lookup tables replace multiplications for ternary weights: sums per activation group are "
+              "precomputed once and each packed weight group indexes them.",
+          "bitnet.cpp TL kernels (Microsoft, 2024); T-MAC (Wei et al. 2024)"),
 )}
 
 
