@@ -250,3 +250,37 @@ def test_performer_causal_equals_float64_prefix_sums_of_its_features():
         return np.linalg.norm(o - exact) / np.linalg.norm(exact)
 
     assert err(1024) < err(16)
+
+
+# ---------------------------------------------------------------- half inputs, strides
+@pytest.mark.parametrize("form", ["prefix", "chunked"])
+def test_causal_linear_attention_sums_half_inputs_in_float32(form):
+    """bf16 inputs over 2048 tokens: prefix sums in bf16 stall (a running sum ~256× a term stops growing);
+    summed in float32, the output is within bf16 rounding of float64 on the same inputs."""
+    from viz_core.attention.linear import linear_attention
+
+    n = 2048
+    q, k, v = (x.to(torch.bfloat16) for x in _qkv(n, 8, h=1))
+    out = linear_attention(q, k, v, cfg=AttnConfig(causal=True, linear_form=form, chunk=64)).out
+    assert out.dtype == torch.bfloat16
+    q64, k64, v64 = (x.double().numpy() for x in (q, k, v))
+    phi = lambda x: np.where(x > 0, x + 1, np.exp(x))  # noqa: E731  elu(x) + 1
+    pq, pk = phi(q64), phi(k64)
+    num = np.cumsum(pk[..., :, :, None] * v64[..., :, None, :], axis=2)  # (B, H, N, F, Dv)
+    den = np.cumsum(pk, axis=2)
+    expect = np.einsum("bhnf,bhnfd->bhnd", pq, num) / np.einsum("bhnf,bhnf->bhn", pq, den)[..., None]
+    err = np.abs(out.double().numpy() - expect).max() / np.abs(expect).max()
+    assert err < 1e-2, err
+
+
+def test_gqa_accepts_non_contiguous_q():
+    from viz_core.attention.grouped import gqa_attention
+
+    g = torch.Generator().manual_seed(1)
+    q = torch.randn(2, 9, 4, 8, generator=g).transpose(1, 2)  # (B, H, N, D) view with swapped strides
+    k, v = torch.randn(2, 2, 9, 8, generator=g), torch.randn(2, 2, 9, 8, generator=g)
+    assert not q.is_contiguous()
+    out = gqa_attention(q, k, v, cfg=AttnConfig(kv_heads=2, causal=True)).out
+    kk, vv = (x.repeat_interleave(2, dim=1).numpy() for x in (k, v))
+    expect = attention64(q.numpy(), kk, vv, np.tril(np.ones((9, 9), bool)))
+    np.testing.assert_allclose(out.double().numpy(), expect, atol=3e-6, rtol=1e-5)
