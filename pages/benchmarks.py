@@ -9,7 +9,7 @@ import streamlit as st
 
 from ui import cached
 from ui.layout import figure, header, metrics
-from viz_core.bench import results
+from viz_core.labs import benchmarks as results
 from viz_core.plots.bench import run_chart
 
 header("Benchmarks",

@@ -12,7 +12,7 @@ import torch
 
 from viz_core.attention import sparse
 from viz_core.attention.masks import MaskSpec, dense_mask
-from viz_core.bench.timer import compile_count, time_fn
+from viz_core.measure.timer import compile_count, time_fn
 
 
 def test_timed_calls_that_recompile_are_discarded():

@@ -167,7 +167,7 @@ def flex_sparse_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, spe
     """
     from torch._dynamo.exc import FailOnRecompileLimitHit
 
-    from viz_core.bench.timer import compile_count
+    from viz_core.measure.timer import compile_count
 
     n_q, n_kv = q.shape[-2], k.shape[-2]
     bm = flex_block_mask(spec, n_q, n_kv, str(q.device))
