@@ -68,7 +68,7 @@ def test_continuations_stop_at_the_eos_id_the_gguf_declares(monkeypatch):
     """SmolLM2's end-of-sequence id comes from the loaded GGUF (tokenizer.ggml.eos_token_id), not a constant."""
     from types import SimpleNamespace
 
-    from viz_core.models import explore
+    from viz_core.labs import tokens as explore
 
     monkeypatch.setattr(explore, "_smol", lambda: SimpleNamespace(eos_id=49_152 - 7))
     assert explore.stop_ids("smollm2-135m") == (49_145,)
