@@ -167,14 +167,18 @@ def judge_3(total_bytes: float, *, measured: str = "", provenance: str = "comput
 
 def judge_4(speedup: float | None, memory_ratio: float | None, exact: bool | None = None, *, measured: str = "",
             provenance: str = "") -> ClaimCheck:
-    """Claim #4: FlashAttention 2–4× faster, 5–20× less memory, exact. Beyond the range counts as reaching it
-    (the saving grows with N, which the repo's own 10× at 2K / 20× at 4K shows)."""
+    """Claim #4: FlashAttention 2–4× faster, 5–20× less memory, exact. Speed and memory decide; beyond the range
+    counts as reaching it (the saving grows with N: the repo's own 10× at 2K, 20× at 4K). Exactness is a gate:
+    an inexact result does not hold, an unchecked one caps the verdict at "holds partly"."""
+    if exact is False:
+        return _check(4, Verdict.NOT_HERE, "the output is not exact attention", measured, speedup, provenance)
     parts = [(f"speed {speedup:.2f}× (claim {RANGES[4].text()})" if speedup is not None else "speed",
               _reaches(speedup, RANGES[4])),
              (f"memory {memory_ratio:.3g}× less (claim {RANGE_4_MEMORY.text()})" if memory_ratio is not None
-              else "memory", _reaches(memory_ratio, RANGE_4_MEMORY)),
-             ("exact output (tested)" if exact is not False else "exact output", exact)]
-    return _parts(4, parts, measured, speedup, provenance)
+              else "memory", _reaches(memory_ratio, RANGE_4_MEMORY))]
+    out = _parts(4, parts, measured, speedup, provenance, unmeasured="" if exact else "exact output")
+    return out if not exact or out.verdict is not Verdict.HOLDS else _check(
+        4, Verdict.HOLDS, out.why + "; exact (checked against float64)", measured, speedup, provenance)
 
 
 def judge_5(speedup: float | None, *, measured: str = "", provenance: str = "") -> ClaimCheck:
