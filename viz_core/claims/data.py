@@ -80,34 +80,3 @@ CLAIMS: dict[int, Claim] = {c.id: c for c in (
               "precomputed once and each packed weight group indexes them.",
           "bitnet.cpp TL kernels (Microsoft, 2024); T-MAC (Wei et al. 2024)"),
 )}
-
-
-def check_ratio(claim_id: int, measured_ratio: float, low: float, high: float | None, *, measured: str,
-                why_holds: str = "", why_not: str = "", partly_fraction: float = 0.5) -> ClaimCheck:
-    """Verdict for a claimed range [low, high] of a ratio (speed-up, memory saving, ...).
-
-    holds: inside the range (or above ``low`` when ``high`` is None);
-    holds partly: at least ``partly_fraction``·low, or above ``high``;
-    does not hold here: below that.
-    """
-    if measured_ratio >= low and (high is None or measured_ratio <= high):
-        v, why = Verdict.HOLDS, why_holds or "the measured ratio is inside the claimed range"
-    elif high is not None and measured_ratio > high:
-        v, why = Verdict.PARTLY, why_holds or "the measured ratio is even larger than claimed"
-    elif measured_ratio >= partly_fraction * low:
-        v, why = Verdict.PARTLY, why_not or "the measured ratio is below the claimed range but of the same order"
-    else:
-        v, why = Verdict.NOT_HERE, why_not or "the measured ratio is well below the claimed range"
-    return ClaimCheck(CLAIMS[claim_id], measured, v, why)
-
-
-def check_value(claim_id: int, computed: float, claimed: float, *, measured: str, rel_tol: float = 0.1,
-                why_holds: str = "", why_not: str = "") -> ClaimCheck:
-    """Verdict for an arithmetic claim: holds when within ``rel_tol`` of the claimed value."""
-    rel = abs(computed - claimed) / max(abs(claimed), 1e-30)
-    if rel <= rel_tol:
-        return ClaimCheck(CLAIMS[claim_id], measured, Verdict.HOLDS, why_holds or f"within {rel_tol:.0%} of the claim")
-    if rel <= 1.0:
-        return ClaimCheck(CLAIMS[claim_id], measured, Verdict.PARTLY,
-                          why_not or f"off by {rel:.0%} from the claim")
-    return ClaimCheck(CLAIMS[claim_id], measured, Verdict.NOT_HERE, why_not or f"off by {rel:.0%} from the claim")
