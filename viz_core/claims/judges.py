@@ -364,10 +364,12 @@ def judge_21(throughput_ratio: float | None, length_exponent: float | None, *, m
                   measured, throughput_ratio, provenance, unmeasured="'unlimited length'")
 
 
-def judge_22(max_rel_error: float, speedup: float | None = None, *, measured: str = "",
+def judge_22(max_rel_error: float | None, speedup: float | None = None, *, measured: str = "",
              provenance: str = "") -> ClaimCheck:
     """Claim #22: a lookup-table kernel reproduces the ternary product (``max_rel_error`` vs the float matmul,
     exact when ≤ 1e-4) without multiplications; ``speedup`` vs fp32 says whether that pays off here."""
+    if max_rel_error is None:
+        return not_measured(22, "no lookup-table kernel measured here yet", measured, provenance)
     if not max_rel_error <= 1e-4:
         return _check(22, Verdict.NOT_HERE, f"the lookup-table result differs from the matmul by {max_rel_error:.1e}",
                       measured, speedup, provenance)
@@ -376,6 +378,11 @@ def judge_22(max_rel_error: float, speedup: float | None = None, *, measured: st
                   measured, speedup, provenance)
 
 
+def not_measured(cid: int, why: str, measured: str = "not measured in this run", provenance: str = "") -> ClaimCheck:
+    """The verdict for a claim with no value in this run (a slow row not run yet, a page not built yet)."""
+    return _check(cid, Verdict.NOT_MEASURED, why, measured, None, provenance)
+
+
 JUDGES = {i: globals()[f"judge_{i}"] for i in range(1, 23)}
 
-__all__ = ["Range", "RANGES", "RANGES_8", "RANGE_4_MEMORY", "JUDGES", "place", "NEAR"] + [f"judge_{i}" for i in range(1, 23)]
+__all__ = ["Range", "RANGES", "RANGES_8", "RANGE_4_MEMORY", "JUDGES", "place", "NEAR", "not_measured"] + [f"judge_{i}" for i in range(1, 23)]
