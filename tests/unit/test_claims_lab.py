@@ -56,3 +56,12 @@ def test_bad_threads():
 
     with pytest.raises(InputError):
         lab.run(lab.Config(threads=0))
+
+
+def test_cli_prints_the_same_table(tmp_path, capsys):
+    from viz_core.cli.runner import main
+
+    assert main(["bench", "claims", "--device", "cpu", "--threads", "1", "--out-dir", str(tmp_path)]) == 0
+    rows = list(csv.DictReader((tmp_path / "claims-cpu.csv").open(encoding="utf-8")))
+    assert [int(r["id"]) for r in rows] == sorted(CLAIMS)
+    assert {r["verdict"] for r in rows} <= {v.value for v in Verdict}
