@@ -16,6 +16,7 @@ from viz_core.plots import decoding as plots
 
 run = cached.data(kv.run)
 claim9 = cached.data(kv.claim_9)
+cache_bytes = cached.data(kv.tiny_gpt_cache_bytes)
 calc = cached.data(kv.calculate)
 gqa_run = cached.data(kv.run_gqa)
 
@@ -121,7 +122,7 @@ with guard(stop=False):
                + (f"; every variant uptrained {g.uptrain_steps} steps first." if g.uptrain_steps else
                   "; no uptraining (pooling alone)."))
     claim_checks([kv.claim_10_check(int(ctx), "float16"),
-                  kv.claim_11_check(int(g.kv_heads[0]), float(g.cache_bytes[0] / g.cache_bytes[-1]))])
+                  kv.claim_11_check(cache_bytes(s.device))])
 
 st.caption("Bad input: an empty prompt is refused; any character is accepted (UTF-8 bytes); asking for more "
            "tokens than the model's trained context is refused with a message — this page does not slide a "

@@ -38,8 +38,9 @@ head_dim = int(c1.number_input("Head dimension d", min_value=1, max_value=256, v
 base = c2.number_input("Base", min_value=-10.0, max_value=1e7, value=10000.0, step=1000.0, format="%g",
                        help="θᵢ = base^(−2i/d). Llama 2 uses 10,000, Llama 3 uses 500,000. Try 1.")
 pair = c3.slider("Pair i", 0, max(head_dim // 2 - 1, 1), 0, help="Pair (i, i + d/2) in the half-split layout.")
-position = c4.number_input("Position m", min_value=0, max_value=10**15, value=3, step=1,
-                           help="Angles are computed in float64, so even 10¹⁵ works.")
+position = c4.number_input("Position m", min_value=0, max_value=2 * 10**12, value=3, step=1,
+                           help="Angles are computed in float64: up to about 2.25·10¹² they stay exact to 10⁻³ rad, "
+                                "beyond that the lab refuses the position.")
 with guard():
     rot = run_rotation(rope_lab.RotationConfig(head_dim=head_dim, base=base, pair=pair, position=int(position),
                                                seed=s.seed))

@@ -36,8 +36,37 @@ def claim_checks(checks: Iterable[ClaimCheck], title: str = "Claims, checked her
         with st.container(border=True):
             st.markdown(f"**Claim #{c.claim.id}** — {c.claim.text}  \n"
                         f"<small>Source: {c.claim.source}</small>", unsafe_allow_html=True)
-            st.markdown(f"**Measured here:** {c.measured}  \n"
+            label = "Measured here" if c.provenance.startswith("measured live") else "Value"
+            st.markdown(f"**{label}:** {c.measured}  \n"
                         f"**Verdict:** {_VERDICT_ICON[c.verdict]} {c.verdict.value} — {c.why}")
+            if c.provenance:
+                st.caption(f"Provenance: {c.provenance}")
+
+
+PROVENANCE_KINDS = ("measured live", "recorded", "computed", "cited")
+
+
+def provenance_text(kind: str, *, device: str = "", threads: int | None = None, dtype: str = "",
+                    when: str = "", file: str = "", hardware: str = "", formula: str = "", paper: str = "") -> str:
+    """One provenance line for a figure or number (the rule: "measured here" only for live measurements).
+
+    measured live: device, threads, dtype, when · recorded: date, hardware, file · computed: formula · cited: paper.
+    """
+    if kind not in PROVENANCE_KINDS:
+        raise ValueError(f"provenance kind must be one of {PROVENANCE_KINDS}, got {kind!r}")
+    if kind == "measured live":
+        parts = [device, f"{threads} thread(s)" if threads else "", dtype, when]
+        return "Measured here, live: " + ", ".join(p for p in parts if p)
+    if kind == "recorded":
+        return "Recorded: " + ", ".join(p for p in (when, hardware, f"`{file}`" if file else "") if p)
+    if kind == "computed":
+        return "Computed" + (f" from {formula}" if formula else " from a formula")
+    return "Cited" + (f": {paper}" if paper else "")
+
+
+def provenance(kind: str, **kw) -> None:
+    """Draw the provenance line under a figure (see ``provenance_text``)."""
+    st.caption("ⓘ " + provenance_text(kind, **kw))
 
 
 def figure(fig, key: str | None = None) -> None:
