@@ -6,6 +6,7 @@ from typing import Iterable, Sequence
 import streamlit as st
 
 from viz_core.claims import ClaimCheck, Verdict
+from viz_core.plots import theme
 
 _VERDICT_ICON = {Verdict.HOLDS: "✅", Verdict.PARTLY: "🟡", Verdict.NOT_HERE: "❌", Verdict.NOT_MEASURED: "⏸️"}
 
@@ -13,7 +14,10 @@ _VERDICT_ICON = {Verdict.HOLDS: "✅", Verdict.PARTLY: "🟡", Verdict.NOT_HERE:
 def header(title: str, intro: str, papers: Sequence[str] = ()) -> None:
     st.title(title)
     st.markdown(intro)
-    if papers:
+    if papers and presenting():  # long citations are developer detail on a projector
+        with st.expander(f"Papers ({len(papers)})"):
+            st.caption(" · ".join(papers))
+    elif papers:
         st.caption("Papers: " + " · ".join(papers))
 
 
@@ -41,5 +45,71 @@ def claim_checks(checks: Iterable[ClaimCheck], title: str = "Claims, checked her
 
 
 def figure(fig, key: str | None = None) -> None:
-    """Draw a plotly figure full-width (one place to change how figures are shown)."""
-    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
+    """Draw a plotly figure full-width (one place to change how figures are shown).
+
+    In presentation mode every font is raised to the projector minimum (``theme.enlarge``); Plotly's own
+    toolbar keeps its "download as PNG" button.
+    """
+    theme.enlarge(fig)
+    st.plotly_chart(fig, width="stretch", key=key,
+                    config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}})
+
+
+def table(data, *, name: str = "table", key: str | None = None, caption: str | None = None, **kwargs) -> None:
+    """A result table with its CSV download; collapsed behind an expander in presentation mode."""
+    from ui import export
+
+    def draw() -> None:
+        st.dataframe(data, hide_index=kwargs.pop("hide_index", True), key=key, **kwargs)
+        export.csv_button(data, name=name, key=f"csv_{key or name}")
+        if caption:
+            st.caption(caption)
+
+    if presenting():
+        with st.expander(f"Table: {name.replace('_', ' ')}"):
+            draw()
+    else:
+        draw()
+
+
+# ------------------------------------------------------------------ presentation mode
+_PRESENT_CSS = """<style>
+html { font-size: 20px; }                                   /* every rem-sized text x1.25: never smaller */
+h1 { font-size: 2.6rem !important; }
+[data-testid="stMetricValue"] { font-size: 2.1rem !important; }
+[data-testid="stMetricLabel"], [data-testid="stMetricLabel"] * {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+  height: auto !important; }                                 /* labels wrap instead of "Tiles comp…" */
+[data-testid="stSidebar"] { font-size: 0.85rem; }
+[data-testid="stCaptionContainer"] { font-size: 0.9rem; }
+</style>"""
+
+
+def presentation_css() -> None:
+    st.markdown(_PRESENT_CSS, unsafe_allow_html=True)
+
+
+def presenting() -> bool:
+    return bool(st.session_state.get("presentation", False))
+
+
+def lesson_nav(current) -> None:
+    """Previous / Next buttons through the lesson (ui.registry.LESSON)."""
+    from ui import registry
+
+    stem = current.path.rsplit("/", 1)[-1].removesuffix(".py")
+    prev, nxt = registry.lesson_neighbours(stem)
+    if prev is None and nxt is None:
+        return
+    order = [p.path for p in registry.lesson()]
+    where = f"Lesson {order.index(current.path) + 1} of {len(order)}" if current.path in order else "The lesson"
+    st.divider()
+    c1, c2, c3 = st.columns([2, 1, 2], vertical_alignment="center")
+    if prev is not None and c1.button(f"← Previous: {prev.title}", key="lesson_prev", width="stretch"):
+        st.switch_page(prev.path)
+    c2.markdown(f"<div style='text-align:center'>{where}</div>", unsafe_allow_html=True)
+    label = f"Next: {nxt.title} →" if nxt is not None else ""
+    if nxt is not None and c3.button(label if stem in [o.rsplit('/', 1)[-1][:-3] for o in order]
+                                     else f"Start the lesson: {nxt.title} →", key="lesson_next", type="primary",
+                                     width="stretch"):
+        st.switch_page(nxt.path)
