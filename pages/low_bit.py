@@ -7,7 +7,7 @@ order: 20
 """
 import streamlit as st
 
-from ui import cached, state
+from ui import cached, params, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics
 from viz_core.compression import quantize as qz
@@ -25,9 +25,9 @@ header("Low-bit weights: int8 and ternary",
         "Dettmers et al. 2022, LLM.int8()"])
 
 c1, c2 = st.columns(2)
-shape = c1.selectbox("Benchmark layer", ["4096 × 4096 (7B-class)", "4096 × 11008 (7B MLP)", "128 × 512 (tiny GPT MLP)"],
+shape = params.selectbox(c1, "Benchmark layer", ["4096 × 4096 (7B-class)", "4096 × 11008 (7B MLP)", "128 × 512 (tiny GPT MLP)"],
                      key="lowbit_shape")
-tokens = c2.select_slider("Tokens per product", [1, 16, 256], value=1, key="lowbit_tokens",
+tokens = params.select_slider(c2, "Tokens per product", [1, 16, 256], value=1, key="lowbit_tokens",
                           help="1 = decoding one token (a matrix-vector product, bound by memory bandwidth).")
 n_in, n_out = {"4096 × 4096 (7B-class)": (4096, 4096), "4096 × 11008 (7B MLP)": (4096, 11008),
                "128 × 512 (tiny GPT MLP)": (128, 512)}[shape]

@@ -7,7 +7,7 @@ order: 40
 """
 import streamlit as st
 
-from ui import cached, state
+from ui import cached, params, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics
 from viz_core.decoding import speculative
@@ -27,14 +27,14 @@ header("Speculative decoding: draft fast, verify in one pass",
 s = state.settings()
 st.session_state.setdefault("sd_run", 0)
 c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
-prompt = c1.text_input("Prompt", "ROMEO: But soft, what light", key="sd_prompt")
-gamma = c2.slider("Draft length γ", 1, 10, 4, key="sd_gamma")
-n_new = c3.slider("New tokens", 16, 160, 48, step=16, key="sd_new")
-temp = c4.select_slider("Temperature", [0.0, 0.5, 0.8, 1.0], value=0.0, key="sd_temp", help="0 = greedy")
+prompt = params.text_input(c1, "Prompt", "ROMEO: But soft, what light", key="sd_prompt")
+gamma = params.slider(c2, "Draft length γ", 1, 10, 4, key="sd_gamma")
+n_new = params.slider(c3, "New tokens", 16, 160, 48, step=16, key="sd_new")
+temp = params.select_slider(c4, "Temperature", [0.0, 0.5, 0.8, 1.0], value=0.0, key="sd_temp", help="0 = greedy")
 c1, c2 = st.columns([1, 3])
 if c1.button("Measure again", key="sd_again"):
     st.session_state["sd_run"] += 1
-sweep = c2.toggle("Also sweep γ = 1, 2, 3, 4, 6, 8 (a few seconds)", value=False, key="sd_sweep")
+sweep = params.toggle(c2, "Also sweep γ = 1, 2, 3, 4, 6, 8 (a few seconds)", value=False, key="sd_sweep")
 
 cfg_draft = speculative.SpecConfig().draft
 if not speculative.model_available(cfg_draft):
