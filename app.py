@@ -37,7 +37,6 @@ with st.sidebar:
             st.page_link(pages[p.path], label=p.title, icon=p.icon)
 if present:
     layout.presentation_css()
-notes_slot = st.container()
 
 t0 = time.perf_counter()
 completed = False
@@ -46,8 +45,7 @@ try:
         page.run()
     completed = True
 finally:
-    for note in params.notes():
-        notes_slot.warning(note, icon="🔗")
+    params.notes()  # (already shown beside their controls)
     if completed:
         params.drop_stale()
     if current is not None:
@@ -58,7 +56,10 @@ finally:
             st.code(params.view_link(page.url_path), language=None, wrap_lines=True)
     # Drawn when the page's script has finished (also after st.stop): the browser tests and
     # scripts/measure_pages.py wait for `.st-key-lab_page_done`; the reader sees what this run cost.
+    runs = st.session_state["_lab_runs"] = st.session_state.get("_lab_runs", 0) + 1
     with st.container(key="lab_page_done"):
+        with st.container(key=f"lab_run_{runs}"):  # changes every run (scripts/load_test.py waits on it)
+            st.html(f"<span class='lab-run' data-run='{runs}'></span>")
         if not present:
             st.caption(f"⏱ This page ran in {time.perf_counter() - t0:.2f} s on the server "
                        f"({settings.threads} CPU thread{'s' if settings.threads > 1 else ''} for torch).")

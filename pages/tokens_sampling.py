@@ -7,7 +7,7 @@ order: 10
 """
 import streamlit as st
 
-from ui import cached, params, state
+from ui import cached, layout, params, state
 from ui.errors import guard
 from ui.layout import figure, header, metrics, table
 from viz_core.models import explore
@@ -46,7 +46,9 @@ with st.expander("SmolLM2-135M-Instruct: " + {"loaded": "loaded ✅", "fetched":
             st.rerun()
     if status == "loaded":
         sm = explore.smollm_model()
-        st.caption(f"Loaded in {sm.load_s:.1f} s; {sm.model.num_params() / 1e6:.1f} M parameters in float32.")
+        st.caption(f"Loaded in {sm.load_s:.1f} s; {sm.model.num_params() / 1e6:.1f} M parameters in {sm.dtype}: "
+                   f"{sm.weight_bytes / 2**20:,.0f} MiB of weights in memory (measured from the tensors); "
+                   f"this server process now holds {layout.process_rss_mib():,.0f} MiB (RSS, all sessions).")
 models = explore.tiny_models() + (["smollm2-135m"] if explore.smollm_status() == "loaded" else [])
 
 # ------------------------------------------------------------------ 1. BPE

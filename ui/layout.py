@@ -113,3 +113,15 @@ def lesson_nav(current) -> None:
                                      else f"Start the lesson: {nxt.title} →", key="lesson_next", type="primary",
                                      width="stretch"):
         st.switch_page(nxt.path)
+
+
+def process_rss_mib() -> float:
+    """Resident memory of this server process now (Linux /proc; NaN elsewhere)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")

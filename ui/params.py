@@ -34,7 +34,8 @@ def slug(label: str) -> str:
 
 
 def notes() -> list[str]:
-    """Notes about URL values that were rejected or clamped in this run (and clears them)."""
+    """Notes about URL values that were rejected or clamped in this run (and clears them); each is also shown
+    as a warning beside its control when it happens."""
     return st.session_state.pop(_NOTES, [])
 
 
@@ -126,7 +127,9 @@ def _widget(kind: str, args: tuple, kwargs: dict):
             except Exception as e:  # noqa: BLE001 - never let a URL break a page
                 value, problem = default, f"could not be read ({type(e).__name__})"
             if problem:
-                _note(f"Link value {name}={_quote(raw)} for “{label}” {problem}; using {encode(value) or '(empty)'}.")
+                note = f"Link value {name}={_quote(raw)} for “{label}” {problem}; using {encode(value) or '(empty)'}."
+                _note(note)
+                (where if where is not st else st).warning(note, icon="🔗")  # beside the control it concerns
             if value != default:
                 state[key] = value
     if key in state:

@@ -33,7 +33,9 @@ def presentation_toggle() -> bool:
 def sidebar() -> Settings:
     """Draw the shared run settings (called by app.py on every run, before the page)."""
     with st.sidebar:
-        with st.expander("Run settings", expanded=not st.session_state.get("presentation", False)):
+        s = settings()
+        summary = f"{s.device} · {s.dtype} · seed {s.seed} · {s.threads} thread{'s' if s.threads > 1 else ''}"
+        with st.expander(f"Run settings: {summary}", expanded=False):
             devices = available_devices()
             params.selectbox("Device", devices, index=devices.index("auto") if "auto" in devices else 0,
                              key="device", help="'auto' uses CUDA when this machine has a GPU, else the CPU.")
