@@ -8,8 +8,12 @@ import time
 
 import streamlit as st
 
-from ui import errors, export, layout, params, registry, state
-from viz_core.plots import theme
+from ui import memory
+
+memory.tune()  # before torch is imported (ui.state imports it): big tensors go back to the system when freed
+
+from ui import errors, export, layout, params, registry, state  # noqa: E402
+from viz_core.plots import theme  # noqa: E402
 
 st.set_page_config(page_title="Transformer Efficiency Lab", page_icon="⚡", layout="wide",
                    initial_sidebar_state="expanded")
@@ -46,6 +50,7 @@ try:
     completed = True
 finally:
     params.notes()  # (already shown beside their controls)
+    memory.trim()
     if completed:
         params.drop_stale()
     if current is not None:
