@@ -47,16 +47,19 @@ STEPS = [
     ("KV cache", "generate without recomputing", "pages/kv_cache.py"),
 ]
 root = Path(registry.ROOT)
-cols = st.columns([7, 1] * (len(STEPS) - 1) + [7], vertical_alignment="center", gap="small")
-for i, (label, what, path) in enumerate(STEPS):
-    with cols[2 * i].container(border=True):
-        if path and (root / path).exists():
-            st.page_link(path, label=f"**{label}**")
-        else:
-            st.markdown(f"**{label}**")
-        st.caption(what)
-    if i < len(STEPS) - 1:
-        cols[2 * i + 1].markdown("<div style='text-align:center;font-size:1.6rem'>→</div>", unsafe_allow_html=True)
+per_row = 3 if s.presentation else len(STEPS)  # large text on a projector: two rows of three boxes fit
+for start in range(0, len(STEPS), per_row):
+    row = STEPS[start:start + per_row]
+    cols = st.columns([7, 1] * (len(row) - 1) + [7], vertical_alignment="center", gap="small")
+    for j, (label, what, path) in enumerate(row):
+        with cols[2 * j].container(border=True):
+            if path and (root / path).exists():
+                st.page_link(path, label=f"**{label}**")
+            else:
+                st.markdown(f"**{label}**")
+            st.caption(what)
+        if j < len(row) - 1:
+            cols[2 * j + 1].markdown("<div style='text-align:center;font-size:1.6rem'>→</div>", unsafe_allow_html=True)
 
 st.subheader("All pages")
 for section, pages in registry.by_section().items():

@@ -1,5 +1,7 @@
 """requirements.txt serves Community Cloud (CPU torch by URL) and, rewritten, this machine (torch==VERSION)."""
 import re
+
+import pytest
 import sys
 from pathlib import Path
 
@@ -31,9 +33,9 @@ def test_torch_urls_are_cpu_wheels_of_one_version_matching_their_python():
 
 def test_local_file_has_the_same_pins_with_plain_torch(tmp_path):
     local = local_requirements.local_lines(ROOT / "requirements.txt")
-    assert sum(ln.startswith("torch") for ln in local) == 1
-    assert "torch==" + _lines("requirements.txt")[-1 - len(_lines("requirements.txt")) + 4].split("==")[1].split()[0] \
-        in local or any(re.fullmatch(r"torch==[0-9.]+", ln) for ln in local)
+    torch = [ln for ln in local if ln.startswith("torch")]
+    fallback = next(ln for ln in _lines("requirements.txt") if ln.startswith("torch=="))
+    assert torch == [fallback.split(";")[0].strip()]  # the same version, no marker, no URL
     others = [ln for ln in _lines("requirements.txt") if not ln.startswith("torch")]
     assert [ln for ln in local if not ln.startswith("torch")] == others
     assert all("@" not in ln for ln in local)
@@ -45,3 +47,20 @@ def test_nested_requirement_files_are_inlined(tmp_path):
         ' ; python_version == "3.11"\ntorch==9.9.1 ; sys_platform != "linux"\nnumpy==1.0\n')
     (tmp_path / "dev.txt").write_text("-r base.txt\npytest==1.2  # why\n")
     assert local_requirements.local_lines(tmp_path / "dev.txt") == ["torch==9.9.1", "numpy==1.0", "pytest==1.2"]
+
+
+@pytest.mark.parametrize("py", ["3.11", "3.12", "3.13", "3.10"])
+@pytest.mark.parametrize("system,machine", [("linux", "x86_64"), ("linux", "aarch64"), ("darwin", "arm64")])
+def test_exactly_one_torch_line_applies_on_each_platform(py, system, machine):
+    from packaging.requirements import Requirement
+
+    env = {"python_version": py, "python_full_version": py + ".0", "sys_platform": system,
+           "platform_machine": machine, "platform_system": system.title(), "os_name": "posix",
+           "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""}
+    torch = [Requirement(ln) for ln in _lines("requirements.txt") if ln.startswith("torch")]
+    active = [r for r in torch if r.marker is None or r.marker.evaluate(env)]
+    assert len(active) == 1, (py, system, machine, [str(r) for r in active])
+    cloud = system == "linux" and machine == "x86_64" and py != "3.10"
+    assert (active[0].url is not None) == cloud  # Community Cloud's Linux x86-64 gets the CPU wheel by URL
+    if cloud:
+        assert f"cp3{py.split('.')[1]}" in active[0].url
