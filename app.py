@@ -38,7 +38,7 @@ with st.sidebar:
         if section != "Start":
             st.caption(section.upper())
         for p in ps:
-            st.page_link(pages[p.path], label=p.title, icon=p.icon)
+            st.page_link(pages[p.path], label=p.title, icon=p.icon, query_params=params.shared())
 if present:
     layout.presentation_css()
 

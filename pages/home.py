@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import cached, registry, state
+from ui import cached, params, registry, state
 from ui.layout import metrics
 from viz_core.device import describe
 from viz_core.errors import human_bytes
@@ -34,7 +34,7 @@ metrics([
     ("Processor", hw.name[:28] + ("…" if len(hw.name) > 28 else ""), hw.name),
     ("Threads" if hw.device == "cpu" else "SMs", str(hw.threads)),
     ("Memory", human_bytes(hw.total_memory_bytes) if hw.total_memory_bytes else "unknown"),
-    ("torch", hw.torch_version),
+    ("torch", hw.torch_version.split("+")[0], f"torch {hw.torch_version}"),
 ])
 
 st.subheader("The path an image takes through a vision transformer")
@@ -54,7 +54,7 @@ for start in range(0, len(STEPS), per_row):
     for j, (label, what, path) in enumerate(row):
         with cols[2 * j].container(border=True):
             if path and (root / path).exists():
-                st.page_link(path, label=f"**{label}**")
+                st.page_link(path, label=f"**{label}**", query_params=params.shared())
             else:
                 st.markdown(f"**{label}**")
             st.caption(what)
@@ -67,4 +67,4 @@ for section, pages in registry.by_section().items():
         continue
     st.markdown(f"**{section}**")
     for p in pages:
-        st.page_link(p.path, label=f"{p.title} — {p.summary}", icon=p.icon)
+        st.page_link(p.path, label=f"{p.title} — {p.summary}", icon=p.icon, query_params=params.shared())

@@ -76,10 +76,16 @@ def table(data, *, name: str = "table", key: str | None = None, caption: str | N
 _PRESENT_CSS = """<style>
 html { font-size: 20px; }                                   /* every rem-sized text x1.25: never smaller */
 h1 { font-size: 2.6rem !important; }
-[data-testid="stMetricValue"] { font-size: 2.1rem !important; }
-[data-testid="stMetricLabel"], [data-testid="stMetricLabel"] * {
+[data-testid="stMainBlockContainer"] { padding: 1.6rem 1.6rem 3rem 1.6rem !important; max-width: 100% !important; }
+[data-testid="stSidebarHeader"] { height: 1.2rem !important; min-height: 0 !important; padding: 0.4rem !important; }
+[data-testid="stSidebarUserContent"] { padding-top: 0 !important; }
+[data-testid="stMetricValue"] { font-size: 1.9rem !important; }
+[data-testid="stMetricLabel"], [data-testid="stMetricLabel"] *, [data-testid="stMetricValue"],
+[data-testid="stMetricValue"] *, [data-testid="stWidgetLabel"], [data-testid="stWidgetLabel"] p,
+[data-testid="stCheckbox"] label p, [data-testid="stCheckbox"] [data-testid="stMarkdownContainer"] {
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
-  height: auto !important; }                                 /* labels wrap instead of "Tiles comp…" */
+  height: auto !important; }                                 /* labels and values wrap instead of "Tiles comp…" */
+[data-testid="stMetricValue"] > div { overflow-wrap: break-word; line-height: 1.15; }
 [data-testid="stSidebar"] { font-size: 0.85rem; }
 [data-testid="stCaptionContainer"] { font-size: 0.9rem; }
 </style>"""
@@ -95,7 +101,7 @@ def presenting() -> bool:
 
 def lesson_nav(current) -> None:
     """Previous / Next buttons through the lesson (ui.registry.LESSON)."""
-    from ui import registry
+    from ui import params, registry
 
     stem = current.path.rsplit("/", 1)[-1].removesuffix(".py")
     prev, nxt = registry.lesson_neighbours(stem)
@@ -106,13 +112,13 @@ def lesson_nav(current) -> None:
     st.divider()
     c1, c2, c3 = st.columns([2, 1, 2], vertical_alignment="center")
     if prev is not None and c1.button(f"← Previous: {prev.title}", key="lesson_prev", width="stretch"):
-        st.switch_page(prev.path)
+        st.switch_page(prev.path, query_params=params.shared())
     c2.markdown(f"<div style='text-align:center'>{where}</div>", unsafe_allow_html=True)
     label = f"Next: {nxt.title} →" if nxt is not None else ""
     if nxt is not None and c3.button(label if stem in [o.rsplit('/', 1)[-1][:-3] for o in order]
                                      else f"Start the lesson: {nxt.title} →", key="lesson_next", type="primary",
                                      width="stretch"):
-        st.switch_page(nxt.path)
+        st.switch_page(nxt.path, query_params=params.shared())
 
 
 def process_rss_mib() -> float:

@@ -346,6 +346,17 @@ select = selectbox
 text = text_input
 
 
+SHARED = ("present", "device", "dtype", "seed")  # the sidebar's URL names, carried from page to page
+
+
+def shared() -> dict[str, str]:
+    """The sidebar's settings as they stand in the URL, for links and page switches (which start a new URL)."""
+    try:
+        return {k: st.query_params[k] for k in SHARED if k in st.query_params}
+    except Exception:  # noqa: BLE001
+        return {}
+
+
 def view_link(page_url_path: str) -> str:
     """The absolute URL of the current view (page + its query string)."""
     from urllib.parse import urlencode, urlsplit

@@ -29,7 +29,9 @@ FONTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map
     const f = t.textfont.size; s.push(Array.isArray(f) ? Math.min(...f) : f); }
   return Math.min(...s.filter(x => typeof x === 'number'));
 })"""
-CUT_LABELS_JS = """() => Array.from(document.querySelectorAll('[data-testid="stMetricLabel"] p, [data-testid="stMetricLabel"] div'))
+CUT_LABELS_JS = """() => Array.from(document.querySelectorAll(
+    '[data-testid="stMetricLabel"] p, [data-testid="stMetricLabel"] div, [data-testid="stMetricValue"] div, ' +
+    '[data-testid="stWidgetLabel"] p, [data-testid="stCheckbox"] label p'))
   .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
 
 
@@ -101,7 +103,7 @@ def test_walk_the_lesson_with_next_in_presentation_mode(server, small):
     for i, info in enumerate(order):
         assert small.locator("h1").first.is_visible()
         seen.append(info.title)
-        small.screenshot(path=str(SHOTS / f"{i:02d}-{Path(info.path).stem}.png"))
+        small.screenshot(path=str(SHOTS / f"{i:02d}-{Path(info.path).stem}.png"), full_page=True)
         fonts = small.evaluate(FONTS_JS)
         if fonts and min(fonts) < 18:
             problems.append(f"{info.title}: chart font {min(fonts)} px")
