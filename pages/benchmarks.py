@@ -9,7 +9,7 @@ import streamlit as st
 
 from ui import cached, params
 from ui.layout import figure, header, metrics, table
-from viz_core.bench import results
+from viz_core.labs import benchmarks as results
 from viz_core.plots.bench import run_chart
 
 header("Benchmarks",

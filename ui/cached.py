@@ -2,7 +2,7 @@
 
 Pages never call heavy viz_core functions directly: they wrap them once at module level, e.g.
 
-    run_patching = cached.data(viz_core.vision.patching.run, label="Cutting the image into patches")
+    run_patching = cached.data(viz_core.labs.vit_patching.run, label="Cutting the image into patches")
     model = cached.resource(viz_core.models.load_tiny_gpt)()
 
 ``data`` caches results (frozen config dataclasses hash cleanly), shows a spinner with ``label`` while a

@@ -17,7 +17,7 @@ from typing import Callable
 
 import torch
 
-import viz_core.bench.suites as suites_pkg
+import viz_core.cli.suites as suites_pkg
 from viz_core.device import describe
 
 
@@ -28,7 +28,7 @@ def available_suites() -> list[str]:
 def load_suite(name: str):
     if name not in available_suites():
         raise SystemExit(f"unknown suite {name!r}; available: {', '.join(available_suites())}")
-    return importlib.import_module(f"viz_core.bench.suites.{name}")
+    return importlib.import_module(f"viz_core.cli.suites.{name}")
 
 
 def format_table(rows: list[dict], max_width: int = 18) -> str:

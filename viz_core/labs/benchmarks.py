@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from viz_core.bench.memory import REPO_ROOT
+from viz_core.measure.memory import REPO_ROOT
 
 RESULT_DIRS = (REPO_ROOT / "assets" / "bench", REPO_ROOT / "bench_results")
 

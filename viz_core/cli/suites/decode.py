@@ -18,7 +18,7 @@ import argparse
 import numpy as np
 import torch
 
-from viz_core.bench.timer import time_once
+from viz_core.measure.timer import time_once
 from viz_core.decoding.generate import generate, load_model
 from viz_core.decoding.speculative import GPTSession, plain_generate, speculative_generate
 from viz_core.device import resolve_device

@@ -21,11 +21,12 @@ from dataclasses import replace
 import torch
 
 from viz_core.attention import all_variants
-from viz_core.attention.lab import InputConfig, make_qkv, tensor_peak_bytes, theoretical_cost
-from viz_core.attention.reference import reference_attention
+from viz_core.attention.cost import theoretical_cost
+from viz_core.attention.inputs import InputConfig, make_qkv
+from viz_core.measure.baseline import eager_attention
 from viz_core.attention.types import AttnConfig
-from viz_core.bench.memory import default_budget_bytes, measure_peak
-from viz_core.bench.timer import time_fn
+from viz_core.measure.memory import default_budget_bytes, measure_peak, tensor_peak_bytes
+from viz_core.measure.timer import time_fn
 from viz_core.device import dtype_bytes, resolve_device, resolve_dtype
 from viz_core.errors import LabError
 
@@ -55,7 +56,7 @@ def add_arguments(p) -> None:
 
 def _fn(label: str):
     if label == "reference":
-        return lambda q, k, v, cfg: reference_attention(q, k, v, causal=cfg.causal, return_weights=False)
+        return lambda q, k, v, cfg: eager_attention(q, k, v, causal=cfg.causal, scale=cfg.scale)
     if label.startswith("sdpa:"):
         from viz_core.attention.sdpa import sdpa_with_backend
 
@@ -65,7 +66,7 @@ def _fn(label: str):
 
 
 def rss_workload(label: str, n: int, heads: int, head_dim: int, device: str = "cpu", dtype: str = "float32"):
-    """Factory for ``bench.memory.measure_peak``: builds inputs, returns the zero-arg call."""
+    """Factory for ``measure.memory.measure_peak``: builds inputs, returns the zero-arg call."""
     q, k, v = make_qkv(InputConfig(n, heads, head_dim, 1, "random", 0, device, dtype))
     fn, cfg = _fn(label), AttnConfig()
     return lambda: fn(q, k, v, cfg=cfg)
@@ -108,7 +109,7 @@ def _measure(label, attn, n, args, dev, progress, prev) -> dict:
     row["peak_mib"] = round(peak / 2**20, 2) if peak is not None else None
     row["peak_method"] = method
     if args.rss_at and n == args.rss_at and dev.type == "cpu" and label in ("reference", "sdpa"):
-        m = measure_peak("viz_core.bench.suites.attention", "rss_workload",
+        m = measure_peak("viz_core.cli.suites.attention", "rss_workload",
                          {"label": label, "n": n, "heads": args.heads, "head_dim": args.head_dim,
                           "dtype": args.dtype}, device="cpu", threads=torch.get_num_threads())
         row["rss_mib"] = round(m.peak_bytes / 2**20, 1)

@@ -17,7 +17,7 @@ import torch
 
 from viz_core.attention.sdpa import available_backends
 from viz_core.device import resolve_device, resolve_dtype
-from viz_core.flash_lab import MeasureConfig, measure_rows
+from viz_core.labs.flash import MeasureConfig, measure_rows
 
 HELP = "reference vs SDPA backends vs tiled FlashAttention: time, peak memory, TFLOP/s over N"
 
