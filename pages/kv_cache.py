@@ -5,9 +5,11 @@ title: KV cache
 icon: 💾
 order: 20
 """
+import dataclasses
+
 import streamlit as st
 
-from ui import cached, params, state
+from ui import cached, params, progress, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics, table
 from viz_core.labs import kv_cache as kv
@@ -18,6 +20,7 @@ run = cached.data(kv.run)
 claim9 = cached.data(kv.claim_9)
 calc = cached.data(kv.calculate)
 gqa_run = cached.data(kv.run_gqa)
+gqa_options = cached.data(kv.gqa_variant_options)
 
 header("KV cache: generate without recomputing the past",
        "A decoder writes one token at a time, and each new token attends to the **keys and values** of every "
@@ -112,7 +115,18 @@ steps = params.select_slider("Uptrain every variant (AdamW steps, batch 8 × 128
                          help="Ainslie et al. uptrain converted checkpoints briefly. Every variant, the original "
                               "too, gets the same steps so the comparison stays fair. Each step takes 0.1–1 s here.")
 with guard(stop=False):
-    g = gqa_run(kv.GQAConfig(device=s.device, dtype=s.dtype, uptrain_steps=int(steps)))
+    gcfg = kv.GQAConfig(device=s.device, dtype=s.dtype, uptrain_steps=int(steps))
+    if steps:  # minutes on a CPU: one variant at a time, with progress, a stop button and partial results
+        parts, _ = progress.sweep(
+            "Uptraining and scoring each variant", gqa_options(gcfg),
+            lambda k: gqa_run(dataclasses.replace(gcfg, kv_heads=(k,))), key="kv_gqa_sweep",
+            describe=lambda k: f"{k} KV head(s): {steps} AdamW steps, then the held-out loss",
+            draw_partial=lambda part: figure(plots.gqa(kv.merge_gqa(part))))
+        if not parts:
+            st.stop()
+        g = kv.merge_gqa(parts)
+    else:
+        g = gqa_run(gcfg)
     figure(plots.gqa(g), key="kv_gqa")
     table(name="gqa_variants", data={"variant": g.labels, "KV heads": g.kv_heads, "held-out loss (nats/byte)": g.loss.round(4),
                   "perplexity": g.perplexity.round(4), "cache at 256 tokens": [human_bytes(b) for b in g.cache_bytes],
