@@ -130,7 +130,7 @@ def test_kernel_linear_refuses_float_weights():
 
 def test_kernel_lab_measure_and_claim_22():
     from viz_core.claims import Verdict
-    from viz_core.compression import kernel_lab as kl
+    from viz_core.labs import low_bit_kernels as kl
 
     rows = kl.measure([(64, 96)], cycle_mib=0.05, repeats=1)
     assert [r["kernel"] for r in rows] == ["fp32", "int8", "2bit", "lut"]
@@ -139,12 +139,15 @@ def test_kernel_lab_measure_and_claim_22():
     res = kl._from_rows(rows, "64x96", "measured live", None)
     assert "ns per lookup" in kl.lut_explanation(res)
 
-    def fake(lut_ms):  # fp32 4 ms, int8 1 ms, 2-bit 0.8 ms, LUT as given
+    assert all(r["max_rel_err"] < 1e-5 for r in rows)  # every kernel's output vs the float64 product
+    assert kl.lut_claim(res).claim.id == 22
+
+    def fake(lut_ms, err=1e-7):  # fp32 4 ms, int8 1 ms, 2-bit 0.8 ms, LUT as given
         ms = np.array([4.0, 1.0, 0.8, lut_ms])
-        return kl.KernelResult("4096x4096", ("fp32", "int8", "2bit", "lut"), ms, ms * 0, ms * 0 + 1, 4.0 / ms, 1,
-                               "test", None)
-    assert kl.lut_claim(fake(0.5)).verdict is Verdict.HOLDS
-    assert kl.lut_claim(fake(2.0)).verdict is Verdict.PARTLY
-    assert kl.lut_claim(fake(5.0)).verdict is Verdict.NOT_HERE
+        return kl.KernelResult("4096x4096", ("fp32", "int8", "2bit", "lut"), ms, ms * 0, ms * 0 + 1, 4.0 / ms,
+                               np.array([0, 1e-7, 1e-7, err]), 1, "test", None)
+    assert kl.lut_claim(fake(2.0)).verdict is Verdict.HOLDS  # exact, and faster than fp32
+    assert kl.lut_claim(fake(8.0)).verdict is Verdict.PARTLY  # exact, but slower than fp32
+    assert kl.lut_claim(fake(2.0, err=1e-2)).verdict is Verdict.NOT_HERE  # not the product
     with pytest.raises(InputError):
         kl.measure([(4, 4)], kernels=("fp64",))

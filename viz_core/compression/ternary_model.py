@@ -7,7 +7,7 @@ attention, the tied head) stays in torch.
 
 At the tiny GPT's size (width 128, 4 layers) one block linear is 16–64 K weights: the kernel takes a few
 microseconds, about what one torch call costs in overhead, so the end-to-end speed says little about the
-kernel; the GEMV benchmark at 4096×4096 does. The end-to-end measurement is ``kernel_lab.compare``.
+kernel; the GEMV benchmark at 4096×4096 does. The end-to-end measurement is ``viz_core.labs.low_bit_kernels.compare``.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The eager model (``viz_core.models.gpt.TinyGPT`` driven by ``viz_core.decoding.generate``) is the spec.
 For one new token it dispatches a few hundred aten operations (norms, three projections, RoPE on q and k,
-cache writes, attention, the MLP, and the views between them; ``viz_core.decoding.fast_lab.count_ops``
+cache writes, attention, the MLP, and the views between them; ``viz_core.labs.kv_cache_fast.count_ops``
 counts them), each with microseconds of overhead, while the arithmetic of a width-128 model is tens of
 microseconds in total: per-op overhead is the cost.
 

@@ -105,7 +105,7 @@ def kernel_times(res, shape: str) -> go.Figure:
 
 def time_vs_bytes(res) -> go.Figure:
     """Ternary GEMV: median time against bytes of weights read (log-log), one point per kernel."""
-    from viz_core.compression.kernel_lab import LABELS
+    from viz_core.labs.low_bit_kernels import LABELS
 
     fig = go.Figure()
     for j, k in enumerate(res.kernels):
