@@ -12,7 +12,7 @@ def test_kernel_section_recorded_and_shape_switch():
     t = texts(at)
     assert "Claim #22" in t and "ns per lookup" in t and "SIMD shuffle" in t
     spec = [s for s in plotly_specs(at) if "time vs bytes" in str(s["layout"].get("title"))][0]
-    assert "4096x4096" in spec["layout"]["title"]["text"] and len(spec["data"]) == 5  # 4 kernels + the roof
+    assert "4096x4096" in spec["layout"]["title"]["text"] and len(spec["data"]) == 9  # 4 kernels × (median, fastest) + the roof
     at.selectbox(key="lowbit_kshape").set_value("11008x4096").run()
     assert_clean(at)
     spec = [s for s in plotly_specs(at) if "time vs bytes" in str(s["layout"].get("title"))][0]

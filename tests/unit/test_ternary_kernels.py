@@ -144,7 +144,8 @@ def test_kernel_lab_measure_and_claim_22():
 
     def fake(lut_ms, err=1e-7):  # fp32 4 ms, int8 1 ms, 2-bit 0.8 ms, LUT as given
         ms = np.array([4.0, 1.0, 0.8, lut_ms])
-        return kl.KernelResult("4096x4096", ("fp32", "int8", "2bit", "lut"), ms, ms * 0, ms * 0 + 1, 4.0 / ms,
+        return kl.KernelResult("4096x4096", ("fp32", "int8", "2bit", "lut"), ms, ms * 0, ms * 0 + 1, 4.0 / ms, ms,
+                               4.0 / ms,
                                np.array([0, 1e-7, 1e-7, err]), 1, "test", None)
     assert kl.lut_claim(fake(2.0)).verdict is Verdict.HOLDS  # exact, and faster than fp32
     assert kl.lut_claim(fake(8.0)).verdict is Verdict.PARTLY  # exact, but slower than fp32

@@ -119,6 +119,8 @@ class KernelResult:
     iqr_ms: np.ndarray  # (K,)
     weight_bytes: np.ndarray  # (K,)
     speedup: np.ndarray  # (K,) vs fp32, ratio of medians
+    min_ms: np.ndarray  # (K,) fastest call: the least disturbed by other processes on a shared CPU
+    speedup_best: np.ndarray  # (K,) vs fp32, ratio of the fastest calls
     max_rel_err: np.ndarray  # (K,) max |y − y_ref| / max |y_ref| vs the float64 product (NaN if not recorded)
     threads: int
     provenance: str  # "recorded <date> on <cpu>" or "measured live"
@@ -131,7 +133,7 @@ def _from_rows(rows, shape: str, provenance: str, compile_s) -> KernelResult:
         raise InputError(f"No kernel timings for shape {shape}.")
     col = lambda c: np.array([float(r[c]) for r in rows])  # noqa: E731
     return KernelResult(shape, tuple(r["kernel"] for r in rows), col("median_ms"), col("iqr_ms"),
-                        col("weight_bytes"), col("speedup_vs_fp32"),
+                        col("weight_bytes"), col("speedup_vs_fp32"), col("min_ms"), col("speedup_vs_fp32_best"),
                         np.array([float(r.get("max_rel_err", np.nan)) for r in rows]), int(rows[0]["threads"]),
                         provenance, compile_s)
 
