@@ -24,11 +24,13 @@ from viz_core.attention import all_variants
 from viz_core.attention.lab import InputConfig, make_qkv, tensor_peak_bytes, theoretical_cost
 from viz_core.attention.reference import reference_attention
 from viz_core.attention.types import AttnConfig
+from viz_core.bench.flops import attention_bytes_moved
 from viz_core.bench.memory import default_budget_bytes, measure_peak
 from viz_core.bench.timer import time_fn
 from viz_core.device import dtype_bytes, resolve_device, resolve_dtype
 from viz_core.errors import LabError
 
+BYTES_FORMULA = "Q,K,V read + O written + each intermediate written and read once (theoretical_cost)"
 HELP = "attention variants vs N: time, peak memory, SDPA/sparse/linear speed-ups (headline JSON)"
 
 
@@ -79,6 +81,10 @@ def _measure(label, attn, n, args, dev, progress, prev) -> dict:
     row = {"label": label, "variant": label.split("@")[0].split("[")[0], "n": n, "heads": args.heads,
            "head_dim": args.head_dim, "batch": args.batch, "dtype": args.dtype, "device": dev.type,
            "threads": torch.get_num_threads(), "flops": cost.flops, "est_mib": round(cost.bytes / 2**20, 2)}
+    out_bytes = args.batch * args.heads * n * args.head_dim * elem
+    row["bytes_moved"] = attention_bytes_moved(args.batch, args.heads, n, args.head_dim, elem,
+                                               max(0.0, cost.bytes - out_bytes))
+    row["bytes_formula"] = BYTES_FORMULA
     need = cost.bytes + 4 * args.batch * args.heads * n * args.head_dim * elem
     if need > default_budget_bytes(dev):
         row["note"] = f"skipped: needs ~{need / 2**30:.1f} GiB, over the memory budget"
@@ -199,7 +205,7 @@ def run(args, progress) -> list[dict]:
     (out_dir / f"attention-headline-{dev.type}.json").write_text(json.dumps(h, indent=1), encoding="utf-8")
     progress("headline: " + json.dumps({k: v for k, v in h.items() if not isinstance(v, list)}))
     for r in rows:  # keep CSV columns tidy: time_s is for machines, time_ms for people
-        for key in ("flops",):
+        for key in ("flops", "bytes_moved"):
             if isinstance(r.get(key), float):
                 r[key] = float(f"{r[key]:.4g}")
         for key in ("time_s", "min_s"):
