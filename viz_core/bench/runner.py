@@ -145,8 +145,8 @@ def load_roofs(path: str | Path):
     from viz_core.measure.roofline import Roofs
 
     data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if "best_run" in data:
-        data = data["best_run"]
+    if "roofs" in data:
+        data = data["roofs"]
     elif "meta" in data:
         data = data["meta"].get("roofline") or {}
     return Roofs.from_dict(data)

@@ -49,6 +49,7 @@ class Roofs:
     copy_bytes_per_s: float = 0.0
     triad_bytes_per_s: float = 0.0
     spec_bandwidth_bytes_per_s: float | None = None
+    bandwidth_source: str = "measured copy and triad"
     matmul_n: int = MATMUL_N
     stream_bytes: int = STREAM_MIB * 2**20
     measured_at: str = ""  # ISO time
@@ -184,6 +185,17 @@ def measure_roofs(device: str = "cpu", *, dtypes: tuple[str, ...] = ("float32", 
                  copy_bytes_per_s=copy, triad_bytes_per_s=triad,
                  spec_bandwidth_bytes_per_s=spec[2] if spec else None, matmul_n=n, stream_bytes=nb,
                  measured_at=time.strftime("%Y-%m-%dT%H:%M:%S"), loadavg_1m=_loadavg())
+
+
+def spec_roofs(gpu_name: str) -> Roofs | None:
+    """Spec-sheet roofs of a known GPU (no measurement: for recorded runs that carry none)."""
+    spec = _gpu_spec(gpu_name)
+    if spec is None:
+        return None
+    comp = {"float32": spec[0], "float16": spec[1], "bfloat16": spec[1]}
+    return Roofs(device="cuda", name=gpu_name, threads=0, compute_flops=comp,
+                 compute_source={k: "spec sheet" for k in comp}, spec_flops=comp, copy_bytes_per_s=spec[2],
+                 triad_bytes_per_s=spec[2], spec_bandwidth_bytes_per_s=spec[2], bandwidth_source="spec sheet")
 
 
 @functools.lru_cache(maxsize=8)

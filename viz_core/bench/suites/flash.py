@@ -38,6 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
     p.add_argument("--no-tiled", action="store_true", help="leave out the (slow, Python-loop) tiled version")
+    p.add_argument("--methods", default=None, help="comma-separated subset of reference,sdpa,sdpa:<backend>,tiled")
     p.add_argument("--budget-gib", type=float, default=None,
                    help="memory a single run may use (default: half of free memory, at most 8 GiB)")
 
@@ -52,6 +53,9 @@ def run(args: argparse.Namespace, progress) -> list[dict]:
     methods = ["reference", "sdpa", *[f"sdpa:{b}" for b in backends]]
     if not args.no_tiled:
         methods.append("tiled")
+    if getattr(args, "methods", None):
+        keep = [m.strip() for m in str(args.methods).split(",") if m.strip()]
+        methods = [m for m in methods if m in keep]
     threads = args.threads or (1 if not cuda else torch.get_num_threads())
     budget = None
     if args.budget_gib:
