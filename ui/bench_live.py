@@ -75,6 +75,10 @@ def live_panel(cfg: lab.LiveConfig, roofs, *, x: str = "n", y: str = "time_ms", 
         st.warning(f"Stopped: {len(rows)} row(s) measured before the stop are shown.")
         ss["live_meta"] = lab.live_meta(ss.get("live_cfg", cfg), roofs, "", 0.0)
     c = ss["live_cfg"]
+    hot = sum(bool(r.get("contended")) for r in rows)
+    if hot:
+        st.warning(f"⚠️ {hot} of {len(rows)} row(s) were measured while other processes competed for this machine "
+                   "(column `contended`): those times are probably slower than the hardware allows.")
     st.plotly_chart(run_chart(rows, x, y, group,
                               title=f"live {c.suite} run on this server ({c.threads} thread(s))"), key="live_chart")
     with st.expander("live rows", expanded=False):

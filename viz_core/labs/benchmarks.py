@@ -304,8 +304,8 @@ def _fill(suite: str, r: dict) -> None:
                 cost = theoretical_cost("sliding_window", 1, cfg.heads, n, cfg.head_dim,
                                         replace(AttnConfig(), window=int(label.split("@")[1].split("[")[0])), e)
                 fl = cost.flops
-                q = F.attention_bytes_moved(1, cfg.heads, n, cfg.head_dim, e,
-                                            max(0.0, cost.bytes - cfg.heads * n * cfg.head_dim * e))
+                inter = 0.0 if "[flex]" in label else max(0.0, cost.bytes - cfg.heads * n * cfg.head_dim * e)
+                q = F.attention_bytes_moved(1, cfg.heads, n, cfg.head_dim, e, inter)  # flex: fused, no scores
             b = int(r.get("batch", 1))
             r.setdefault("flops", fl * b)
             r["bytes_moved"] = q * b

@@ -82,9 +82,10 @@ def _measure(label, attn, n, args, dev, progress, prev) -> dict:
            "head_dim": args.head_dim, "batch": args.batch, "dtype": args.dtype, "device": dev.type,
            "threads": torch.get_num_threads(), "flops": cost.flops, "est_mib": round(cost.bytes / 2**20, 2)}
     out_bytes = args.batch * args.heads * n * args.head_dim * elem
+    fused = "[flex]" in label  # a compiled kernel: scores stay on chip, only Q, K, V in and O out
     row["bytes_moved"] = attention_bytes_moved(args.batch, args.heads, n, args.head_dim, elem,
-                                               max(0.0, cost.bytes - out_bytes))
-    row["bytes_formula"] = BYTES_FORMULA
+                                               0.0 if fused else max(0.0, cost.bytes - out_bytes))
+    row["bytes_formula"] = "fused: Q,K,V read + O written once" if fused else BYTES_FORMULA
     need = cost.bytes + 4 * args.batch * args.heads * n * args.head_dim * elem
     if need > default_budget_bytes(dev):
         row["note"] = f"skipped: needs ~{need / 2**30:.1f} GiB, over the memory budget"
