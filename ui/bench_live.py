@@ -45,6 +45,8 @@ def live_panel(cfg: lab.LiveConfig, roofs, *, x: str = "n", y: str = "time_ms", 
     points = lab.plan(cfg, roofs)
     st.caption(f"{len(points)} point(s) planned; estimated {sum(p.est_seconds for p in points):.1f} s in all, "
                f"{sum(p.skip is not None for p in points)} to be skipped (memory budget or time limit).")
+    if ss.get("live_q_cancel"):  # the Cancel button shown while queued was pressed
+        st.info("You left the queue: nothing was measured.")
     go_, stop_ = st.columns([1, 1])
     if go_.button("▶ Run live", key="live_run", type="primary"):
         ss["live_rows"], ss["live_done"], ss["live_cfg"] = [], False, cfg
