@@ -45,7 +45,8 @@ def live_panel(cfg: lab.LiveConfig, roofs, *, x: str = "n", y: str = "time_ms", 
     points = lab.plan(cfg, roofs)
     st.caption(f"{len(points)} point(s) planned; estimated {sum(p.est_seconds for p in points):.1f} s in all, "
                f"{sum(p.skip is not None for p in points)} to be skipped (memory budget or time limit).")
-    if ss.get("live_q_cancel"):  # the Cancel button shown while queued was pressed
+    if any(str(k).startswith("live_q") and str(k).endswith("_cancel") and ss[k] for k in list(ss.keys())):
+        # a Cancel button shown while queued was pressed
         st.info("You left the queue: nothing was measured.")
     go_, stop_ = st.columns([1, 1])
     if go_.button("▶ Run live", key="live_run", type="primary"):
@@ -56,7 +57,7 @@ def live_panel(cfg: lab.LiveConfig, roofs, *, x: str = "n", y: str = "time_ms", 
         status = st.empty()
 
         def timed(label):
-            return queued(label, device=cfg.device, threads=cfg.threads, key="live_q")
+            return queued(label, device=cfg.device, threads=cfg.threads, key=f"live_q {label}")
 
         for i, row in enumerate(lab.live_sweep(cfg, roofs, timed=timed, progress=lambda m: status.caption(m))):
             ss["live_rows"].append(row)
