@@ -12,8 +12,8 @@ import streamlit as st
 
 from ui import cached, errors, layout, state
 from viz_core.attention import all_variants
-from viz_core.attention.lab import (DEFAULT_VARIANTS, InputConfig, LabConfig, claim_checks, run_lab,
-                                    window_mass_n1000)
+from viz_core.labs.attention_lab import (DEFAULT_VARIANTS, InputConfig, LabConfig, claim_checks, run_lab,
+                                         window_mass_n1000)
 from viz_core.attention.types import AttnConfig
 from viz_core.plots import attention as plots
 

@@ -9,7 +9,7 @@ import streamlit as st
 
 from ui import cached, errors, layout, state
 from viz_core.attention import all_variants
-from viz_core.attention.lab import EXPECTED_SLOPE, SweepConfig, measure_point, summarize
+from viz_core.labs.attention_scaling import EXPECTED_SLOPE, SweepConfig, measure_point, summarize
 from viz_core.attention.types import AttnConfig
 from viz_core.plots import attention as plots
 

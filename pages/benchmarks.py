@@ -12,10 +12,10 @@ from ui.bench_live import downloads, live_panel, roofs_panel
 from ui.errors import guard
 from ui.layout import figure, header
 from ui.state import settings
-from viz_core.bench import results
+from viz_core.cli import live as lab
 from viz_core.device import resolve_device
 from viz_core.errors import InputError
-from viz_core.labs import benchmarks as lab
+from viz_core.labs import benchmarks as results
 from viz_core.plots.bench import compare_chart, roofline_figure, roofline_points, run_chart
 
 header("Benchmarks",
@@ -31,7 +31,7 @@ threads = s.threads if device == "cpu" else 1
 st.subheader(f"Roofs of this {device.upper()}")
 roofs = roofs_panel(device, threads)
 runs = cached.data(results.list_runs, ttl=60)()
-formulas = cached.data(lab.with_formulas, max_entries=16)
+formulas = cached.data(results.with_formulas, max_entries=16)
 AXES = {"attention": ("n", "time_ms", "label"), "flash": ("n", "time_ms", "method"),
         "rope": ("N", "time_s", "layout"), "decode": ("gamma", "median_s", "method")}
 
@@ -70,7 +70,7 @@ with recorded:
         if run.note:
             st.info(run.note)
         rows = formulas(run)
-        _, roof_src = lab.roofs_for_run(run)
+        _, roof_src = results.roofs_for_run(run)
         st.caption(f"File `{run.path}` · `python -m viz_core {run.argv}` · % of roof against: {roof_src}")
         nums, cats = results.numeric_columns(tuple(rows)), results.category_columns(tuple(rows))
         c1, c2, c3 = st.columns(3)

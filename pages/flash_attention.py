@@ -10,11 +10,11 @@ import streamlit as st
 from ui import cached, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics
-from viz_core import flash_lab
+from viz_core.labs import flash as flash_lab, flash_steps
 from viz_core.errors import human_bytes
 from viz_core.plots import flash as plots
 
-step_through = cached.data(flash_lab.step_through)
+step_through = cached.data(flash_steps.step_through)
 measure = cached.data(flash_lab.measure, max_entries=8)
 load_recorded = cached.data(flash_lab.load_recorded)
 
@@ -36,7 +36,7 @@ bc = c4.slider("Key block Bc", 1, 64, 8, key="fa_bc", help="Rows of K and V per 
 causal = c5.toggle("Causal", key="fa_causal", help="Tiles entirely above the diagonal are skipped.")
 
 with guard():
-    res = step_through(flash_lab.StepConfig(n=n, d=d, block_q=br, block_k=bc, causal=causal, seed=s.seed,
+    res = step_through(flash_steps.StepConfig(n=n, d=d, block_q=br, block_k=bc, causal=causal, seed=s.seed,
                                             dtype=s.dtype))
 if br > n or bc > n:
     st.info(f"A block larger than the sequence is clipped to it: Br = {res.block_q}, Bc = {res.block_k}.")

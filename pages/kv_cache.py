@@ -10,14 +10,14 @@ import streamlit as st
 from ui import cached, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics
-from viz_core.decoding import generate, gqa_convert, memory
+from viz_core.labs import kv_cache as kv
 from viz_core.errors import human_bytes
 from viz_core.plots import decoding as plots
 
-run = cached.data(generate.run)
-claim9 = cached.data(generate.claim_9)
-calc = cached.data(memory.calculate)
-gqa_run = cached.data(gqa_convert.run)
+run = cached.data(kv.run)
+claim9 = cached.data(kv.claim_9)
+calc = cached.data(kv.calculate)
+gqa_run = cached.data(kv.run_gqa)
 
 header("KV cache: generate without recomputing the past",
        "A decoder writes one token at a time, and each new token attends to the **keys and values** of every "
@@ -40,7 +40,7 @@ if st.button("Measure again", help="Timings are cached per setting; this re-runs
     st.session_state["kv_run"] += 1
 
 with guard():
-    res = run(generate.DecodeConfig(prompt=prompt, new_tokens=n_new, temperature=float(temp), seed=s.seed,
+    res = run(kv.DecodeConfig(prompt=prompt, new_tokens=n_new, temperature=float(temp), seed=s.seed,
                                     device=s.device, dtype=s.dtype, run_id=st.session_state["kv_run"]))
 
 if res.non_ascii_bytes:
@@ -90,11 +90,11 @@ st.subheader("KV cache of real models")
 c1, c2, c3 = st.columns(3)
 ctx = c1.select_slider("Context (tokens)", [512, 1024, 2048, 4096, 8192, 32768, 131072], value=4096, key="kv_ctx")
 batch = c2.select_slider("Batch (sequences)", [1, 2, 4, 8, 16, 32, 64, 128], value=1, key="kv_batch")
-dt = c3.selectbox("Cache dtype", list(memory.BYTES_PER_VALUE), index=1, key="kv_dtype")
-models = st.multiselect("Models", list(memory.MODEL_SHAPES), default=list(memory.CalculatorConfig().models),
+dt = c3.selectbox("Cache dtype", list(kv.BYTES_PER_VALUE), index=1, key="kv_dtype")
+models = st.multiselect("Models", list(kv.MODEL_SHAPES), default=list(kv.CalculatorConfig().models),
                         key="kv_models")
 with guard():
-    cr = calc(memory.CalculatorConfig(context=int(ctx), batch=int(batch), dtype=dt, models=tuple(models)))
+    cr = calc(kv.CalculatorConfig(context=int(ctx), batch=int(batch), dtype=dt, models=tuple(models)))
 figure(plots.calculator(cr), key="kv_calc")
 st.dataframe({
     "model": cr.names, "attention": cr.kinds, "layers": cr.layers, "heads": cr.heads, "kv_heads": cr.kv_heads,
@@ -112,7 +112,7 @@ steps = st.select_slider("Uptrain every variant (AdamW steps, batch 8 × 128 tok
                          help="Ainslie et al. uptrain converted checkpoints briefly. Every variant, the original "
                               "too, gets the same steps so the comparison stays fair. Each step takes 0.1–1 s here.")
 with guard(stop=False):
-    g = gqa_run(gqa_convert.GQAConfig(device=s.device, dtype=s.dtype, uptrain_steps=int(steps)))
+    g = gqa_run(kv.GQAConfig(device=s.device, dtype=s.dtype, uptrain_steps=int(steps)))
     figure(plots.gqa(g), key="kv_gqa")
     st.dataframe({"variant": g.labels, "KV heads": g.kv_heads, "held-out loss (nats/byte)": g.loss.round(4),
                   "perplexity": g.perplexity.round(4), "cache at 256 tokens": [human_bytes(b) for b in g.cache_bytes],
@@ -120,8 +120,8 @@ with guard(stop=False):
     st.caption(f"Measured on {g.eval_tokens:,} held-out tokens (the last 10% of the corpus)"
                + (f"; every variant uptrained {g.uptrain_steps} steps first." if g.uptrain_steps else
                   "; no uptraining (pooling alone)."))
-    claim_checks([memory.claim_10_check(int(ctx), "float16"),
-                  memory.claim_11_check(int(g.kv_heads[0]), float(g.cache_bytes[0] / g.cache_bytes[-1]))])
+    claim_checks([kv.claim_10_check(int(ctx), "float16"),
+                  kv.claim_11_check(int(g.kv_heads[0]), float(g.cache_bytes[0] / g.cache_bytes[-1]))])
 
 st.caption("Bad input: an empty prompt is refused; any character is accepted (UTF-8 bytes); asking for more "
            "tokens than the model's trained context is refused with a message — this page does not slide a "

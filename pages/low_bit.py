@@ -10,7 +10,7 @@ import streamlit as st
 from ui import cached, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics
-from viz_core.compression import quantize as qz
+from viz_core.labs import low_bit as qz
 from viz_core.errors import human_bytes
 from viz_core.plots import compression as plots
 
@@ -55,7 +55,7 @@ if res.ternary_meta:
                "activations. A *trained* ternary model keeps most of its quality where post-training ternarisation "
                "does not (its 300 extra steps also help it a little).")
 else:
-    st.info("The trained ternary checkpoint is missing; run `python -m viz_core.compression.quantize finetune`.")
+    st.info("The trained ternary checkpoint is missing; run `python -m viz_core.train qat`.")
 
 st.subheader("Does fewer bits mean faster here?")
 figure(plots.kernel_times(res, f"W {n_out}×{n_in}, {tokens} token(s)"), key="kernels")

@@ -10,7 +10,7 @@ import streamlit as st
 from ui import cached
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics
-from viz_core.decoding import paged
+from viz_core.labs import paged
 from viz_core.plots import decoding as plots
 
 simulate = cached.data(paged.simulate)

@@ -12,7 +12,8 @@ from ui.errors import guard
 from ui.image_source import pick_image
 from ui.layout import figure, header, metrics
 from viz_core.plots import vision as plots
-from viz_core.vision import embedding, patching
+from viz_core.labs import patch_embedding as embedding
+from viz_core.vision import patching
 
 run = cached.data(embedding.run)
 trained = cached.data(embedding.trained_positions)

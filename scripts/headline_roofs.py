@@ -40,8 +40,8 @@ PICKS = [
 
 
 def main() -> int:
-    from viz_core.bench import results
-    from viz_core.labs import benchmarks as lab
+    from viz_core.labs import benchmarks as results
+    from viz_core.measure.roofline import row_seconds
 
     runs = {Path(r.path).stem: r for r in results.list_runs() if r.recorded}
     out = []
@@ -50,15 +50,15 @@ def main() -> int:
         run = runs.get(stem)
         if run is None:
             continue
-        rows = cache.setdefault(stem, lab.with_formulas(run))
+        rows = cache.setdefault(stem, results.with_formulas(run))
         row = next((r for r in rows if all(r.get(k) == v for k, v in sel.items())), None)
         if row is None or "pct_of_roof" not in row:
             continue
-        _, src = lab.roofs_for_run(run)
+        _, src = results.roofs_for_run(run)
         what = " ".join(str(v) for v in sel.values() if v is not True)
         out.append({"headline": headline, "run": stem, "point": what, "pct_of_roof": row["pct_of_roof"],
                     "bound": row["roof_bound"], "intensity_flop_per_byte": row["intensity_flop_per_byte"],
-                    "roof_time_s": row["roof_time_s"], "measured_s": lab.R.row_seconds(row), "roofs": src,
+                    "roof_time_s": row["roof_time_s"], "measured_s": row_seconds(row), "roofs": src,
                     "bytes_formula": row.get("bytes_formula", "")})
     for o in out:
         print(f"{o['headline'][:38]:38} {o['run']:15} {o['point'][:28]:28} {o['pct_of_roof']:8.3g} %  "

@@ -6,8 +6,8 @@ import time
 import streamlit as st
 
 from ui.measure_queue import provenance, queued, shared
-from viz_core.bench import results
-from viz_core.labs import benchmarks as lab
+from viz_core.cli import live as lab
+from viz_core.labs import benchmarks as results
 from viz_core.plots.bench import run_chart
 
 
@@ -18,7 +18,7 @@ def roofs_panel(device: str, threads: int):
                            run_now=False)
     source = None
     if roofs is None:
-        roofs, source = lab.default_roofs(device, threads)
+        roofs, source = results.default_roofs(device, threads)
     if roofs is None:
         st.info(source)
         return None

@@ -2,7 +2,7 @@
 
 Pages never call heavy viz_core functions directly: they wrap them once at module level, e.g.
 
-    run_patching = cached.data(viz_core.vision.patching.run)
+    run_patching = cached.data(viz_core.labs.vit_patching.run)
     model = cached.resource(viz_core.models.load_tiny_gpt)()
 
 ``data`` caches results (frozen config dataclasses hash cleanly); ``resource`` keeps one shared object

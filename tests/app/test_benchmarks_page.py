@@ -39,7 +39,7 @@ def test_stopped_run_keeps_partial_rows():
     at = open_page(PAGE)
     at.session_state["live_rows"] = [{"label": "sdpa", "variant": "sdpa", "n": 32, "time_ms": 0.1, "time_s": 1e-4}]
     at.session_state["live_done"] = False
-    from viz_core.labs.benchmarks import LiveConfig
+    from viz_core.cli.live import LiveConfig
 
     at.session_state["live_cfg"] = LiveConfig()
     at.run()

@@ -6,8 +6,10 @@ import math
 import numpy as np
 import pytest
 
-from viz_core.attention.lab import (InputConfig, LabConfig, SweepConfig, claim_checks, make_qkv, measure_point,
-                                    run_lab, sweep, theoretical_cost)
+from viz_core.attention.cost import theoretical_cost
+from viz_core.attention.inputs import InputConfig, make_qkv
+from viz_core.labs.attention_lab import LabConfig, claim_checks, run_lab
+from viz_core.labs.attention_scaling import SweepConfig, measure_point, sweep
 from viz_core.attention.types import AttnConfig
 from viz_core.claims import Verdict
 from viz_core.errors import InputError
@@ -109,7 +111,7 @@ def test_claims_verdicts_come_from_rows():
 
 
 def test_window_mass_is_a_share_of_exact_weight():
-    from viz_core.attention.lab import window_mass_n1000
+    from viz_core.labs.attention_lab import window_mass_n1000
 
     m = window_mass_n1000()
     assert 0.05 < m < 1.0
@@ -129,7 +131,7 @@ def test_figures_carry_the_data(lab):
 
 
 def test_bench_suite_runs_and_writes_headline(tmp_path):
-    from viz_core.bench.suites import attention as suite
+    from viz_core.cli.suites import attention as suite
 
     p = argparse.ArgumentParser()
     suite.add_arguments(p)

@@ -7,10 +7,12 @@ import json
 import pytest
 import torch
 
-from viz_core.bench import results
-from viz_core.bench.runner import SCHEMA_VERSION, main
+from viz_core.cli import live as lab
+from viz_core.cli.runner import main
 from viz_core.errors import InputError
-from viz_core.labs import benchmarks as lab
+from viz_core.labs import bench_formulas
+from viz_core.labs import benchmarks as results
+from viz_core.labs.benchmarks import SCHEMA_VERSION
 from viz_core.measure import roofline as R
 
 ROOFS = R.Roofs(device="cpu", name="test", threads=1, compute_flops={"float32": 50e9, "bfloat16": 100e9},
@@ -42,13 +44,15 @@ def test_live_sweep_rows_well_formed_on_cpu(suite, variants, time_key):
 
 
 def test_attention_formula_matches_algorithm_0():
-    cfg = lab.LiveConfig(heads=3, head_dim=16)
-    fl, q, _ = lab._formulas(cfg, "reference", 64)
     n, d, h, e = 64, 16, 3, 4
+    fl, q, _, formula = bench_formulas.attention_point("reference", n, h, d, "float32")
     assert fl == 4 * h * n * n * d
     assert q == pytest.approx(4 * h * (n * d + n * n) * e)  # Dao et al. 2022, Algorithm 0 (reads + writes)
-    fl2, q2, _ = lab._formulas(cfg, "sdpa", 64)
+    assert "intermediate" in formula
+    fl2, q2, _, _ = bench_formulas.attention_point("sdpa", n, h, d, "float32")
     assert fl2 == fl and q2 < q  # the fused kernel: same FLOPs, fewer bytes -> right on the roofline
+    _, q3, _, formula3 = bench_formulas.attention_point("sliding_window@16[flex]", n, h, d, "float32")
+    assert q3 == pytest.approx(4 * h * n * d * e) and formula3.startswith("fused")
 
 
 def test_decode_point_rows_well_formed():
@@ -90,7 +94,7 @@ def test_bad_config_is_an_input_error():
 
 
 def test_cli_json_carries_schema_roofs_versions(tmp_path, monkeypatch):
-    monkeypatch.setattr("viz_core.bench.runner.cached_roofs", lambda device, threads: ROOFS)
+    monkeypatch.setattr("viz_core.cli.runner.cached_roofs", lambda device, threads: ROOFS)
     before = torch.get_num_threads()
     main(["bench", "rope", "--threads", "1", "--lengths", "32", "--factors", "", "--repeats", "1",
           "--out-dir", str(tmp_path)])
@@ -146,8 +150,8 @@ def test_old_recorded_runs_load_with_formulas():
         if run.schema_version == 1:
             assert "schema 1" in run.note
     flash = next(r for r in runs if r.suite == "flash" and r.device == "cuda")
-    rows = lab.with_formulas(flash)
-    roofs, src = lab.roofs_for_run(flash)
+    rows = results.with_formulas(flash)
+    roofs, src = results.roofs_for_run(flash)
     assert src.startswith("spec sheet") and roofs.compute_flops["float16"] > 1e14
     timed = [r for r in rows if r.get("time_ms")]
     assert timed and all("pct_of_roof" in r for r in timed)

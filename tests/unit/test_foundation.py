@@ -5,7 +5,9 @@ import pytest
 import torch
 
 from viz_core import claims, device
-from viz_core.bench import flops, memory, results, runner, timer
+from viz_core.cli import runner
+from viz_core.labs import benchmarks as results
+from viz_core.measure import flops, memory, timer
 from viz_core.errors import BudgetError, InputError, human_bytes, human_count
 
 

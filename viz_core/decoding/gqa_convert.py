@@ -10,13 +10,9 @@ here is the cost of conversion alone (an upper bound on what uptraining leaves).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 
-import numpy as np
 import torch
 
-from viz_core.decoding.kv_cache import KVCache
-from viz_core.device import resolve_device
 from viz_core.errors import InputError
 
 
@@ -81,66 +77,3 @@ def held_out_loss(model, tokens: list[int], seq_len: int, windows: int) -> float
     y = torch.stack([data[i * seq_len + 1: (i + 1) * seq_len + 1] for i in range(n)]).to(p.device)
     logits, _ = model(x)
     return float(torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1)))
-
-
-@dataclass(frozen=True)
-class GQAConfig:
-    model: str = "tiny-gpt"
-    windows: int = 8  # held-out windows of the model's context
-    context: int = 256  # tokens for the cache-size column
-    uptrain_steps: int = 0  # extra training steps given to EVERY variant (the original too, for fairness)
-    device: str = "auto"
-    dtype: str = "float32"
-
-
-@dataclass(frozen=True)
-class GQAResult:
-    kv_heads: np.ndarray  # (K,) the original first
-    labels: tuple[str, ...]  # "MHA (4 KV heads)", "GQA-2", "MQA"
-    loss: np.ndarray  # nats/token on held-out text
-    perplexity: np.ndarray  # exp(loss), per byte-token
-    cache_bytes: np.ndarray  # measured nbytes of a KVCache for `context` tokens
-    n_head: int
-    context: int
-    eval_tokens: int
-    trained: np.ndarray  # bool: natively trained checkpoint (True) or converted by pooling (False)
-    uptrain_steps: int
-
-
-def run(cfg: GQAConfig) -> GQAResult:
-    from viz_core.decoding.generate import torch_threads
-
-    with torch_threads():
-        return _run(cfg)
-
-
-def _run(cfg: GQAConfig) -> GQAResult:
-    from viz_core.decoding.generate import load_model
-    from viz_core.models.data import load_corpus
-
-    dev = resolve_device(cfg.device)
-    model, tok, mcfg = load_model(cfg.model, dev.type, cfg.dtype)
-    if not 1 <= cfg.windows <= 128:
-        raise InputError("Use between 1 and 128 held-out windows.")
-    if not 0 <= cfg.uptrain_steps <= 500:
-        raise InputError("Uptrain for 0 to 500 steps.")
-    tokens = tok.encode(load_corpus("val"))
-    train_tokens = tok.encode(load_corpus("train")) if cfg.uptrain_steps else []
-    seq = mcfg.max_seq_len
-    ks = [k for k in range(mcfg.n_kv_head, 0, -1) if mcfg.n_kv_head % k == 0 and mcfg.n_head % k == 0]
-    losses, sizes, labels = [], [], []
-    for k in ks:
-        m = model if k == mcfg.n_kv_head else convert(model, k)
-        if cfg.uptrain_steps:
-            with torch.enable_grad():
-                m = uptrain(m, train_tokens, cfg.uptrain_steps, seed=k)
-        losses.append(held_out_loss(m, tokens, seq, cfg.windows))
-        sizes.append(KVCache.empty(m.cfg, batch=1, max_len=cfg.context, device="meta").nbytes)
-        labels.append("MHA" if k == mcfg.n_head else ("MQA" if k == 1 else f"GQA-{k}"))
-        labels[-1] += f" ({k} KV head{'s' if k > 1 else ''})"
-    loss = np.array(losses)
-    return GQAResult(kv_heads=np.array(ks), labels=tuple(labels), loss=loss, perplexity=np.exp(loss),
-                     cache_bytes=np.array(sizes), n_head=mcfg.n_head, context=cfg.context,
-                     eval_tokens=min(cfg.windows, (len(tokens) - 1) // seq) * seq,
-                     trained=np.array([k == mcfg.n_kv_head for k in ks]), uptrain_steps=cfg.uptrain_steps)
-

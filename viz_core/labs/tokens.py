@@ -14,6 +14,12 @@ import numpy as np
 import torch
 
 from viz_core.errors import InputError
+from viz_core.models import MODELS_DIR, smollm
+from viz_core.models.data import load_corpus
+from viz_core.models.gpt import load_tiny_gpt
+from viz_core.models.smollm import load_smollm
+from viz_core.sampling import SamplingConfig, describe, generate
+from viz_core.tokenizer import pretokenize, train_bpe, unicode_to_bytes
 
 MODELS = ("tiny-gpt", "smollm2-135m")  # plus any other assets/models/tiny-gpt*.pt (GQA/MQA variants, draft)
 MAX_PROMPT_CHARS = 20_000  # longer prompts are cut (stated) before tokenizing
@@ -24,15 +30,11 @@ CONTEXT = {"tiny-gpt": 256, "smollm2-135m": 512}  # prompt tokens kept (tiny-gpt
 # ---------------------------------------------------------------------------------------------- models
 @functools.lru_cache(maxsize=4)
 def _tiny(name: str = "tiny-gpt"):
-    from viz_core.models.gpt import load_tiny_gpt
-
     return load_tiny_gpt(name)
 
 
 @functools.lru_cache(maxsize=1)
 def _smol():
-    from viz_core.models.smollm import load_smollm
-
     return load_smollm()
 
 
@@ -43,20 +45,16 @@ def smollm_model():
 
 def smollm_status() -> str:
     """'loaded' | 'fetched' | 'absent'."""
-    from viz_core.models import smollm
-
     if _smol.cache_info().currsize:
         return "loaded"
     return "fetched" if smollm.is_fetched() else "absent"
 
 
-TINY_GPTS = ("tiny-gpt", "tiny-gpt-gqa", "tiny-gpt-mqa", "tiny-gpt-draft")  # trained by viz_core.models.train
+TINY_GPTS = ("tiny-gpt", "tiny-gpt-gqa", "tiny-gpt-mqa", "tiny-gpt-draft")  # trained by viz_core.train
 
 
 def tiny_models() -> list[str]:
     """Tiny GPT checkpoints (of ``TinyGPT`` format) present in assets/models, the main one first."""
-    from viz_core.models import MODELS_DIR
-
     return [n for n in TINY_GPTS if (MODELS_DIR / f"{n}.pt").exists()]
 
 
@@ -118,9 +116,6 @@ def prepare_prompt(text: str, model: str) -> Prompt:
 # ---------------------------------------------------------------------------------------------- BPE
 @functools.lru_cache(maxsize=4)
 def _trained_bpe(corpus_chars: int, max_merges: int):
-    from viz_core.models.data import load_corpus
-    from viz_core.tokenizer import train_bpe
-
     return train_bpe(load_corpus("train")[:corpus_chars], max_merges)
 
 
@@ -129,8 +124,6 @@ def smollm_tokenizer():
     """SmolLM2's tokenizer alone (no weights): from the loaded model, else from a JSON copy of the GGUF's
     tokenizer fields kept beside it (written on first use). Raises NotFetched when the GGUF is absent."""
     import json
-
-    from viz_core.models import smollm
 
     if _smol.cache_info().currsize:
         return _smol().tokenizer
@@ -176,8 +169,6 @@ class BPEResult:
 
 
 def _readable(sym: str) -> str:
-    from viz_core.tokenizer import unicode_to_bytes
-
     u2b = unicode_to_bytes()
     if not all(c in u2b for c in sym):
         return sym  # a special token
@@ -216,8 +207,6 @@ def bpe_demo(cfg: BPEConfig) -> BPEResult:
     toks = tk.encode_tokens(text, max_merges=n)
     curve_text = text[:1500]
     curve = np.array([len(tk.encode_tokens(curve_text, max_merges=int(m))) for m in grid])
-    from viz_core.tokenizer import pretokenize
-
     words = sorted({w for w in pretokenize(text, tk.pretokenizer) if w.strip()}, key=len, reverse=True)
     word = words[0][:40] if words else text[:40]
     rows = tk.trace(word)
@@ -254,8 +243,6 @@ class NextTokenResult:
 
 @torch.no_grad()
 def next_token(cfg: NextTokenConfig) -> NextTokenResult:
-    from viz_core.sampling import SamplingConfig, describe
-
     sc = SamplingConfig(cfg.temperature, cfg.top_k, cfg.top_p)
     p = prepare_prompt(cfg.prompt, cfg.model)
     model, tok = _model_and_tokenizer(cfg.model)
@@ -287,8 +274,6 @@ class ContinueResult:
 
 @torch.no_grad()
 def continuations(cfg: ContinueConfig) -> ContinueResult:
-    from viz_core.sampling import SamplingConfig, generate
-
     if not 1 <= cfg.n_new <= 400:
         raise InputError("Generate between 1 and 400 new tokens.")
     sc = SamplingConfig(cfg.temperature, cfg.top_k, cfg.top_p)

@@ -17,12 +17,12 @@ from typing import Callable
 
 import torch
 
-import viz_core.bench.suites as suites_pkg
+import viz_core.cli.suites as suites_pkg
 from viz_core.device import describe
+from viz_core.labs.benchmarks import SCHEMA_VERSION
 from viz_core.measure.queue import queue_for
 from viz_core.measure.roofline import annotate_rows, cached_roofs
 
-SCHEMA_VERSION = 2  # 1 (implicit): before roofline columns, versions and load; 2: this runner
 
 
 def library_versions() -> dict:
@@ -53,7 +53,7 @@ def available_suites() -> list[str]:
 def load_suite(name: str):
     if name not in available_suites():
         raise SystemExit(f"unknown suite {name!r}; available: {', '.join(available_suites())}")
-    return importlib.import_module(f"viz_core.bench.suites.{name}")
+    return importlib.import_module(f"viz_core.cli.suites.{name}")
 
 
 def format_table(rows: list[dict], max_width: int = 18) -> str:

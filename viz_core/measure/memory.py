@@ -6,11 +6,13 @@
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -114,7 +116,7 @@ import importlib, json, sys
 spec = json.loads(sys.argv[1])
 import torch
 torch.set_num_threads(spec["threads"])
-from viz_core.bench import memory as m
+from viz_core.measure import memory as m
 mod = importlib.import_module(spec["module"])
 run = getattr(mod, spec["function"])(**spec["kwargs"])  # builds inputs, returns a zero-arg callable
 hwm = m._reset_hwm()  # peak RSS := current RSS, so only the workload's growth counts
@@ -159,3 +161,53 @@ def measure_peak(module: str, function: str, kwargs: dict | None = None, *,
         run = getattr(importlib.import_module(module), function)(**kwargs)
         return cuda_peak_bytes(run, dev)
     return subprocess_peak_rss(module, function, kwargs, threads=threads)
+
+
+# ------------------------------------------------------------ tensor bytes from the torch profiler (CPU)
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """The profiler's C++ side prints two log lines per use to fd 2; hide them (only for that moment)."""
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):
+            yield
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+
+
+def tensor_peak_bytes(fn, device: torch.device | str) -> tuple[int | None, str]:
+    """Peak bytes of tensors allocated while ``fn()`` runs (above what existed before).
+
+    CUDA: ``max_memory_allocated``. CPU: the torch profiler's allocation events replayed in time order
+    (allocator-level tensor bytes; RSS-based numbers come from the benchmark's fresh-subprocess probe).
+    """
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        m = cuda_peak_bytes(fn, dev)
+        return m.peak_bytes, m.method
+    try:
+        from torch.autograd import profiler as autograd_profiler  # (torch.profiler imports inductor: +5 s)
+
+        with _quiet_stderr(), autograd_profiler.profile(use_cpu=True, profile_memory=True) as prof:
+            fn()
+        events = sorted((e.start_ns(), e.nbytes()) for e in prof.kineto_results.events()
+                        if e.name() == "[memory]")
+    except Exception:  # noqa: BLE001 - the profiler's API is not public; say so instead of failing
+        return None, "not measured (profiler unavailable)"
+    cur = peak = 0
+    for _, nb in events:
+        cur += nb
+        peak = max(peak, cur)
+    return int(peak), "peak tensor bytes (torch profiler)"

@@ -18,11 +18,11 @@ import argparse
 import numpy as np
 import torch
 
-from viz_core.bench.flops import decoder_step_cost
-from viz_core.bench.timer import time_once
+from viz_core.measure.timer import time_once
 from viz_core.decoding.generate import generate, load_model
 from viz_core.decoding.speculative import GPTSession, plain_generate, speculative_generate
 from viz_core.device import resolve_device
+from viz_core.labs.bench_formulas import decode_row, model_dims
 
 HELP = "tokens/s cached vs uncached (tiny GPT, 256 new tokens) and speculative speed-up per draft length γ"
 
@@ -113,9 +113,9 @@ def run(args, progress) -> list[dict]:
             row["note"] = (f"runs to {fields['prompt_tokens'] + n} positions, past the {cfg.max_seq_len}-token "
                            "training context (speed only)")
         rows.append(row)
-    dims = {"target": _dims(model), "draft": _dims(draft) if draft is not None else None}
+    dims = {"target": model_dims(model), "draft": model_dims(draft) if draft is not None else None}
     for r in rows:
-        add_formulas(r, dims)
+        decode_row(r, dims)
     spec = [r for r in rows if r["method"] == "speculative"]
     if spec:
         best = max(spec, key=lambda r: r["speedup_vs_cached_min"])
@@ -129,51 +129,3 @@ def run(args, progress) -> list[dict]:
                  f"{r['tokens_per_s_best']:.0f} tok/s best)")
     return rows
 
-
-def _dims(model) -> dict:
-    cfg = model.cfg
-    p = next(model.parameters())
-    head = cfg.d_model // cfg.n_head
-    return {"params": float(sum(x.numel() for x in model.parameters())), "n_layer": cfg.n_layer,
-            "d_kv": cfg.n_kv_head * head, "d_attn": cfg.d_model, "elem": p.element_size()}
-
-
-def _cost(dm: dict, tokens: int, context: float, cached: bool) -> tuple[float, float]:
-    return decoder_step_cost(dm["params"], dm["n_layer"], dm["d_kv"], dm["d_attn"], tokens, context, dm["elem"],
-                             cached=cached)
-
-
-def add_formulas(row: dict, dims: dict) -> dict:
-    """FLOPs and bytes of generating ``new_tokens`` tokens (bench.flops.decoder_step_cost per call). In place.
-
-    uncached: step i re-runs the whole sequence of p + i tokens (weights read once per step);
-    KV cache: a prefill of the p prompt tokens, then one token per call reading weights + the K/V cache;
-    speculative: target calls on γ+1 tokens and one-token draft calls, both at the mean context p + n/2
-    (an approximation: the exact positions depend on what was accepted).
-    """
-    p, n, m = int(row["prompt_tokens"]), int(row["new_tokens"]), row["method"]
-    t = dims["target"]
-    f = q = 0.0
-    if m == "uncached (recompute)":
-        for i in range(n):
-            a, b = _cost(t, p + i, (p + i) / 2, False)
-            f, q = f + a, q + b
-        row["bytes_formula"] = "per step: all weights read once; the whole sequence recomputed"
-    elif m == "KV cache":
-        f, q = _cost(t, p, p / 2, False)
-        for i in range(1, n):
-            a, b = _cost(t, 1, p + i, True)
-            f, q = f + a, q + b
-        row["bytes_formula"] = "prefill, then per token: all weights + the K/V cache read once"
-    elif m == "speculative" and dims.get("draft") and row.get("target_calls"):
-        g, ctx = int(row["gamma"]), p + n / 2
-        a, b = _cost(t, g + 1, ctx, True)
-        c, d = _cost(dims["draft"], 1, ctx, True)
-        f = row["target_calls"] * a + row["draft_calls"] * c
-        q = row["target_calls"] * b + row["draft_calls"] * d
-        row["bytes_formula"] = "target calls on γ+1 tokens + 1-token draft calls, each reading its weights + K/V (mean context)"
-    else:
-        return row
-    row["flops"], row["bytes_moved"] = float(f"{f:.6g}"), float(f"{q:.6g}")
-    row.setdefault("dtype", {4: "float32", 2: "bfloat16"}.get(t["elem"], "float32"))
-    return row

@@ -21,16 +21,16 @@ from dataclasses import replace
 import torch
 
 from viz_core.attention import all_variants
-from viz_core.attention.lab import InputConfig, make_qkv, tensor_peak_bytes, theoretical_cost
-from viz_core.attention.reference import reference_attention
+from viz_core.attention.cost import theoretical_cost
+from viz_core.attention.inputs import InputConfig, make_qkv
+from viz_core.measure.baseline import eager_attention
 from viz_core.attention.types import AttnConfig
-from viz_core.bench.flops import attention_bytes_moved
-from viz_core.bench.memory import default_budget_bytes, measure_peak
-from viz_core.bench.timer import time_fn
+from viz_core.labs.bench_formulas import attention_point
+from viz_core.measure.memory import default_budget_bytes, measure_peak, tensor_peak_bytes
+from viz_core.measure.timer import time_fn
 from viz_core.device import dtype_bytes, resolve_device, resolve_dtype
 from viz_core.errors import LabError
 
-BYTES_FORMULA = "Q,K,V read + O written + each intermediate written and read once (theoretical_cost)"
 HELP = "attention variants vs N: time, peak memory, SDPA/sparse/linear speed-ups (headline JSON)"
 
 
@@ -57,7 +57,7 @@ def add_arguments(p) -> None:
 
 def _fn(label: str):
     if label == "reference":
-        return lambda q, k, v, cfg: reference_attention(q, k, v, causal=cfg.causal, return_weights=False)
+        return lambda q, k, v, cfg: eager_attention(q, k, v, causal=cfg.causal, scale=cfg.scale)
     if label.startswith("sdpa:"):
         from viz_core.attention.sdpa import sdpa_with_backend
 
@@ -67,7 +67,7 @@ def _fn(label: str):
 
 
 def rss_workload(label: str, n: int, heads: int, head_dim: int, device: str = "cpu", dtype: str = "float32"):
-    """Factory for ``bench.memory.measure_peak``: builds inputs, returns the zero-arg call."""
+    """Factory for ``measure.memory.measure_peak``: builds inputs, returns the zero-arg call."""
     q, k, v = make_qkv(InputConfig(n, heads, head_dim, 1, "random", 0, device, dtype))
     fn, cfg = _fn(label), AttnConfig()
     return lambda: fn(q, k, v, cfg=cfg)
@@ -81,11 +81,8 @@ def _measure(label, attn, n, args, dev, progress, prev) -> dict:
     row = {"label": label, "variant": label.split("@")[0].split("[")[0], "n": n, "heads": args.heads,
            "head_dim": args.head_dim, "batch": args.batch, "dtype": args.dtype, "device": dev.type,
            "threads": torch.get_num_threads(), "flops": cost.flops, "est_mib": round(cost.bytes / 2**20, 2)}
-    out_bytes = args.batch * args.heads * n * args.head_dim * elem
-    fused = "[flex]" in label  # a compiled kernel: scores stay on chip, only Q, K, V in and O out
-    row["bytes_moved"] = attention_bytes_moved(args.batch, args.heads, n, args.head_dim, elem,
-                                               0.0 if fused else max(0.0, cost.bytes - out_bytes))
-    row["bytes_formula"] = "fused: Q,K,V read + O written once" if fused else BYTES_FORMULA
+    _, row["bytes_moved"], _, row["bytes_formula"] = attention_point(label, n, args.heads, args.head_dim, args.dtype,
+                                                                     args.batch, attn)
     need = cost.bytes + 4 * args.batch * args.heads * n * args.head_dim * elem
     if need > default_budget_bytes(dev):
         row["note"] = f"skipped: needs ~{need / 2**30:.1f} GiB, over the memory budget"
@@ -115,7 +112,7 @@ def _measure(label, attn, n, args, dev, progress, prev) -> dict:
     row["peak_mib"] = round(peak / 2**20, 2) if peak is not None else None
     row["peak_method"] = method
     if args.rss_at and n == args.rss_at and dev.type == "cpu" and label in ("reference", "sdpa"):
-        m = measure_peak("viz_core.bench.suites.attention", "rss_workload",
+        m = measure_peak("viz_core.cli.suites.attention", "rss_workload",
                          {"label": label, "n": n, "heads": args.heads, "head_dim": args.head_dim,
                           "dtype": args.dtype}, device="cpu", threads=torch.get_num_threads())
         row["rss_mib"] = round(m.peak_bytes / 2**20, 1)

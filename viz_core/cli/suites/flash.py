@@ -15,11 +15,10 @@ import argparse
 
 import torch
 
-from viz_core.attention.flash import STAT_BYTES, naive_hbm_bytes, tiled_hbm_bytes
 from viz_core.attention.sdpa import available_backends
-from viz_core.bench.flops import attention_bytes_moved, attention_flops
-from viz_core.device import dtype_bytes, resolve_device, resolve_dtype
-from viz_core.flash_lab import MeasureConfig, measure_rows
+from viz_core.device import resolve_device, resolve_dtype
+from viz_core.labs.bench_formulas import flash_row
+from viz_core.labs.flash import MeasureConfig, measure_rows
 
 HELP = "reference vs SDPA backends vs tiled FlashAttention: time, peak memory, TFLOP/s over N"
 
@@ -70,7 +69,7 @@ def run(args: argparse.Namespace, progress) -> list[dict]:
         skip_over_budget=True)
     rows = measure_rows(cfg, progress)
     for r in rows:
-        add_formulas(r, block=args.block)
+        flash_row(r, block=args.block)
     # the ratios the claims are about: reference ÷ method at each N
     ref = {r["n"]: r for r in rows if r["method"] == "reference"}
     for r in rows:
@@ -83,27 +82,3 @@ def run(args: argparse.Namespace, progress) -> list[dict]:
             r["mem_saving_vs_ref"] = base["peak_bytes"] / r["peak_bytes"]
     return rows
 
-
-def add_formulas(row: dict, *, block: int = 128) -> dict:
-    """FLOPs and bytes moved of one row, by formula (stated in ``bytes_formula``). In place.
-
-    reference and sdpa:math materialise S and P (Dao et al. 2022, Algorithm 0); tiled re-reads K and V once
-    per query block of ``block`` rows (flash.tiled_hbm_bytes); the fused SDPA kernels are credited with the
-    least any kernel must move: Q, K, V read, O and the logsumexp written.
-    """
-    n, h, d = int(row["n"]), int(row["heads"]), int(row["d"])
-    e = dtype_bytes(str(row["dtype"]))
-    causal = str(row.get("causal")) in ("True", "true", "1")
-    row["flops"] = attention_flops(1, h, n, d, causal=causal)
-    method = str(row["method"])
-    if method in ("reference", "sdpa:math"):
-        row["bytes_moved"] = float(sum(naive_hbm_bytes(n, n, d, d, elem_bytes=e, batch_heads=h)))
-        row["bytes_formula"] = "Algorithm 0: Q,K,V,S,P read; S,P,O written (4·H·(N·D+N²)·bytes)"
-    elif method == "tiled":
-        row["bytes_moved"] = float(sum(tiled_hbm_bytes(n, n, d, d, block, block, causal=causal, elem_bytes=e,
-                                                       batch_heads=h)))
-        row["bytes_formula"] = f"tiled: Q once, K,V once per {block}-row query block, O + logsumexp written"
-    else:
-        row["bytes_moved"] = attention_bytes_moved(1, h, n, d, e) + h * n * STAT_BYTES
-        row["bytes_formula"] = "fused: Q,K,V read once, O + logsumexp written once (the least possible)"
-    return row
