@@ -31,6 +31,8 @@ from typing import Callable, Iterator
 
 import torch
 
+from viz_core.measure.threads import torch_threads
+
 
 class Cancelled(Exception):
     """The caller cancelled while waiting in the queue."""
@@ -174,36 +176,37 @@ class MeasurementQueue:
         t_q = time.time()
         self._acquire(ticket, on_wait, poll_s)
         out: dict = {}
-        before = torch.get_num_threads()
         try:
-            if threads:
-                torch.set_num_threads(max(1, int(threads)))
-            run_threads = torch.get_num_threads()
-            load0, busy0, self0 = _loadavg(), _busy_jiffies(), _self_cpu_s()
-            t0, w0 = time.time(), time.perf_counter()
-            try:
+            with torch_threads(max(1, int(threads)) if threads else None), self._recording(out, label, t_q):
                 yield out
-            finally:
-                wall = time.perf_counter() - w0
-                busy1, self1 = _busy_jiffies(), _self_cpu_s()
-                others = None
-                if busy0 is not None and busy1 is not None:
-                    hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-                    others = max(0.0, (busy1 - busy0) / hz - (self1 - self0))
-                cores = os.cpu_count() or 1
-                others_cores = others / wall if others is not None and wall > 0.05 else None
-                load1 = _loadavg()
-                free = max(0, cores - (run_threads if self.device == "cpu" else 1))
-                contended = bool((others_cores is not None and others_cores > free + 0.25)
-                                 or (load1 is not None and load1 > cores + 0.5))
-                out["record"] = RunRecord(
-                    device=self.device, label=label, threads=run_threads, queued_s=t0 - t_q, started=t0,
-                    finished=time.time(), wall_s=wall, loadavg_before=load0, loadavg_after=load1,
-                    others_cpu_s=others, others_cores=others_cores, cores=cores, contended=contended)
         finally:
-            if torch.get_num_threads() != before:
-                torch.set_num_threads(before)
             self._release(ticket)
+
+    @contextlib.contextmanager
+    def _recording(self, out: dict, label: str, t_q: float) -> Iterator[None]:
+        """Around the timed section: the load before and after, other processes' CPU time during it."""
+        run_threads = torch.get_num_threads()
+        load0, busy0, self0 = _loadavg(), _busy_jiffies(), _self_cpu_s()
+        t0, w0 = time.time(), time.perf_counter()
+        try:
+            yield
+        finally:
+            wall = time.perf_counter() - w0
+            busy1, self1 = _busy_jiffies(), _self_cpu_s()
+            others = None
+            if busy0 is not None and busy1 is not None:
+                hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+                others = max(0.0, (busy1 - busy0) / hz - (self1 - self0))
+            cores = os.cpu_count() or 1
+            others_cores = others / wall if others is not None and wall > 0.05 else None
+            load1 = _loadavg()
+            free = max(0, cores - (run_threads if self.device == "cpu" else 1))  # cores the run left to others
+            contended = bool((others_cores is not None and others_cores > free + 0.25)
+                             or (load1 is not None and load1 > cores + 0.5))
+            out["record"] = RunRecord(
+                device=self.device, label=label, threads=run_threads, queued_s=t0 - t_q, started=t0,
+                finished=time.time(), wall_s=wall, loadavg_before=load0, loadavg_after=load1,
+                others_cpu_s=others, others_cores=others_cores, cores=cores, contended=contended)
 
 
 _QUEUES: dict[str, MeasurementQueue] = {}
