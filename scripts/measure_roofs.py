@@ -24,13 +24,16 @@ def main() -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--times", type=int, default=7)
+    p.add_argument("--repeats", type=int, default=15,
+                   help="timed calls per roof within one run (the best counts: short calls on a shared CPU catch "
+                        "moments when the core is ours)")
     p.add_argument("--out", type=Path, default=Path("bench_results/roofs-cpu.json"))
     p.add_argument("--fresh", action="store_true", help="forget the runs already in --out (default: add to them)")
     a = p.parse_args()
     runs, records = [], []
     for i in range(a.times):
         with queue_for(a.device).timed("roofs", threads=a.threads) as out:
-            r = measure_roofs(a.device)
+            r = measure_roofs(a.device, repeats=a.repeats)
         runs.append(r.to_dict())
         records.append(out["record"].__dict__)
         print(f"{i + 1}/{a.times}: {r.summary()} (load {r.loadavg_1m})", flush=True)

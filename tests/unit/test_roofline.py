@@ -104,3 +104,11 @@ def test_bad_sizes_are_input_errors():
         R.measure_matmul(0)
     with pytest.raises(InputError):
         R.measure_stream(2)
+
+
+def test_one_cpu_thread_is_timed_in_thread_cpu_time():
+    torch.set_num_threads(1)
+    assert R.default_clock(torch.device("cpu")) == "thread"
+    roofs = R.measure_roofs("cpu", dtypes=("float32",), matmul_n=64, stream_bytes=2**20, repeats=2)
+    assert roofs.clock == "thread" and "thread CPU time" in roofs.compute_source["float32"]
+    assert R.Roofs.from_dict(roofs.to_dict()) == roofs
