@@ -7,10 +7,10 @@ order: 10
 """
 import streamlit as st
 
-from ui import cached
+from ui import cached, params
 from ui.bench_live import downloads, live_panel, roofs_panel
 from ui.errors import guard
-from ui.layout import figure, header
+from ui.layout import figure, header, table
 from ui.state import settings
 from viz_core.cli import live as lab
 from viz_core.device import resolve_device
@@ -38,24 +38,26 @@ AXES = {"attention": ("n", "time_ms", "label"), "flash": ("n", "time_ms", "metho
 live, recorded, compare, roof_tab = st.tabs(["Run live", "Recorded runs", "Compare machines", "Roofline"])
 with live:
     c1, c2, c3, c4 = st.columns(4)
-    suite = c1.selectbox("Suite", list(lab.VARIANTS), key="live_suite")
-    variants = c2.multiselect("Variants", lab.VARIANTS[suite], default=list(lab.VARIANTS[suite][:2]),
+    suite = params.selectbox(c1, "Suite", list(lab.VARIANTS), key="live_suite")
+    variants = params.multiselect(c2, "Variants", lab.VARIANTS[suite], default=list(lab.VARIANTS[suite][:2]),
                               key=f"live_variants_{suite}")
-    dtype = c3.selectbox("dtype", ["float32", "bfloat16"], key="live_dtype")
-    repeats = c4.number_input("Repeats", 1, 20, 3, key="live_repeats")
+    dtype = params.selectbox(c3, "dtype", ["float32", "bfloat16"], key="live_dtype")
+    repeats = params.number_input(c4, "Repeats", min_value=1, max_value=20, value=3, key="live_repeats")
     if suite == "decode":
         d1, d2 = st.columns(2)
-        extra = dict(new_tokens=int(d1.number_input("New tokens", 1, 1024, 32, key="live_tokens")),
-                     gamma=int(d2.number_input("γ (speculative)", 1, 16, 3, key="live_gamma")))
+        extra = dict(new_tokens=int(params.number_input(d1, "New tokens", min_value=1, max_value=1024, value=32,
+                                                        key="live_tokens")),
+                     gamma=int(params.number_input(d2, "γ (speculative)", min_value=1, max_value=16, value=3,
+                                                   key="live_gamma")))
         ns, heads, head_dim = (1,), 4, 64
     else:
         d1, d2, d3, d4 = st.columns(4)
-        ns = tuple(d1.multiselect("N (sequence length)", [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384],
+        ns = tuple(params.multiselect(d1, "N (sequence length)", [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384],
                                   default=[128, 256, 512], key="live_ns"))
-        heads = int(d2.number_input("Heads", 1, 64, 4, key="live_heads"))
-        head_dim = int(d3.selectbox("Head dim", [16, 32, 64, 128], index=2, key="live_head_dim"))
-        extra = dict(max_seconds=float(d4.number_input("Time limit per point (s)", 1.0, 600.0, 30.0,
-                                                       key="live_limit")))
+        heads = int(params.number_input(d2, "Heads", min_value=1, max_value=64, value=4, key="live_heads"))
+        head_dim = int(params.selectbox(d3, "Head dim", [16, 32, 64, 128], index=2, key="live_head_dim"))
+        extra = dict(max_seconds=float(params.number_input(d4, "Time limit per point (s)", min_value=1.0,
+                                                           max_value=600.0, value=30.0, key="live_limit")))
     with guard():
         cfg = lab.LiveConfig(suite=suite, ns=ns, variants=tuple(variants), heads=heads, head_dim=head_dim,
                              dtype=dtype, device=device, threads=threads, repeats=int(repeats), **extra)
@@ -66,7 +68,7 @@ with recorded:
     if not runs:
         st.info("No recorded runs: run `python -m viz_core bench attention` and reload.")
     else:
-        run = runs[st.selectbox("Run", range(len(runs)), format_func=lambda i: runs[i].label, key="bench_run")]
+        run = runs[params.selectbox("Run", range(len(runs)), format_func=lambda i: runs[i].label, key="bench_run")]
         if run.note:
             st.info(run.note)
         rows = formulas(run)
@@ -74,15 +76,15 @@ with recorded:
         st.caption(f"File `{run.path}` · `python -m viz_core {run.argv}` · % of roof against: {roof_src}")
         nums, cats = results.numeric_columns(tuple(rows)), results.category_columns(tuple(rows))
         c1, c2, c3 = st.columns(3)
-        x = c1.selectbox("x axis", nums, index=nums.index("n") if "n" in nums else 0, key="bench_x")
+        x = params.selectbox(c1, "x axis", nums, index=nums.index("n") if "n" in nums else 0, key="bench_x")
         y_default = next((c for c in ("time_ms", "time_s", "median_s", "tokens_per_s") if c in nums), nums[-1])
-        y = c2.selectbox("y axis", nums, index=nums.index(y_default), key="bench_y")
+        y = params.selectbox(c2, "y axis", nums, index=nums.index(y_default), key="bench_y")
         g_opts = ["(none)"] + cats
         g_default = next((c for c in ("label", "method", "layout") if c in cats), "(none)")
-        group = c3.selectbox("one line per", g_opts, index=g_opts.index(g_default), key="bench_group")
+        group = params.selectbox(c3, "one line per", g_opts, index=g_opts.index(g_default), key="bench_group")
         figure(run_chart(rows, x, y, None if group == "(none)" else group, title=f"{run.suite} on {run.hardware}"),
                key="bench_chart")
-        st.dataframe(rows, width="stretch", hide_index=True)
+        st.dataframe(rows, width="stretch", hide_index=True)  # CSV and JSON below, in the CLI's schema
         downloads(run.meta, rows, run.path.rsplit("/", 1)[-1].removesuffix(".json"), key="rec")
 
 with compare:
@@ -109,7 +111,7 @@ with compare:
             pairs = results.compare(a, b)
             if pairs:
                 figure(compare_chart(pairs, a.label, b.label), key="cmp_chart")
-                st.dataframe(pairs, hide_index=True)
+                table(pairs, name="bench_comparison", key="cmp_table")
             else:
                 st.info("No points match: pick two runs of the same suite with the same sizes.")
 

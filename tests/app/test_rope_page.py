@@ -51,9 +51,9 @@ def test_rope_page_bad_inputs_show_clear_messages():
     _by_label(at.number_input, "Base").set_value(1.0).run()
     assert not at.exception and any("greater than 1" in e.value for e in at.error)
     _by_label(at.number_input, "Base").set_value(10000.0).run()
-    _by_label(at.number_input, "Position m").set_value(10 ** 15).run()  # huge position: float64 angles, no error
+    _by_label(at.number_input, "Position m").set_value(10 ** 12).run()  # huge position: float64 angles, no error
     assert_clean(at)
-    assert "1,000,000,000,000,000" in str(plotly_specs(at)[0]["data"])
+    assert "1,000,000,000,000" in str(plotly_specs(at)[0]["data"])
 
 
 @pytest.mark.slow

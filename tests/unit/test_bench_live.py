@@ -169,3 +169,20 @@ def test_compare_matches_points_and_ratios():
     other = results.parse_run(json.dumps({"meta": {**meta, "suite": "flash"}, "rows": [{"n": 1}]}))
     with pytest.raises(InputError):
         results.compare(a, other)
+
+
+def test_ssm_rows_get_formulas():
+    from viz_core.ssm.scan import work_depth
+
+    n = 256
+    seq = bench_formulas.ssm_row({"kind": "prefill", "method": "sequential", "n": n,
+                                  "work": work_depth("sequential", n)[0], "median_ms": 1.0})
+    assert seq["flops"] == 2 * 3 * n * 8 * 32 * 32  # 3 multiply-adds per state number per token
+    assert seq["bytes_moved"] == (2 * n * 8 * 32 + n * 8 + 2 * n * 32) * 4
+    par = bench_formulas.ssm_row({"kind": "prefill", "method": "parallel", "n": n,
+                                  "work": work_depth("parallel", n)[0], "median_ms": 1.0})
+    assert par["bytes_moved"] == seq["bytes_moved"] + 2 * n * 8 * 32 * 32 * 4  # it keeps every state
+    sdpa = bench_formulas.ssm_row({"kind": "prefill", "method": "SDPA attention", "n": n, "median_ms": 1.0})
+    assert sdpa["flops"] == 4 * 4 * n * n * 32 / 2
+    R.annotate_rows([seq, par, sdpa], ROOFS)
+    assert all("pct_of_roof" in r for r in (seq, par, sdpa))

@@ -138,7 +138,7 @@ def test_record_reports_load_and_age():
     assert r.others_cpu_s is None or r.others_cpu_s >= 0
     if r.others_cores is not None:
         assert r.others_cores <= r.cores + 0.5
-    assert abs(r.wall_s - 0.3) < 0.2
+    assert 0.3 <= r.wall_s < 10  # the busy loop ran 0.3 s of wall time (more if the machine is loaded)
     text = r.describe(now=r.finished + 120)
     assert "2 min ago" in text and "1 thread" in text
 

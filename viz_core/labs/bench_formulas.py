@@ -117,3 +117,55 @@ def decode_row(row: dict, dims: dict) -> dict:
     row["flops"], row["bytes_moved"] = float(f"{f:.6g}"), float(f"{q:.6g}")
     row.setdefault("dtype", {4: "float32", 2: "bfloat16"}.get(t["elem"], "float32"))
     return row
+
+
+# ------------------------------------------------------------------------------------------ state-space models
+SCAN_DIMS = {"heads": 8, "head_dim": 32, "d_state": 32}  # one tiny-Mamba layer (labs.ssm.mixers)
+
+
+def ssm_dims() -> dict:
+    """Parameter counts of the tiny Mamba (from its default config: the count needs no checkpoint) and the
+    tiny GPT that the ssm suite decodes with."""
+    from viz_core.models.gpt import load_tiny_gpt
+    from viz_core.ssm.mamba import MambaConfig, TinyMamba
+
+    c = MambaConfig()
+    mamba = TinyMamba(c)
+    return {"mamba_params": float(sum(p.numel() for p in mamba.parameters())), "mamba_layers": c.n_layer,
+            "gpt": model_dims(load_tiny_gpt("tiny-gpt")[0])}
+
+
+def ssm_row(row: dict, dims: dict | None = None) -> dict:
+    """FLOPs and bytes of one ssm-suite row (in place).
+
+    prefill, scans: 2 FLOPs per multiply-add of ``work`` (ssm.scan.work_depth); bytes: x, Δ, B, C read and y
+    written once, plus, for the parallel scan, every state written and read once (it keeps them all).
+    prefill, SDPA: causal attention, 4 heads × 32, fused traffic. decode, per generated token: 2·params
+    FLOPs plus the recurrence (Mamba) or attention over the context (GPT); bytes: the weights once, plus
+    Mamba's fixed state read and written, or the GPT's K/V cache read.
+    """
+    n, e, m = int(row["n"]), 4, str(row["method"])
+    h, p, d_state = SCAN_DIMS["heads"], SCAN_DIMS["head_dim"], SCAN_DIMS["d_state"]
+    if row.get("kind") == "prefill":
+        if row.get("work"):
+            row["flops"] = 2.0 * float(row["work"])
+            io = (2 * n * h * p + n * h + 2 * n * d_state) * e
+            keep = 2.0 * n * h * p * d_state * e if m == "parallel" else 0.0
+            row["bytes_moved"] = float(io + keep)
+            row["bytes_formula"] = "x, Δ, B, C read + y written" + (" + every state written and read" if keep else "")
+        else:
+            row["flops"] = attention_flops(1, 4, n, 32, causal=True)
+            row["bytes_moved"] = attention_bytes_moved(1, 4, n, 32, e)
+            row["bytes_formula"] = FUSED_BYTES
+    elif row.get("kind") == "decode" and dims:
+        steps = int(row.get("steps", 1) or 1)
+        if m == "tiny-mamba":
+            f = 2.0 * dims["mamba_params"] + 2.0 * 3 * int(row["state_bytes"]) / e  # Ā·h + Δx·Bᵀ + h·C per state
+            q = dims["mamba_params"] * e + 2.0 * int(row["state_bytes"])
+            row["bytes_formula"] = "weights once + the fixed state read and written, per token"
+        else:
+            f, q = _cost(dims["gpt"], 1, n, True)
+            row["bytes_formula"] = "weights once + the K/V cache read, per token"
+        row["flops"], row["bytes_moved"] = f, q  # per step: median_ms is per step
+        row["steps"] = steps
+    return row

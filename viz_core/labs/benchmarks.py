@@ -244,6 +244,12 @@ def with_formulas(run: BenchRun) -> list[dict]:
             rows = [BF.decode_row(r, dims) if "bytes_moved" not in r else r for r in rows]
         except (LabError, OSError, KeyError):
             pass
+    if run.suite == "ssm" and any("bytes_moved" not in r for r in rows):
+        try:
+            dims = BF.ssm_dims()
+        except (LabError, OSError, KeyError, ValueError):
+            dims = None  # prefill rows need no model
+        rows = [BF.ssm_row(r, dims) if "bytes_moved" not in r else r for r in rows]
     roofs, _ = roofs_for_run(run)
     if roofs is not None and any("pct_of_roof" not in r for r in rows):
         R.annotate_rows(rows, roofs)

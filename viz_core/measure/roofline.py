@@ -256,7 +256,7 @@ def roof_time(flops: float, bytes_moved: float, roofs: Roofs, dtype: str = "floa
     return max(flops / roofs.peak(dtype), bytes_moved / roofs.bandwidth_bytes_per_s)
 
 
-TIME_KEYS = (("time_s", 1.0), ("median_s", 1.0), ("time_ms", 1e-3))
+TIME_KEYS = (("time_s", 1.0), ("median_s", 1.0), ("time_ms", 1e-3), ("median_ms", 1e-3))
 
 
 def row_seconds(row: dict) -> float | None:
@@ -284,5 +284,5 @@ def annotate_rows(rows: list[dict], roofs: Roofs) -> list[dict]:
             continue
         t = row_seconds(r)
         if t:
-            r["pct_of_roof"] = round(100.0 * r["roof_time_s"] / t, 3)
+            r["pct_of_roof"] = float(f"{100.0 * r['roof_time_s'] / t:.4g}")
     return rows
