@@ -27,6 +27,7 @@ from viz_core.measure.timer import time_once
 from viz_core.decoding.generate import generate, load_model
 from viz_core.decoding.speculative import GPTSession, plain_generate, speculative_generate
 from viz_core.device import resolve_device
+from viz_core.labs.bench_formulas import decode_row, model_dims
 
 HELP = "tokens/s cached vs uncached (tiny GPT, 256 new tokens) and speculative speed-up per draft length γ"
 
@@ -91,7 +92,7 @@ def run(args, progress) -> list[dict]:
     # correctness: every short-prompt path writes the same greedy tokens as plain cached decoding
     plain, _ = plain_generate(GPTSession(model, total + 1), ids, n, device=dev)
     counted = {u: generate(model, ids, n, use_cache=u) for u in (False, True)}  # untimed, with counting hooks
-    base = dict(device=dev.type, threads=torch.get_num_threads(), model=args.model, new_tokens=n,
+    base = dict(device=dev.type, threads=torch.get_num_threads(), dtype=args.dtype, model=args.model, new_tokens=n,
                 context_trained=cfg.max_seq_len)
     rows = []
     for key, (fields, _) in methods.items():
@@ -121,6 +122,9 @@ def run(args, progress) -> list[dict]:
             row["note"] = (f"runs to {fields['prompt_tokens'] + n} positions, past the {cfg.max_seq_len}-token "
                            "training context (speed only)")
         rows.append(row)
+    dims = {"target": model_dims(model), "draft": model_dims(draft) if draft is not None else None}
+    for r in rows:
+        decode_row(r, dims)
     spec = [r for r in rows if r["method"] == "speculative"]
     if spec:
         best = max(spec, key=lambda r: r["speedup_vs_cached_min"])
@@ -156,3 +160,4 @@ def run(args, progress) -> list[dict]:
                  f"than uncached (best runs; medians {r['speedup_vs_uncached']:.1f}×; "
                  f"{r['tokens_per_s_best']:.0f} tok/s best)")
     return rows
+
