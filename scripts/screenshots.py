@@ -65,8 +65,8 @@ def main() -> int:
                     time.sleep(1.0)
                     page.screenshot(path=str(folder / f"{stem}-top.png"))
                     height = page.evaluate(
-                        "() => Math.max(...[...document.querySelectorAll('[data-testid=\\"stMain\\"], "
-                        "[data-testid=\\"stAppViewContainer\\"]')].map(e => e.scrollHeight), 720)")
+                        "() => Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
+                        "[data-testid=\"stAppViewContainer\"]')].map(e => e.scrollHeight), 720)")
                     page.set_viewport_size({"width": w, "height": min(int(height) + 40, 14000)})
                     time.sleep(1.5)
                     page.screenshot(path=str(folder / f"{stem}.png"), full_page=True)

@@ -94,6 +94,7 @@ def rotation(cfg: RotationConfig) -> RotationResult:
     fq = R.apply_rope(q.expand(cfg.n_frames, d), fc, fs, "half")  # (P, D)
     fpair = torch.stack((fq[:, i], fq[:, i + half]), dim=-1).numpy()  # (P, 2)
     fmeasured = (np.arctan2(fpair[:, 1], fpair[:, 0]) - math.atan2(before[1], before[0])) % (2 * math.pi)
+    fmeasured = np.where(fmeasured > 2 * math.pi - 1e-12, fmeasured - 2 * math.pi, fmeasured)  # 2π − ε is 0
     return RotationResult(
         freqs=R.inv_freq(d, cfg.base).numpy(), wavelengths=R.wavelengths(d, cfg.base).numpy(),
         before=before, after=after, trail=pair[:-1], angle=float(cfg.position * R.inv_freq(d, cfg.base)[i]),

@@ -49,6 +49,6 @@ def controls(names: Sequence[str], labels: Sequence[str], *, active: int = 0,
         updatemenus=[dict(type="buttons", direction="right", showactive=False, x=0.0, y=y - 0.02, xanchor="left",
                           yanchor="top", pad=dict(t=0, r=6), font=dict(size=12), buttons=play + [pause])],
         sliders=[dict(active=active, x=0.0, len=1.0, y=y - 0.09, yanchor="top", pad=dict(t=0, b=0),
-                      currentvalue=dict(prefix="", visible=True, xanchor="right", font=dict(size=FONT_SIZE)),
+                      currentvalue=dict(prefix="", visible=True, xanchor="right", font=dict(size=FONT_SIZE, color="#222")),
                       font=dict(size=10, color="#444" if show_ticks else "rgba(0,0,0,0)"),
                       ticklen=4 if show_ticks else 0, minorticklen=0, steps=steps)])

@@ -154,7 +154,7 @@ def walk_figure(res: StepResult, height: int = 1010) -> go.Figure:
             shapes += [_rect(c0, c1, 0, res.d, _K, axes), _rect(c0, c1, 0, res.d, _V, axes),
                        _rect(r0, r1, c0, c1, _GRID, axes, colour="#000")]
         text = dict(text=step_text(res, k), xref="paper", yref="paper", x=0, y=1.0, yshift=48, showarrow=False,
-                    xanchor="left", yanchor="bottom", align="left", font=dict(size=FONT_SIZE))
+                    xanchor="left", yanchor="bottom", align="left", font=dict(size=FONT_SIZE, color="#222"))
         xt, yt = axes[_TILE]
         return {"shapes": shapes, "annotations": titles + [text],
                 xt.replace("x", "xaxis"): dict(range=[c0 - 0.5, c0 + res.block_k - 0.5]),

@@ -106,10 +106,10 @@ def rotation_walk_figure(r, per_row: int | None = None) -> go.Figure:
     fig.update_yaxes(visible=False, scaleanchor="x2", scaleratio=1, range=[-2.9 * (rows - 1) - 1.7, 1.3],
                      row=1, col=2)
     names = [str(int(m)) for m in r.positions]
-    fig.update_layout(height=max(480, 200 + 120 * rows), template="plotly_white", font=dict(size=FONT_SIZE),
-                      showlegend=False, margin=dict(l=60, r=10, t=95, b=130), annotations=annotations(0),
+    fig.update_layout(height=max(560, 260 + 120 * rows), template="plotly_white", font=dict(size=FONT_SIZE),
+                      showlegend=False, margin=dict(l=60, r=10, t=95, b=190), annotations=annotations(0),
                       **controls(names, [f"Position m = {int(m):,}" for m in r.positions], speeds=(
-                          (400, "2.5 positions/s"), (120, "8 positions/s")), redraw=True, y=-0.06))
+                          (400, "2.5 positions/s"), (120, "8 positions/s")), redraw=True, y=-0.2))
     return FramesFigure(fig, frames)
 
 
