@@ -139,7 +139,7 @@ def block_map(res, per_row: int | None = None) -> go.Figure:
 def memory_timeline(res) -> go.Figure:
     t = np.arange(res.steps)
     fig = go.Figure([
-        go.Scatter(x=t, y=res.contig_alloc, name=f"contiguous: {res.max_len} reserved per request",
+        go.Scatter(x=t, y=res.contig_alloc, name=f"contiguous would need: {res.max_len} per request in flight",
                    line=dict(color=UNCACHED)),
         go.Scatter(x=t, y=res.paged_alloc, name=f"paged: blocks of {res.block_size}", line=dict(color=CACHED)),
         go.Scatter(x=t, y=res.tokens, name="tokens actually stored", line=dict(color="black", dash="dot")),
