@@ -91,7 +91,7 @@ def rotation_walk_figure(r, per_row: int | None = None) -> go.Figure:
     def annotations(k):
         return titles + [dict(text=rotation_text(r, k), xref="paper", yref="paper", x=0, y=1.0, yshift=34,
                               showarrow=False, xanchor="left", yanchor="bottom", align="left",
-                              font=dict(size=FONT_SIZE - 1))]
+                              font=dict(size=FONT_SIZE - 1, color="#222"))]
 
     frames = []
     for k, m in enumerate(r.positions):

@@ -68,9 +68,9 @@ def decode_walk_figure(r: DecodeSteps, height: int = 560) -> go.Figure:
                  f"{r.entropy_bits[k]:.2f} bits")
         return dict(annotations=[
             dict(text=drawn, x=0, y=1.0, xref="paper", yref="paper", yshift=8, xanchor="left", yanchor="bottom",
-                 showarrow=False, align="left", font=dict(size=FONT_SIZE - 1)),
+                 showarrow=False, align="left", font=dict(size=FONT_SIZE - 1, color="#222")),
             dict(text=decode_text(r, k), x=0, y=1.0, xref="paper", yref="paper", yshift=40, xanchor="left",
-                 yanchor="bottom", showarrow=False, align="left", font=dict(size=FONT_SIZE - 1, family="monospace"))],
+                 yanchor="bottom", showarrow=False, align="left", font=dict(size=FONT_SIZE - 1, family="monospace", color="#222"))],
             xaxis=dict(tickvals=ranks, ticktext=[_esc(t) for t in r.cand_labels[k]]))
 
     fig = go.Figure([go.Bar(bars(0)[0], marker_color="#c7c7c7"), go.Bar(bars(0)[1])])
@@ -87,7 +87,7 @@ def decode_walk_figure(r: DecodeSteps, height: int = 560) -> go.Figure:
     return FramesFigure(fig, frames)
 
 
-def attention_grid_figure(g: AttentionGrid, model: str, width_px: int = 1100) -> go.Figure:
+def attention_grid_figure(g: AttentionGrid, model: str, width_px: int = 820) -> go.Figure:
     """Layers (rows) × heads (columns) of small maps; the slider chooses the query token (see module doc)."""
     n_l, n_h, n, _ = g.weights.shape
     s = n + 1  # one blank cell between maps
@@ -126,16 +126,16 @@ def attention_grid_figure(g: AttentionGrid, model: str, width_px: int = 1100) ->
                  "(row = token looking, column = token looked at)")
         return dict(annotations=heads + layers + [dict(text=title, x=0, y=1.0, xref="paper", yref="paper", yshift=30,
                                                        xanchor="left", yanchor="bottom", showarrow=False,
-                                                       font=dict(size=FONT_SIZE - 1))])
+                                                       font=dict(size=FONT_SIZE - 1, color="#222"))])
 
     frames = [dict(name=str(k), data=[dict(type="heatmap", z=highlight(k))], traces=[1], layout=layout(k))
               for k in range(n)]
-    cell = min(12.0, (width_px - 160) / mosaic.shape[1])
-    height = int(cell * mosaic.shape[0]) + 260
-    fig.update_xaxes(visible=False, range=[-0.5, mosaic.shape[1] - 0.5], constrain="domain")
-    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
+    cell = min(9.0, (width_px - 160) / mosaic.shape[1])  # about square cells at a 1280-px-wide window
+    height = int(cell * mosaic.shape[0]) + 230
+    fig.update_xaxes(visible=False, range=[-0.5, mosaic.shape[1] - 0.5])
+    fig.update_yaxes(visible=False, autorange="reversed")
     fig.update_layout(height=height, template="plotly_white", font=dict(size=FONT_SIZE), showlegend=False,
-                      margin=dict(l=80, r=20, t=80, b=150), **layout(n - 1),
+                      margin=dict(l=80, r=20, t=70, b=120), **layout(n - 1),
                       **controls([str(k) for k in range(n)], [f"Token {k + 1}: “{_esc(t)}”" for k, t in enumerate(g.labels)],
                                  active=n - 1, y=-0.02, speeds=((900, "1 token/s"),), show_ticks=False))
     return FramesFigure(fig, frames)
