@@ -10,7 +10,7 @@ import streamlit as st
 from ui import cached, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics
-from viz_core.compression import redundancy as red
+from viz_core.labs import drop_redundancy as red
 from viz_core.plots import compression as plots
 
 layer_drop = cached.data(red.layer_drop)

@@ -55,7 +55,7 @@ if res.ternary_meta:
                "activations. A *trained* ternary model keeps most of its quality where post-training ternarisation "
                "does not (its 300 extra steps also help it a little).")
 else:
-    st.info("The trained ternary checkpoint is missing; run `python -m viz_core.compression.quantize finetune`.")
+    st.info("The trained ternary checkpoint is missing; run `python -m viz_core.train qat`.")
 
 st.subheader("Does fewer bits mean faster here?")
 figure(plots.kernel_times(res, f"W {n_out}×{n_in}, {tokens} token(s)"), key="kernels")

@@ -11,7 +11,7 @@ from ui import cached, state
 from ui.errors import guard
 from ui.image_source import pick_image
 from ui.layout import figure, header, metrics
-from viz_core import rope_lab
+from viz_core.labs import rope as rope_lab
 from viz_core.plots import rope as plots
 
 run_rotation = cached.data(rope_lab.rotation)

@@ -39,7 +39,7 @@ sweep = c2.toggle("Also sweep γ = 1, 2, 3, 4, 6, 8 (a few seconds)", value=Fals
 cfg_draft = speculative.SpecConfig().draft
 if not speculative.model_available(cfg_draft):
     st.warning(f"The draft model `{cfg_draft}` has not been trained yet (assets/models/{cfg_draft}.pt is missing): "
-               "run `python -m viz_core.models.train` to make it.")
+               "run `python -m viz_core.train gpt` to make it.")
     st.stop()
 with guard():
     res = run(speculative.SpecConfig(prompt=prompt, new_tokens=n_new, gamma=gamma, temperature=float(temp),

@@ -19,7 +19,7 @@ evaluate = cached.data(vit_explore.evaluate)
 header("A trained tiny ViT",
        "A vision transformer cuts a 28×28 Fashion-MNIST image into a 7×7 grid of 4×4 patches, adds a CLS "
        "token, and lets all 50 tokens attend to each other; the CLS token's final state is classified. "
-       "This one was trained **on this machine** (`python -m viz_core.models.train vit`, see its model card in "
+       "This one was trained **on this machine** (`python -m viz_core.train vit`, see its model card in "
        "`assets/models/`). Attention rollout multiplies the head-averaged attention of every layer (with the "
        "residual connection as identity) to show which patches the decision draws on.",
        ["Dosovitskiy et al. 2021, An Image is Worth 16x16 Words (ViT)",
@@ -29,7 +29,7 @@ header("A trained tiny ViT",
 
 names = vit_explore.available()
 if not names:
-    st.warning("No ViT checkpoint in assets/models/; run `python -m viz_core.models.train vit`.")
+    st.warning("No ViT checkpoint in assets/models/; run `python -m viz_core.train vit`.")
     st.stop()
 c1, c2, c3, c4 = st.columns([2, 3, 2, 2])
 name = c1.selectbox("Model", names, key="vit_model",

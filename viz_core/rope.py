@@ -8,7 +8,7 @@ Angles are computed in float64 so that huge positions do not lose precision, the
 
 Also here: 2D axial RoPE for patch grids (Heo et al. 2024) and context-length scaling as transforms of the
 frequency table — position interpolation (Chen et al. 2023), NTK-aware scaling (bloc97 2023) and YaRN
-(Peng et al. 2023). The page-facing runners are in ``viz_core.rope_lab``.
+(Peng et al. 2023). The page runners are in ``viz_core.labs.rope`` and ``rope_scaling``.
 """
 from __future__ import annotations
 

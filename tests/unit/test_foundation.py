@@ -90,7 +90,7 @@ def test_human_units():
 
 
 def test_claims_table_and_verdicts():
-    assert sorted(claims.CLAIMS) == list(range(1, 21))
+    assert sorted(claims.CLAIMS) == list(range(1, 22))
     c = claims.check_ratio(4, 3.0, 2, 4, measured="3×")
     assert c.verdict is claims.Verdict.HOLDS
     assert claims.check_ratio(4, 1.2, 2, 4, measured="1.2×").verdict is claims.Verdict.PARTLY

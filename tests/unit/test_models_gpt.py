@@ -10,7 +10,8 @@ import torch
 from viz_core.models import MODELS_DIR
 from viz_core.models.data import load_corpus
 from viz_core.models.gpt import ByteTokenizer, load_checkpoint, load_tiny_gpt
-from viz_core.models.train import GPTTrainConfig, eval_loss, train_gpt
+from viz_core.train.gpt import GPTTrainConfig, train_gpt
+from viz_core.train.loop import eval_loss
 
 GPT_NAMES = ["tiny-gpt", "tiny-gpt-gqa", "tiny-gpt-mqa", "tiny-gpt-draft"]
 

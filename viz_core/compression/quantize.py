@@ -4,7 +4,7 @@ Ma et al. 2024, "The Era of 1-bit LLMs: All Large Language Models are in 1.58 Bi
 weights are scaled by their mean absolute value γ and rounded to {−1, 0, +1} (absmean quantisation);
 activations are scaled per token to 8 bits (absmax). Each weight then needs log2(3) ≈ 1.58 bits; we pack
 four in a byte (2 bits each). Post-training ternarisation of a model trained in float destroys it; BitNet
-*trains* with ternary weights (a straight-through estimator), which ``finetune_ternary`` does briefly
+*trains* with ternary weights (a straight-through estimator), which ``viz_core.train.qat`` does briefly
 here, so the page compares both honestly.
 
 Speed: a ternary matmul needs only additions, but only a dedicated kernel (bitnet.cpp) turns that into
@@ -13,11 +13,9 @@ ternary product written with PyTorch ops, and says what that does and does not s
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import math
-import time
 from pathlib import Path
 
 import torch
@@ -86,7 +84,7 @@ def quantizable_linears(model) -> list[tuple[str, nn.Linear]]:
     return [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear) and n.startswith("blocks.")]
 
 
-def _swap_to_bitlinear(model) -> None:
+def swap_to_bitlinear(model) -> None:
     for name, lin in quantizable_linears(model):
         parent = model.get_submodule(name.rsplit(".", 1)[0])
         new = BitLinear(lin.in_features, lin.out_features, bias=lin.bias is not None)
@@ -153,7 +151,7 @@ def load_ternary(name: str = TERNARY_NAME):
 
     path = checkpoint_path(name)
     if not path.exists():
-        raise InputError(f"No ternary checkpoint at {path}; run `python -m viz_core.compression.quantize finetune`.")
+        raise InputError(f"No ternary checkpoint at {path}; run `python -m viz_core.train.qat`.")
     ck = torch.load(path, map_location="cpu", weights_only=True)
     cfg = GPTConfig.from_dict(ck["config"])
     model = TinyGPT(cfg)
@@ -166,64 +164,3 @@ def load_ternary(name: str = TERNARY_NAME):
     model.load_state_dict(sd)
     model.eval().requires_grad_(False)
     return model, tokenizer_from_dict(ck["tokenizer"]), cfg, json.loads(ck["meta"])
-
-
-def finetune_ternary(steps: int = 300, lr: float = 1e-3, batch: int = 16, seed: int = 0, threads: int = 1,
-                     base: str = "tiny-gpt", progress=print) -> dict:
-    """Quantisation-aware fine-tuning of the tiny GPT with BitLinear layers (ternary STE + int8 activations)."""
-    from viz_core.models.data import load_corpus
-    from viz_core.models.gpt import checkpoint_path, load_checkpoint
-    from viz_core.models.train import _batches, eval_loss, lm_step
-
-    torch.set_num_threads(threads)
-    torch.manual_seed(seed)
-    model, tok, cfg, base_meta = load_checkpoint(checkpoint_path(base))
-    model.requires_grad_(True).train()
-    _swap_to_bitlinear(model)
-    tr = torch.tensor(tok.encode(load_corpus("train")), dtype=torch.long)
-    va = torch.tensor(tok.encode(load_corpus("val")), dtype=torch.long)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
-    it = _batches(tr, batch, cfg.max_seq_len, torch.Generator().manual_seed(seed))
-    t0 = time.perf_counter()
-    for step in range(steps):
-        for grp in opt.param_groups:
-            grp["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
-        x, y = next(it)
-        loss = lm_step(model, opt, x, y)
-        if step % 50 == 0 or step == steps - 1:
-            progress(f"step {step}/{steps} loss {loss.item():.3f} ({time.perf_counter() - t0:.0f} s)")
-    wall = time.perf_counter() - t0
-    model.eval()
-    # back to plain Linear layers holding γ·Q (what the checkpoint stores and the page evaluates)
-    plain = copy.deepcopy(model)
-    for name, lin in quantizable_linears(plain):
-        parent = plain.get_submodule(name.rsplit(".", 1)[0])
-        new = nn.Linear(lin.in_features, lin.out_features, bias=lin.bias is not None)
-        new.load_state_dict(lin.state_dict())
-        setattr(parent, name.rsplit(".", 1)[1], new)
-    meta = {"base": base, "steps": steps, "lr": lr, "batch": batch, "seed": seed, "threads": threads,
-            "train_wall_s": round(wall, 1), "base_val_loss": base_meta.get("val_loss_nats_per_byte"),
-            "qat_val_loss_with_int8_activations": round(eval_loss(model, va, cfg.max_seq_len, 64), 4),
-            "torch": torch.__version__}
-    path = save_ternary(checkpoint_path(TERNARY_NAME), plain, tok, meta)
-    meta["checkpoint_bytes"] = path.stat().st_size
-    progress(f"wrote {path} ({meta['checkpoint_bytes']} bytes) in {wall:.0f} s: {meta}")
-    return meta
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m viz_core.compression.quantize")
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    f = sub.add_parser("finetune", help="quantisation-aware fine-tuning -> assets/models/tiny-gpt-ternary.pt")
-    f.add_argument("--steps", type=int, default=300)
-    f.add_argument("--lr", type=float, default=1e-3)
-    f.add_argument("--batch", type=int, default=16)
-    f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--threads", type=int, default=1)
-    a = ap.parse_args(argv)
-    finetune_ternary(a.steps, a.lr, a.batch, a.seed, a.threads)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from viz_core.claims import CLAIMS, ClaimCheck, Verdict
 from viz_core.compression.quantize import (SCHEMES, int8_quantize, load_ternary, pack_ternary, quantizable_linears,
                                            quantized_copy, storage_bytes, ternary_quantize, unpack_ternary)
-from viz_core.compression.redundancy import LayerDropConfig, _val_windows
 from viz_core.device import resolve_device
 from viz_core.errors import InputError
+from viz_core.labs.drop_redundancy import LayerDropConfig, _val_windows
 from viz_core.measure.timer import time_fn
 from viz_core.models.gpt import load_tiny_gpt
 

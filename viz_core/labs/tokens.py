@@ -50,7 +50,7 @@ def smollm_status() -> str:
     return "fetched" if smollm.is_fetched() else "absent"
 
 
-TINY_GPTS = ("tiny-gpt", "tiny-gpt-gqa", "tiny-gpt-mqa", "tiny-gpt-draft")  # trained by viz_core.models.train
+TINY_GPTS = ("tiny-gpt", "tiny-gpt-gqa", "tiny-gpt-mqa", "tiny-gpt-draft")  # trained by viz_core.train
 
 
 def tiny_models() -> list[str]:

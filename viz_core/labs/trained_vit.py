@@ -15,7 +15,7 @@ from viz_core.models.data import FASHION_CLASSES, load_fashion_test_subset
 from viz_core.models.vit import attention_rollout, load_tiny_vit, normalize_images
 
 
-VITS = ("tiny-vit", "tiny-vit-rope2d")  # trained by viz_core.models.train
+VITS = ("tiny-vit", "tiny-vit-rope2d")  # trained by viz_core.train
 
 
 def available() -> list[str]:

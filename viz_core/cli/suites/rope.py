@@ -6,14 +6,14 @@
 Rows ``part=apply``: median time of ``viz_core.rope.apply_rope`` on q of shape (B, H, N, D) for each layout,
 with effective bandwidth (x read + written, cos/sin read). Rows ``part=long_context``: the tiny GPT's mean
 next-token loss at positions < L and ≥ L with no scaling, position interpolation (Chen et al. 2023), NTK-aware
-scaling and YaRN (Peng et al. 2023), applied without fine-tuning (viz_core.rope_lab.long_context_gpt).
+scaling and YaRN (Peng et al. 2023), applied without fine-tuning (viz_core.labs.rope_scaling.long_context_gpt).
 """
 from __future__ import annotations
 
 import torch
 
 from viz_core import rope as R
-from viz_core import rope_lab
+from viz_core.labs import rope_scaling
 from viz_core.measure.memory import check_budget
 from viz_core.measure.timer import time_fn
 from viz_core.device import dtype_bytes, resolve_device, resolve_dtype
@@ -59,7 +59,7 @@ def run(args, progress) -> list[dict]:
     for f in [float(x) for x in str(args.factors).split(",") if x.strip()]:
         progress(f"tiny GPT at {f:g}× its context, {args.windows} windows")
         try:
-            res = rope_lab.long_context_gpt(rope_lab.LongContextConfig(model=args.model, factor=f,
+            res = rope_scaling.long_context_gpt(rope_scaling.LongContextConfig(model=args.model, factor=f,
                                                                        n_windows=args.windows, device=args.device))
         except LabError as e:
             progress(f"skip tiny GPT: {e}")
