@@ -48,7 +48,7 @@ def rotation_text(r, k: int) -> str:
 def rotation_walk_figure(r, per_row: int | None = None) -> go.Figure:
     """One position control for both views (RotationResult): left, the chosen pair of q at position 0 and after
     RoPE at m, with the trail of the positions walked so far; right, every pair as a clock hand at m·θᵢ.
-    Frames are the positions m … m + P − 1 (computed by ``rope_lab.rotation`` with the lab's RoPE); play, pause,
+    Frames are the positions m … m + P − 1 (computed by ``viz_core.labs.rope.rotation`` with the lab's RoPE); play, pause,
     speed and the 'Position m' slider run in the browser, and the numbers above the plot follow the frame."""
     half = r.clock_angles.shape[1]
     per_row = per_row or (4 if half <= 8 else 8)
