@@ -95,7 +95,10 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", type=Path, default=ROOT / "test-output" / "rerun-times.json")
+    ap.add_argument("--case", action="append", default=[],
+                    help="PAGE:SLIDER LABEL (repeatable) instead of the default three cases")
     args = ap.parse_args()
+    cases = [tuple(c.split(":", 1)) for c in args.case] or CASES
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -115,7 +118,7 @@ def main() -> int:
         rows = []
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS, headless=True)
-            for stem, label in CASES:
+            for stem, label in cases:
                 row = measure_page(browser, url, stem, label, args.repeats)
                 rows.append(row)
                 print(f"{stem:18s} {label:16s} median {row['median_s']:.3f} s "
