@@ -67,7 +67,7 @@ def step_section():
         figure(plots.traffic_curve_figure(res), key="fa_curve")
     with right:
         st.markdown("**HBM traffic of this run: naive vs tiled**")
-        figure(plots.traffic_figure(res, res.n_steps - 1), key="fa_traffic")
+        figure(plots.traffic_figure(res), key="fa_traffic")
         st.latex(r"\text{naive} = \Theta(Nd + N^2)")
         st.latex(r"\text{tiled} = \Theta\!\left(N^2 d^2 / M\right)")
     st.markdown(

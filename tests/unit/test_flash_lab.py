@@ -40,7 +40,7 @@ def test_step_through_is_exact_and_counts_match(cfg):
         np.testing.assert_allclose(np.array(m["y"], dtype=float), np.round(want["m"], 3), atol=1e-9)
         np.testing.assert_allclose(np.array(ll["y"], dtype=float), np.round(want["l"], 3), atol=1e-9)
         assert sum(v == "current tile" for row in grid["text"] for v in row) == (res.kv_block[k] >= 0)
-    assert plots.traffic_figure(res, res.n_steps - 1).data
+    assert plots.traffic_figure(res).data
 
 
 def test_state_at_fills_rows_block_by_block():

@@ -16,18 +16,16 @@ from viz_core.plots.theme import color, style
 HIGHLIGHT = "#D55E00"
 
 
-def traffic_figure(res: StepResult, step: int, height: int = 360) -> go.Figure:
-    """HBM bytes: naive (Algorithm 0) vs tiled so far / in total (from the trace) vs the N²d²/M bound."""
-    step = int(np.clip(step, 0, res.n_steps - 1))
-    so_far = float(res.read_bytes[: step + 1].sum() + res.write_bytes[: step + 1].sum())
-    names = ["naive: reads", "naive: writes", "tiled: so far", "tiled: reads", "tiled: writes", "N²d²/M bound"]
-    vals = [res.naive_read, res.naive_write, so_far, res.tiled_read, res.tiled_write, res.io_bound_bytes]
-    cols = [color(1), color(1), HIGHLIGHT, color(0), color(0), "#777777"]
-    fig = go.Figure(go.Bar(x=vals, y=names, orientation="h", marker_color=cols,
+def traffic_figure(res: StepResult, height: int = 330) -> go.Figure:
+    """HBM traffic of the whole run: naive (Algorithm 0) vs tiled (counted by the trace) vs the N²d²/M bound."""
+    names = ["naive: reads", "naive: writes", "tiled: reads", "tiled: writes", "N²d²/M bound"]
+    vals = [res.naive_read, res.naive_write, res.tiled_read, res.tiled_write, res.io_bound_bytes]
+    cols = [color(1), color(1), color(0), color(0), "#777777"]
+    fig = go.Figure(go.Bar(x=[v / 1024 for v in vals], y=names, orientation="h", marker_color=cols,
                            text=[human_bytes(v) for v in vals], textposition="auto",
-                           hovertemplate="%{y}: %{x:,} bytes<extra></extra>"))
+                           hovertemplate="%{y}: %{x:.3g} KiB<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
-    return style(fig, x="bytes to/from HBM", height=height, legend=False)
+    return style(fig, x="KiB to/from HBM (1 KiB = 1024 bytes)", height=height, legend=False)
 
 
 def traffic_curve_figure(res: StepResult, height: int = 420) -> go.Figure:
