@@ -44,9 +44,9 @@ with guard():
 metrics([
     ("Waste, contiguous", f"{res.contig_waste_pct:.0f}%", "reserved but unused slots, averaged over busy steps"),
     ("Waste, paged", f"{res.paged_waste_pct:.1f}%", "unused slots in partly filled last blocks"),
-    ("Peak, contiguous would need", f"{res.peak_contig_slots:,} slots", "max-length reservation for the same "
+    ("Contiguous needs", f"{res.peak_contig_slots:,} slots", "peak; max-length reservation for the same "
                                                                         "requests in flight"),
-    ("Peak, paged", f"{res.peak_paged_slots:,} slots"),
+    ("Paged uses", f"{res.peak_paged_slots:,} slots", "peak"),
 ])
 st.markdown(f"**Paged attention = ordinary attention:** the largest |difference| of their outputs over every running "
             f"request at every step is **{res.attn_max_err:.1e}** (fp32 rounding; outputs are unitless).")

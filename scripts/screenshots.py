@@ -62,13 +62,12 @@ def main() -> int:
                         _wait_idle(page)
                     except TimeoutError:
                         print(f"{stem}: still running", flush=True)
-                    time.sleep(1.0)
                     page.screenshot(path=str(folder / f"{stem}-top.png"))
                     height = page.evaluate(
                         "() => Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
                         "[data-testid=\"stAppViewContainer\"]')].map(e => e.scrollHeight), 720)")
                     page.set_viewport_size({"width": w, "height": min(int(height) + 40, 14000)})
-                    time.sleep(1.5)
+                    page.wait_for_timeout(800)
                     page.screenshot(path=str(folder / f"{stem}.png"), full_page=True)
                     errors = page.locator('[data-testid="stException"]').count()
                     print(f"{w}x{h} {stem}: {'EXCEPTION' if errors else 'ok'}", flush=True)

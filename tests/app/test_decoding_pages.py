@@ -57,7 +57,7 @@ def test_paged_page():
     assert [m.value for m in at.get("metric") if m.label == "Waste, paged"][0] != waste
     # the sentence is computed from the same numbers as the chart: it never says a pool fits what the chart exceeds
     sentence = next(m.value for m in at.markdown if m.value.startswith("**Requests**"))
-    peak = int([m.value for m in at.get("metric") if m.label.startswith("Peak, contiguous")][0].split()[0]
+    peak = int([m.value for m in at.get("metric") if m.label == "Contiguous needs"][0].split()[0]
                .replace(",", ""))
     pool = int(at.select_slider(key="pg_pool").value)
     assert f"{peak:,}** slots" in sentence
@@ -72,7 +72,7 @@ def test_speculative_page():
     at = open_page("pages/speculative_decoding.py")
     assert_clean(at)
     t = texts(at)
-    assert "Output vs target alone: same" in t and "Claim #12" in t
+    assert "Same as target: same" in t and "Claim #12" in t
     rounds = plotly_specs(at)[0]
     assert len(_arr(rounds["data"][0]["x"])) == 4 + 1  # γ draft columns + the target's token
     at.slider(key="sd_gamma").set_value(2).run()
