@@ -77,8 +77,9 @@ def decode_walk_figure(r: DecodeSteps, height: int = 560) -> go.Figure:
     frames = [dict(name=str(k), data=bars(k), traces=[0, 1], layout=layout(k)) for k in range(n)]
     ymax = float(max(r.cand_p_t1.max(), r.cand_p_final.max())) if n else 1.0
     fig.update_layout(barmode="group", height=height, template="plotly_white", font=dict(size=FONT_SIZE),
-                      margin=dict(l=60, r=20, t=150, b=150), legend=dict(orientation="h", x=1.0, xanchor="right",
-                                                                         y=-0.32, yanchor="top"), **layout(0),
+                      margin=dict(l=60, r=20, t=150, b=150), legend=dict(orientation="v", x=1.0, xanchor="right", y=1.0,
+                                                                         yanchor="top", bgcolor="rgba(255,255,255,0.8)"),
+                      **layout(0),
                       **controls([str(k) for k in range(n)], [step_label(k, n) for k in range(n)], y=-0.2,
                                  speeds=((1000, "1 token/s"), (300, "3 tokens/s"))))
     fig.update_xaxes(title_text="the model's most likely next tokens at this step (drawn token outlined)",
