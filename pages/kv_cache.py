@@ -44,11 +44,10 @@ def decode_section():
     if st.button("Measure again", help="Timings are cached per setting; this re-runs them."):
         st.session_state["kv_run"] += 1
 
-    res = None
     with guard(stop=False):
         res = run(kv.DecodeConfig(prompt=prompt, new_tokens=n_new, temperature=float(temp), seed=s.seed,
                                         device=s.device, dtype=s.dtype, run_id=st.session_state["kv_run"]))
-    if res is None:
+    if "res" not in locals():
         return
 
     if res.non_ascii_bytes:
@@ -107,10 +106,9 @@ def calculator_section():
     dt = c3.selectbox("Cache dtype", list(kv.BYTES_PER_VALUE), index=1, key="kv_dtype")
     models = st.multiselect("Models", list(kv.MODEL_SHAPES), default=list(kv.CalculatorConfig().models),
                             key="kv_models")
-    cr = None
     with guard(stop=False):
         cr = calc(kv.CalculatorConfig(context=int(ctx), batch=int(batch), dtype=dt, models=tuple(models)))
-    if cr is None:
+    if "cr" not in locals():
         return
     figure(plots.calculator(cr), key="kv_calc")
     st.dataframe({
@@ -148,6 +146,5 @@ def gqa_section():
 
 
 gqa_section()
-st.caption("Bad input: an empty prompt is refused; any character is accepted (UTF-8 bytes); asking for more "
-           "tokens than the model's trained context is refused with a message — this page does not slide a "
-           "window over the cache, so what you see is never silently truncated.")
+st.caption("Bad input: an empty prompt, or more tokens than the model's trained context, is refused with a message (no "
+           "window slides over the cache, so nothing is silently truncated); any character is accepted (UTF-8 bytes).")

@@ -43,18 +43,15 @@ def rotation_section():
     first = c3.number_input("First position of the walk", min_value=0, max_value=10**15, value=0, step=1,
                             key="rope_first", help="The figure walks positions m = this … this + 47 with its own "
                             "Position m slider. Angles are computed in float64, so even 10¹⁵ works.")
-    rot = None
     with guard(stop=False):
         rot = run_rotation(rope_lab.RotationConfig(head_dim=head_dim, base=base, pair=pair, position=int(first),
                                                    seed=s.seed))
-    if rot is None:
+    if "rot" not in locals():
         return
     figure(plots.rotation_walk_figure(rot), key="rope_walk")
-    st.caption(f"One control moves both views: the **Position m** slider under the figure (▶ plays it in your "
-               f"browser). Each clock is one pair; λ is its wavelength in tokens (2π/θᵢ). Pair 0 turns "
-               f"{rot.freqs[0]:.3g} rad per token; pair {head_dim // 2 - 1} turns {rot.freqs[-1]:.3g} rad per token, "
-               f"so it needs {rot.wavelengths[-1]:,.0f} tokens for one turn. A rotation keeps |q|: the numbers "
-               "above the figure show it for every position.")
+    st.caption(f"One control moves both views: the **Position m** slider under the figure (▶ plays it in your browser). "
+               f"λ = tokens per turn (2π/θᵢ): pair 0 turns {rot.freqs[0]:.3g} rad per token, pair {head_dim // 2 - 1} "
+               f"{rot.freqs[-1]:.3g} rad per token ({rot.wavelengths[-1]:,.0f} tokens per turn); |q| never changes.")
 
 
 rotation_section()
@@ -66,10 +63,9 @@ def spectrum_section():
     c1, c2 = st.columns(2)
     spec_dim = c1.selectbox("Head dimension", [32, 64, 128, 256], index=1, key="spec_dim")
     context = c2.select_slider("Context length (tokens)", [256, 1024, 2048, 4096, 8192, 32768, 131072], value=4096)
-    sp = None
     with guard(stop=False):
         sp = run_spectrum(rope_lab.SpectrumConfig(head_dim=spec_dim, base=base, context=context))
-    if sp is None:
+    if "sp" not in locals():
         return
     figure(plots.spectrum_figure(sp))
     st.caption(f"With base {base:g}, the slowest pair needs {sp.max_wavelength:,.0f} tokens for one turn. Pairs that "
@@ -92,11 +88,10 @@ def relative_section():
     offset = c2.select_slider("First position", [0, 1000, 10**6, 10**9, 10**12], value=0,
                               format_func=lambda v: f"{v:,}")
     rel_dim = c3.selectbox("Head dimension", [16, 32, 64, 128], index=2, key="rel_dim")
-    rel = None
     with guard(stop=False):
         rel = run_relative(rope_lab.RelativeConfig(head_dim=rel_dim, n=n_pos, base=base, offset=offset,
                                                    seed=s.seed, dtype=s.dtype, device=s.device))
-    if rel is None:
+    if "rel" not in locals():
         return
     labels = rope_lab.EMBEDDING_LABELS
     figure(plots.relative_heatmaps(rel, labels))
@@ -137,11 +132,10 @@ def patch_section():
     g = 224 // patch
     prow = c3.slider("Patch row", 0, g - 1, min(6, g - 1), key="rope_prow")
     pcol = c4.slider("Patch column", 0, g - 1, min(6, g - 1), key="rope_pcol")
-    pr = None
     with guard(stop=False):
         pr = run_patches(source, rope_lab.PatchRopeConfig(image_size=224, patch_size=patch, row=prow, col=pcol,
                                                           head_dim=64, base=img_base))
-    if pr is None:
+    if "pr" not in locals():
         return
     for note in pr.notes:
         st.info(note)

@@ -21,13 +21,11 @@ decode = cached.data(steps.decode_steps, max_entries=8)
 attn_grid = cached.data(steps.attention_grid, max_entries=8)
 
 header("Tokens & sampling",
-       "A language model never sees letters: text becomes **tokens** (byte-level BPE), the model turns the "
-       "tokens so far into a **probability for every possible next token**, and a sampler picks one. "
-       "Everything below runs real models on this machine: a tiny GPT trained here on Shakespeare, and — if "
-       "you fetch it — SmolLM2-135M-Instruct run by the lab's own Llama code.",
-       ["Sennrich et al. 2016, BPE", "Radford et al. 2019, GPT-2 (byte-level BPE)",
-        "Holtzman et al. 2020, nucleus (top-p) sampling", "Fan et al. 2018, top-k sampling",
-        "Allal et al. 2025, SmolLM2"])
+       "A language model never sees letters: text becomes **tokens** (byte-level BPE), the model gives every possible "
+       "next token a **probability**, and a sampler picks one. Real models run below: a tiny GPT trained here on "
+       "Shakespeare and, if you fetch it, SmolLM2-135M-Instruct on the lab's own Llama code.",
+       ["Sennrich et al. 2016, BPE", "Radford et al. 2019, GPT-2 (byte-level BPE)", "Holtzman et al. 2020, "
+        "nucleus (top-p) sampling", "Fan et al. 2018, top-k sampling", "Allal et al. 2025, SmolLM2", "Vig 2019, bertviz"])
 s = state.settings()
 
 status = explore.smollm_status()
@@ -120,8 +118,7 @@ def sampling_section():
             walk = decode(steps.DecodeConfig(prompt=prompt, model=model, temperature=temp, top_k=top_k, top_p=top_p,
                                              n_new=n_new, seed=s.seed))
             figure(walk_plots.decode_walk_figure(walk), key="ts_walk")
-            cr = cont(explore.ContinueConfig(prompt=prompt, model=model, temperature=max(temp, 0.0), top_k=top_k,
-                                             top_p=top_p, n_new=n_new, seed=s.seed))
+            cr = cont(explore.ContinueConfig(prompt, model, max(temp, 0.0), top_k, top_p, n_new, seed=s.seed))
             for i, t in enumerate(cr.texts):
                 st.markdown(f"Seed {s.seed + i} · {cr.n_new[i]} tokens{' (stepped through above)' * (i == 0)}:")
                 st.code(prompt[-300:] + t, language=None, wrap_lines=True)
@@ -135,8 +132,8 @@ def attention_section():
     st.subheader("3 · Where the model looks: attention over the prompt")
     with guard(stop=False):
         grid = attn_grid(steps.GridConfig(prompt=prompt, model=model))
-        st.markdown("**Every layer and head at once.** Drag the slider (or ▶) to choose a query token: each small "
-                    "map lights up that token's row, what it attends to. Hover a cell for its weight.")
+        st.markdown("**Every layer and head at once.** Drag the slider (or ▶) to choose a query token: every small map "
+                    "lights up its row, what it attends to. Hover a cell for its weight.")
         figure(walk_plots.attention_grid_figure(grid, model), key="ts_grid")
         st.caption(" ".join(grid.notes))
         a1, a2 = st.columns(2)
@@ -146,8 +143,8 @@ def attention_section():
         am = attn(explore.AttentionConfig(prompt=prompt, model=model, layer=layer, head=head))
         figure(plots.attention_heatmap(am.weights, am.labels, f"{model}: layer {layer}, head {head} "
                                        f"({am.n_head} query heads share {am.n_kv_head} KV heads)"), key="ts_attn")
-        st.caption("Row = the token doing the looking, column = the token looked at; each row sums to 1. Cells "
-                   "above the diagonal are blank: the causal mask forbids looking at the future.")
+        st.caption("Row = the token looking, column = the token looked at; rows sum to 1; above the diagonal is blank "
+                   "(the causal mask).")
 
 
 attention_section()
