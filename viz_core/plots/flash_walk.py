@@ -99,7 +99,7 @@ def _r(a, nd: int = 3):
     return np.where(np.isfinite(a), a, None).tolist()
 
 
-def walk_figure(res: StepResult, height: int = 1010) -> go.Figure:
+def walk_figure(res: StepResult, height: int = 1050) -> go.Figure:
     """All steps of the tiled forward as frames of one figure (see the module docstring)."""
     n_steps = res.n_steps
     if n_steps > MAX_FRAMES:
@@ -188,8 +188,9 @@ def walk_figure(res: StepResult, height: int = 1010) -> go.Figure:
     if l_all.size:
         fig.update_yaxes(range=[0, float(l_all.max()) * 1.1 + 1e-3], row=_L[0], col=_L[1])
     fig.update_layout(height=height, template="plotly_white", font=dict(size=FONT_SIZE), showlegend=False,
-                      margin=dict(l=60, r=20, t=120, b=150),
-                      **controls([str(k) for k in range(n_steps)], [step_label(k, n_steps) for k in range(n_steps)]))
+                      margin=dict(l=60, r=20, t=120, b=190),
+                      **controls([str(k) for k in range(n_steps)], [step_label(k, n_steps) for k in range(n_steps)],
+                               y=-0.085))
     return FramesFigure(fig, frames)
 
 
