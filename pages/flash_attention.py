@@ -7,7 +7,7 @@ order: 30
 """
 import streamlit as st
 
-from ui import cached, state
+from ui import cached, params, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics
 from viz_core.labs import flash as flash_lab, flash_steps
@@ -34,11 +34,11 @@ step_through = cached.data(flash_steps.step_through)
 def step_section():
     """Controls, metrics and the tile walk: moving one of these reruns only this section."""
     c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 1, 0.8])
-    n = c1.slider("Tokens N", 1, 64, 24, key="fa_n")
-    d = c2.slider("Head size d", 1, 16, 8, key="fa_d")
-    br = c3.slider("Query block Br", 1, 64, 8, key="fa_br", help="Rows of Q per tile; larger than N means one block.")
-    bc = c4.slider("Key block Bc", 1, 64, 8, key="fa_bc", help="Rows of K and V per tile.")
-    causal = c5.toggle("Causal", key="fa_causal", help="Tiles entirely above the diagonal are skipped.")
+    n = params.slider(c1, "Tokens N", 1, 64, 24, key="fa_n")
+    d = params.slider(c2, "Head size d", 1, 16, 8, key="fa_d")
+    br = params.slider(c3, "Query block Br", 1, 64, 8, key="fa_br", help="Rows of Q per tile; larger than N means one block.")
+    bc = params.slider(c4, "Key block Bc", 1, 64, 8, key="fa_bc", help="Rows of K and V per tile.")
+    causal = params.toggle(c5, "Causal", key="fa_causal", help="Tiles entirely above the diagonal are skipped.")
     res = None
     with guard(stop=False):
         res = step_through(flash_steps.StepConfig(n=n, d=d, block_q=br, block_k=bc, causal=causal, seed=s.seed,
@@ -93,7 +93,7 @@ def memory_section():
     st.caption(f"SDPA backends that run on this device ({s.dtype}, head size 64, probed): **{', '.join(backends)}**.")
     runs = [p.name for p in flash_lab.recorded_runs()]
     mc1, mc2 = st.columns([2, 1])
-    choice = mc1.selectbox("Show", ["recorded: " + r for r in runs] + ["measure on this device now"], key="fa_src")
+    choice = params.selectbox(mc1, "Show", ["recorded: " + r for r in runs] + ["measure on this device now"], key="fa_src")
     mres = None
     with guard(stop=False):
         if choice.startswith("recorded: "):

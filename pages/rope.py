@@ -7,7 +7,7 @@ order: 10
 """
 import streamlit as st
 
-from ui import cached, state
+from ui import cached, params, state
 from ui.errors import guard
 from ui.image_source import pick_image
 from ui.layout import figure, header, metrics
@@ -28,7 +28,7 @@ header("RoPE: positions as rotations",
        papers=["Su et al. 2021, RoFormer (arXiv:2104.09864)", "Heo et al. 2024, RoPE for Vision Transformer (2D axial)",
                "Vaswani et al. 2017, Attention Is All You Need (sinusoidal embeddings)"])
 s = state.settings()
-base = st.number_input("Base", min_value=-10.0, max_value=1e7, value=10000.0, step=1000.0, format="%g",
+base = params.number_input("Base", min_value=-10.0, max_value=1e7, value=10000.0, step=1000.0, format="%g",
                        help="θᵢ = base^(−2i/d), used by every section below. Llama 2 uses 10,000, Llama 3 uses "
                             "500,000. Try 1.")
 
@@ -37,12 +37,12 @@ base = st.number_input("Base", min_value=-10.0, max_value=1e7, value=10000.0, st
 def rotation_section():
     st.subheader("1 · A rotation you can see")
     c1, c2, c3 = st.columns(3)
-    head_dim = int(c1.number_input("Head dimension d", min_value=1, max_value=256, value=16, step=2,
+    head_dim = int(params.number_input(c1, "Head dimension d", min_value=1, max_value=256, value=16, step=2,
                                    help="d/2 pairs; real models use 64–128. Try an odd number."))
-    pair = c2.slider("Pair i", 0, max(head_dim // 2 - 1, 1), 0, help="Pair (i, i + d/2) in the half-split layout.")
-    first = c3.number_input("First position of the walk", min_value=0, max_value=10**15, value=0, step=1,
-                            key="rope_first", help="The figure walks positions m = this … this + 47 with its own "
-                            "Position m slider. Angles are computed in float64, so even 10¹⁵ works.")
+    pair = params.slider(c2, "Pair i", 0, max(head_dim // 2 - 1, 1), 0, help="Pair (i, i + d/2) in the half-split layout.")
+    first = params.number_input(c3, "First position of the walk", min_value=0, max_value=2 * 10**12, value=0, step=1,
+                                key="rope_first", help="The figure walks m = this … this + 47 with its own Position m "
+                                "slider. Angles are float64: up to about 2.25·10¹² they stay exact to 10⁻³ rad.")
     with guard(stop=False):
         rot = run_rotation(rope_lab.RotationConfig(head_dim=head_dim, base=base, pair=pair, position=int(first),
                                                    seed=s.seed))
@@ -61,8 +61,8 @@ rotation_section()
 def spectrum_section():
     st.subheader("2 · The frequency spectrum")
     c1, c2 = st.columns(2)
-    spec_dim = c1.selectbox("Head dimension", [32, 64, 128, 256], index=1, key="spec_dim")
-    context = c2.select_slider("Context length (tokens)", [256, 1024, 2048, 4096, 8192, 32768, 131072], value=4096)
+    spec_dim = params.selectbox(c1, "Head dimension", [32, 64, 128, 256], index=1, key="spec_dim")
+    context = params.select_slider(c2, "Context length (tokens)", [256, 1024, 2048, 4096, 8192, 32768, 131072], value=4096)
     with guard(stop=False):
         sp = run_spectrum(rope_lab.SpectrumConfig(head_dim=spec_dim, base=base, context=context))
     if "sp" not in locals():
@@ -84,10 +84,10 @@ def relative_section():
                 "embeddings (q + p_m)·(k + p_n) are not: the cross terms q·p_n and p_m·k depend on absolute "
                 "positions.")
     c1, c2, c3 = st.columns(3)
-    n_pos = c1.slider("Positions", 8, 128, 48, step=8)
-    offset = c2.select_slider("First position", [0, 1000, 10**6, 10**9, 10**12], value=0,
+    n_pos = params.slider(c1, "Positions", 8, 128, 48, step=8)
+    offset = params.select_slider(c2, "First position", [0, 1000, 10**6, 10**9, 10**12], value=0,
                               format_func=lambda v: f"{v:,}")
-    rel_dim = c3.selectbox("Head dimension", [16, 32, 64, 128], index=2, key="rel_dim")
+    rel_dim = params.selectbox(c3, "Head dimension", [16, 32, 64, 128], index=2, key="rel_dim")
     with guard(stop=False):
         rel = run_relative(rope_lab.RelativeConfig(head_dim=rel_dim, n=n_pos, base=base, offset=offset,
                                                    seed=s.seed, dtype=s.dtype, device=s.device))
@@ -126,12 +126,12 @@ def patch_section():
                 "directly below is a whole row of tokens away.")
     source, label = pick_image("patching")
     c1, c2, c3, c4 = st.columns(4)
-    patch = c1.select_slider("Patch size", [8, 14, 16, 28, 32], value=16, key="rope_patch")
-    img_base = c2.select_slider("Base (2D)", [10.0, 100.0, 1000.0, 10000.0], value=100.0,
+    patch = params.select_slider(c1, "Patch size", [8, 14, 16, 28, 32], value=16, key="rope_patch")
+    img_base = params.select_slider(c2, "Base (2D)", [10.0, 100.0, 1000.0, 10000.0], value=100.0,
                                 help="Vision RoPE often uses a small base: a 14×14 grid is short.")
     g = 224 // patch
-    prow = c3.slider("Patch row", 0, g - 1, min(6, g - 1), key="rope_prow")
-    pcol = c4.slider("Patch column", 0, g - 1, min(6, g - 1), key="rope_pcol")
+    prow = params.slider(c3, "Patch row", 0, g - 1, min(6, g - 1), key="rope_prow")
+    pcol = params.slider(c4, "Patch column", 0, g - 1, min(6, g - 1), key="rope_pcol")
     with guard(stop=False):
         pr = run_patches(source, rope_lab.PatchRopeConfig(image_size=224, patch_size=patch, row=prow, col=pcol,
                                                           head_dim=64, base=img_base))

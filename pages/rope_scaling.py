@@ -7,7 +7,7 @@ order: 20
 """
 import streamlit as st
 
-from ui import cached, state
+from ui import cached, params, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header
 from viz_core.labs import rope as rope_lab, rope_scaling
@@ -30,13 +30,13 @@ header("RoPE beyond the training context",
 s = state.settings()
 
 c1, c2, c3, c4 = st.columns(4)
-head_dim = c1.selectbox("Head dimension d", [16, 32, 64, 128], index=2)
-base = c2.select_slider("Base", [100.0, 1000.0, 10000.0, 500000.0], value=10000.0)
-L = c3.select_slider("Trained context L", [64, 256, 1024, 2048, 4096], value=256)
-factor = c4.select_slider("Scale factor s", [2.0, 4.0, 8.0, 16.0], value=4.0,
+head_dim = params.selectbox(c1, "Head dimension d", [16, 32, 64, 128], index=2)
+base = params.select_slider(c2, "Base", [100.0, 1000.0, 10000.0, 500000.0], value=10000.0)
+L = params.select_slider(c3, "Trained context L", [64, 256, 1024, 2048, 4096], value=256)
+factor = params.select_slider(c4, "Scale factor s", [2.0, 4.0, 8.0, 16.0], value=4.0,
                           format_func=lambda v: f"{v:g}× → {int(v * L):,} tokens")
 auto = rope_scaling.first_slow_pair(head_dim, base, L)
-pair = st.slider("Pair drawn in the angle chart", 0, head_dim // 2 - 1, auto,
+pair = params.slider("Pair drawn in the angle chart", 0, head_dim // 2 - 1, auto,
                  help=f"Default: pair {auto}, the first whose wavelength exceeds L, so it never turns fully in "
                       "training.")
 with guard():
@@ -72,8 +72,8 @@ if not gpt_available():
             "measure instead. Make it with `python -m viz_core.train gpt`.")
 else:
     c1, c2 = st.columns([1, 3])
-    gpt_factor = c1.select_slider("Evaluate at", [2.0, 4.0, 8.0], value=4.0, format_func=lambda v: f"{v:g}× its context")
-    windows = c1.select_slider("Text windows", [2, 4, 8, 16], value=4)
+    gpt_factor = params.select_slider(c1, "Evaluate at", [2.0, 4.0, 8.0], value=4.0, format_func=lambda v: f"{v:g}× its context")
+    windows = params.select_slider(c1, "Text windows", [2, 4, 8, 16], value=4)
     if c1.button("Run the tiny GPT", type="primary", help="≈0.6 s per window at 4× on one CPU thread") or \
             st.session_state.get("rope_gpt_ran"):
         st.session_state["rope_gpt_ran"] = True

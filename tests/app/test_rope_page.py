@@ -59,9 +59,9 @@ def test_rope_page_bad_inputs_show_clear_messages():
     _by_label(at.number_input, "Base").set_value(1.0).run()
     assert not at.exception and any("greater than 1" in e.value for e in at.error)
     _by_label(at.number_input, "Base").set_value(10000.0).run()
-    _by_label(at.number_input, "First position of the walk").set_value(10 ** 15).run()  # float64 angles: fine
+    _by_label(at.number_input, "First position of the walk").set_value(10 ** 12).run()  # float64 angles: fine
     assert_clean(at)
-    assert "Position m = 1,000,000,000,000,000" in str(plotly_specs(at)[0]["layout"]["annotations"])
+    assert "Position m = 1,000,000,000,000" in str(plotly_specs(at)[0]["layout"]["annotations"])
 
 
 @pytest.mark.slow

@@ -101,11 +101,18 @@ def _rows(mem_ratio: float, speed: float) -> list[dict]:
     (1.1, 0.5, Verdict.NOT_HERE, Verdict.NOT_HERE),
 ])
 def test_claim_verdicts_are_computed(mem, speed, verdict4, verdict5):
-    res = flash_lab.rows_to_result(_rows(mem, speed), device_label="test device", source="synthetic")
+    # "measured now": the exact part of claim #4 is checked on this device against float64
+    res = flash_lab.rows_to_result(_rows(mem, speed), device_label="test cpu", source="measured now")
     checks = {c.claim.id: c for c in flash_lab.claim_checks(res)}
     assert checks[4].verdict == verdict4, checks[4]
     assert checks[5].verdict == verdict5, checks[5]
     assert f"{mem:.1f}× less peak memory" in checks[4].measured
+    assert "measured now" in checks[4].provenance
+    # a recorded run did not check exactness here: at best "holds partly", and the why says so
+    rec = flash_lab.rows_to_result(_rows(mem, speed), device_label="test cpu", source="recorded 2026-11-22")
+    c4 = {c.claim.id: c for c in flash_lab.claim_checks(rec)}[4]
+    assert c4.verdict is (Verdict.PARTLY if verdict4 is Verdict.HOLDS else verdict4)
+    assert "recorded" in c4.provenance and ("exact" in c4.why or c4.verdict is Verdict.NOT_HERE)
 
 
 def test_arithmetic_claims_hold():

@@ -70,7 +70,8 @@ def rotation(cfg: RotationConfig) -> RotationResult:
     if not 0 <= cfg.pair < half:
         raise InputError(f"The pair index must be between 0 and {half - 1} for head dimension {d} (got {cfg.pair}).")
     if not 0 <= cfg.position <= R.MAX_POSITION - cfg.n_frames:
-        raise InputError(f"The position must be between 0 and 2^53 (got {cfg.position}).")
+        raise InputError(f"The first position must be between 0 and {R.MAX_POSITION - cfg.n_frames:.3g}, where RoPE "
+                         f"angles stay exact to {R.MAX_ANGLE_ERROR:g} rad (got {cfg.position}).")
     if not 1 <= cfg.n_frames <= 1000:
         raise InputError("Between 1 and 1000 clock frames, please.")
     g = torch.Generator().manual_seed(cfg.seed)
@@ -182,7 +183,8 @@ def relative(cfg: RelativeConfig) -> RelativeResult:
     if not 2 <= cfg.n <= 512:
         raise InputError(f"Choose between 2 and 512 positions (got {cfg.n}).")
     if cfg.offset < 0 or cfg.offset + cfg.n >= R.MAX_POSITION:
-        raise InputError(f"The first position must be between 0 and 2^53 − {cfg.n} (got {cfg.offset}).")
+        raise InputError(f"The first position must be between 0 and {R.MAX_POSITION - cfg.n:.3g}, where RoPE "
+                         f"angles stay exact to {R.MAX_ANGLE_ERROR:g} rad (got {cfg.offset}).")
     dev = resolve_device(cfg.device)
     dt = resolve_dtype(cfg.dtype, dev)
     d, n = cfg.head_dim, cfg.n

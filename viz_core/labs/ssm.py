@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from viz_core.claims import CLAIMS, ClaimCheck, Verdict
+from viz_core.claims import ClaimCheck, judge_21
 from viz_core.device import resolve_device, resolve_dtype, synchronize
 from viz_core.errors import BudgetError, InputError
 from viz_core.measure.memory import check_budget
@@ -363,16 +363,10 @@ def claim_21(d: DecodeResult, c: LongResult | None = None) -> ClaimCheck:
         measured += (f"; held-out loss at positions {c.bucket_edges[-2]}–{c.bucket_edges[-1]}: Mamba "
                      f"{c.mamba_loss[-1]:.2f}, GPT {c.gpt_loss[-1]:.2f} nats/byte (trained on "
                      f"{c.trained_context})")
-    if const and flat <= 1.2 and ratio >= 4:
-        v, why = Verdict.HOLDS, "fixed-size state, flat per-token cost, and the throughput gap reaches the claim"
-    elif const and flat <= 1.2:
-        v = Verdict.PARTLY
-        why = (f"memory and per-token time stay flat (linear in length), but at this size the GPT takes only "
-               f"{ratio:.1f}× Mamba's time per token: the 5× needs long contexts and large batches, where reading "
-               "the KV cache dominates")
-    else:
-        v, why = Verdict.NOT_HERE, "Mamba's per-token time grew with the context on this run (machine load?)"
-    return ClaimCheck(CLAIMS[21], measured, v, why)
+    # total time to reach context n grows as n^exponent: 1 + log(per-token growth) / log(context growth)
+    exponent = 1.0 + math.log(flat) / math.log(d.contexts[-1] / d.contexts[0]) if const else None
+    return judge_21(ratio, exponent, const, measured=measured,
+                    provenance=f"measured live on {d.device}, {d.threads} thread(s)")
 
 
 def recorded_decode(path=None) -> DecodeResult | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from viz_core.labs.bench_formulas import ssm_dims, ssm_row
 from viz_core.labs.ssm import DecodeConfig, MixerConfig, decode, mixers
 
 HELP = "prefill (3 scans vs SDPA) and decode (Mamba state vs GPT KV cache) scaling with N"
@@ -51,6 +52,10 @@ def run(args, progress) -> list[dict]:
                          "iqr_ms": iqr[j] * 1e3, "latency_vs_first_context": s[j] / s[0],
                          "state_bytes": int(by[j]), "steps": d.steps, "device": d.device, "threads": d.threads,
                          "load_1min": load()})
+    dims = ssm_dims()
+    for r in rows:  # FLOPs and bytes by formula, for the roofline columns the runner adds
+        ssm_row(r, dims)
+        r.setdefault("dtype", "float32")
     par = [r for r in rows if r["kind"] == "prefill" and r["method"] == "parallel"]
     if par:
         progress(f"target: parallel/sequential speed-up at N={par[-1]['n']}: {par[-1]['speedup_vs_sequential']:.2f}× "
