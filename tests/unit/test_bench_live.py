@@ -35,6 +35,7 @@ def _check_rows(rows, time_key):
     ("attention", ("reference", "sdpa", "linear"), "time_s"),
     ("flash", ("reference", "sdpa", "tiled"), "time_ms"),
     ("rope", ("half", "interleaved"), "time_s"),
+    ("ssm", ("sequential", "parallel", "SDPA attention"), "median_ms"),
 ])
 def test_live_sweep_rows_well_formed_on_cpu(suite, variants, time_key):
     cfg = lab.LiveConfig(suite=suite, ns=(32, 64), variants=variants, heads=2, head_dim=16, repeats=1, threads=1)
