@@ -12,7 +12,7 @@ import streamlit as st
 from ui import cached, params, progress, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics, table
-from viz_core.labs import kv_cache as kv
+from viz_core.labs import kv_cache as kv, kv_cache_fast as fast_lab
 from viz_core.errors import human_bytes
 from viz_core.plots import decoding as plots
 
@@ -22,6 +22,7 @@ cache_bytes = cached.data(kv.tiny_gpt_cache_bytes)
 calc = cached.data(kv.calculate)
 gqa_run = cached.data(kv.run_gqa)
 gqa_options = cached.data(kv.gqa_variant_options)
+fast_run = cached.data(fast_lab.run)
 
 header("KV cache: generate without recomputing the past",
        "A decoder writes one token at a time, and each new token attends to the **keys and values** of every "
@@ -71,7 +72,12 @@ with r:
 st.caption(f"Each point is the wall-clock time of one step (device synchronised), the median of {res.repeats} "
            "runs; the two methods alternate step by step, so both see the same machine load. The first cached step "
            "also processes the whole prompt (prefill). Without a cache, step i runs the model over P + i tokens.")
-
+if st.radio("**Eager or fast decoding?**", fast_lab.MODES, horizontal=True, key="kv_fast_mode",
+            help=fast_lab.SWITCH_HELP) == fast_lab.MODES[1]:
+    with guard(stop=False):
+        fr = fast_run(fast_lab.FastDecodeConfig(new_tokens=64))
+        figure(plots.fast_paths(fr), key="kv_fast")
+        st.markdown(fast_lab.overhead_explanation(fr))
 st.subheader("How many K/V vectors were computed")
 figure(plots.projections(res), key="kv_rows")
 st.markdown(f"Counted by a hook on every layer's K projection: **{rows_u:,}** K/V rows per layer without the "

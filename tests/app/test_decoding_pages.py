@@ -65,3 +65,14 @@ def test_speculative_page():
     at.slider(key="sd_gamma").set_value(2).run()
     assert_clean(at)
     assert len(_arr(plotly_specs(at)[0]["data"][0]["x"])) == 2 + 1
+
+
+def test_kv_cache_fast_switch():
+    at = open_page("pages/kv_cache.py")
+    assert "torch ops/step" not in str(plotly_specs(at))  # eager by default: nothing heavy runs
+    at.radio(key="kv_fast_mode").set_value("fast (time every path)").run()
+    assert_clean(at)
+    spec = [s for s in plotly_specs(at) if "greedy tokens with the KV cache" in str(s["layout"].get("title"))][0]
+    assert len(_arr(spec["data"][0]["x"])) == 4 and (_arr(spec["data"][0]["x"]) > 0).all()
+    t = texts(at)
+    assert "torch operations" in t and "µs per operation" in t and "same tokens as the eager spec: yes, yes, yes, yes" in t

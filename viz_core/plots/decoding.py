@@ -188,3 +188,15 @@ def gamma_sweep(res) -> go.Figure:
     fig.update_yaxes(title_text="tokens per target call", secondary_y=True)
     return style(fig, title="Draft length γ: measured speed-up and tokens per target call", x="γ (draft tokens)",
                  height=380)
+
+
+def fast_paths(res) -> go.Figure:
+    """Cached greedy decoding of the tiny GPT: tokens/s per decode path, with torch ops per step."""
+    fig = go.Figure(go.Bar(x=res.tokens_per_s, y=list(res.labels), orientation="h",
+                           marker_color=[color(i) for i in range(len(res.paths))],
+                           text=[f"{t:,.0f} tokens/s · {s:,.0f} µs/step · {o:.0f} torch ops/step"
+                                 for t, s, o in zip(res.tokens_per_s, res.step_us, res.ops_per_step)],
+                           textposition="auto"))
+    fig.update_yaxes(autorange="reversed")
+    return style(fig, title=f"Tiny GPT, {res.new_tokens} greedy tokens with the KV cache, {res.threads} CPU thread "
+                 "(measured live)", x="tokens per second", height=330, legend=False)
