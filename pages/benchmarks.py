@@ -33,7 +33,8 @@ roofs = roofs_panel(device, threads)
 runs = cached.data(results.list_runs, ttl=60)()
 formulas = cached.data(results.with_formulas, max_entries=16)
 AXES = {"attention": ("n", "time_ms", "label"), "flash": ("n", "time_ms", "method"),
-        "rope": ("N", "time_s", "layout"), "decode": ("gamma", "median_s", "method")}
+        "rope": ("N", "time_s", "layout"), "decode": ("gamma", "median_s", "method"),
+        "ssm": ("n", "median_ms", "method")}
 
 live, recorded, compare, roof_tab = st.tabs(["Run live", "Recorded runs", "Compare machines", "Roofline"])
 with live:

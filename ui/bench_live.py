@@ -5,6 +5,7 @@ import time
 
 import streamlit as st
 
+from ui.layout import figure
 from ui.measure_queue import provenance, queued, shared
 from viz_core.cli import live as lab
 from viz_core.labs import benchmarks as results
@@ -63,8 +64,8 @@ def live_panel(cfg: lab.LiveConfig, roofs, *, x: str = "n", y: str = "time_ms", 
             ss["live_rows"].append(row)
             bar.progress(min(1.0, len(ss["live_rows"]) / max(1, len(points))),
                          text=f"{len(ss['live_rows'])} row(s)")
-            chart.plotly_chart(run_chart(ss["live_rows"], x, y, group,
-                                         title="live run (growing)"), key=f"live_chart_{i}")
+            with chart:
+                figure(run_chart(ss["live_rows"], x, y, group, title="live run (growing)"), key=f"live_chart_{i}")
         ss["live_done"] = True
         stop_slot.empty()
         ss["live_meta"] = lab.live_meta(cfg, roofs, started, time.perf_counter() - t0)
@@ -82,8 +83,8 @@ def live_panel(cfg: lab.LiveConfig, roofs, *, x: str = "n", y: str = "time_ms", 
     if hot:
         st.warning(f"⚠️ {hot} of {len(rows)} row(s) were measured while other processes competed for this machine "
                    "(column `contended`): those times are probably slower than the hardware allows.")
-    st.plotly_chart(run_chart(rows, x, y, group,
-                              title=f"live {c.suite} run on this server ({c.threads} thread(s))"), key="live_chart")
+    figure(run_chart(rows, x, y, group, title=f"live {c.suite} run on this server ({c.threads} thread(s))"),
+           key="live_chart")
     with st.expander("live rows", expanded=False):
         st.dataframe(rows, hide_index=True)
     downloads(ss["live_meta"], rows, f"{c.suite}-live", key="live")

@@ -39,6 +39,11 @@ def test_kv_cache_page():
     assert any("empty" in e.value for e in at.error)
     at.text_input(key="kv_prompt").set_value("x" * 250).run()
     assert any("context" in e.value for e in at.error)
+    # the error stays in its section: the calculator and the GQA section still render
+    assert not at.exception
+    assert any("KV cache at" in str(s["layout"].get("title")) for s in plotly_specs(at))
+    assert "MQA and GQA on the tiny GPT" in texts(at)
+    assert any("held-out loss (nats/byte)" in list(df.value.columns) for df in at.dataframe)
 
 
 def test_paged_page():
@@ -50,6 +55,14 @@ def test_paged_page():
     at.select_slider(key="pg_block").set_value(64).run()
     assert_clean(at)
     assert [m.value for m in at.get("metric") if m.label == "Waste, paged"][0] != waste
+    # the sentence is computed from the same numbers as the chart: it never says a pool fits what the chart exceeds
+    sentence = next(m.value for m in at.markdown if m.value.startswith("**Requests**"))
+    peak = int([m.value for m in at.get("metric") if m.label == "Contiguous needs"][0].split()[0]
+               .replace(",", ""))
+    pool = int(at.select_slider(key="pg_pool").value)
+    assert f"{peak:,}** slots" in sentence
+    assert ("more than the pool has" in sentence) == (peak > pool)
+    assert "Paged attention = ordinary attention" in texts(at)
     at.select_slider(key="pg_prefix").set_value(40).run()
     assert_clean(at)
     assert "Prefix sharing" in texts(at)
@@ -59,7 +72,7 @@ def test_speculative_page():
     at = open_page("pages/speculative_decoding.py")
     assert_clean(at)
     t = texts(at)
-    assert "Output vs target alone: same" in t and "Claim #12" in t
+    assert "Same as target: same" in t and "Claim #12" in t
     rounds = plotly_specs(at)[0]
     assert len(_arr(rounds["data"][0]["x"])) == 4 + 1  # γ draft columns + the target's token
     at.slider(key="sd_gamma").set_value(2).run()

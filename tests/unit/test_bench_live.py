@@ -35,6 +35,7 @@ def _check_rows(rows, time_key):
     ("attention", ("reference", "sdpa", "linear"), "time_s"),
     ("flash", ("reference", "sdpa", "tiled"), "time_ms"),
     ("rope", ("half", "interleaved"), "time_s"),
+    ("ssm", ("sequential", "parallel", "SDPA attention"), "median_ms"),
 ])
 def test_live_sweep_rows_well_formed_on_cpu(suite, variants, time_key):
     cfg = lab.LiveConfig(suite=suite, ns=(32, 64), variants=variants, heads=2, head_dim=16, repeats=1, threads=1)
@@ -186,3 +187,15 @@ def test_ssm_rows_get_formulas():
     assert sdpa["flops"] == 4 * 4 * n * n * 32 / 2
     R.annotate_rows([seq, par, sdpa], ROOFS)
     assert all("pct_of_roof" in r for r in (seq, par, sdpa))
+
+
+def test_lowbit_gemv_rows_get_formulas_and_recorded_runs_all_load():
+    row = bench_formulas.lowbit_row({"shape": "4096x4096", "kernel": "2bit", "weight_bytes": 4096 * 4096 // 4,
+                                     "median_ms": 1.0})
+    assert row["flops"] == 2 * 4096 * 4096 and row["bytes_moved"] == 4096 * 4096 / 4 + 4 * 8192
+    assert bench_formulas.lowbit_row({"shape": "tiny-gpt", "tokens_per_s": 10.0}).get("flops") is None
+    import pathlib
+
+    files = {p.stem for p in (pathlib.Path(results.REPO_ROOT) / "assets" / "bench").glob("*.json")
+             if "headline" not in p.stem and "roofs" not in p.stem}
+    assert files <= {pathlib.Path(r.path).stem for r in results.list_runs()}, "a recorded run no longer loads"

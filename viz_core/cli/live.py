@@ -31,6 +31,7 @@ VARIANTS = {
     "flash": ("reference", "sdpa", "tiled"),
     "rope": ("half", "interleaved"),
     "decode": ("uncached (recompute)", "KV cache", "speculative"),
+    "ssm": ("sequential", "chunked", "parallel", "SDPA attention"),  # prefill of one tiny-Mamba layer
 }
 MAX_N = 65536
 ASSUMED_EFFICIENCY = 0.25  # fraction of the roof assumed for a point's first time estimate
@@ -107,6 +108,8 @@ def plan(cfg: LiveConfig, roofs: R.Roofs | None, measured: dict | None = None) -
     measured = measured or {}
     if cfg.suite == "decode":
         return [Point("decode", cfg.new_tokens, 0.0, 0.0, 0.0, 0.0)]
+    if cfg.suite == "ssm":
+        return [_ssm_point(cfg, n, roofs, budget) for n in sorted(set(cfg.ns))]
     points = []
     for variant in cfg.variants:
         for n in sorted(set(cfg.ns)):
@@ -127,6 +130,29 @@ def plan(cfg: LiveConfig, roofs: R.Roofs | None, measured: dict | None = None) -
             if skip is None and variant in measured:
                 measured = {**measured, variant: (fl, per_call)}  # chain the estimate to the next N
     return points
+
+
+def _ssm_point(cfg: LiveConfig, n: int, roofs: R.Roofs | None, budget: float) -> Point:
+    """One length: every selected scan (and SDPA) in one call of the ssm suite, so one point per N."""
+    from viz_core.ssm.scan import work_depth
+
+    fl = q = est = 0.0
+    for v in cfg.variants:
+        row = {"kind": "prefill", "method": v, "n": n}
+        if v != "SDPA attention":
+            row["work"] = work_depth(v, n)[0]
+        BF.ssm_row(row)
+        fl, q = fl + row["flops"], q + row["bytes_moved"]
+    est = 60e-6 * n * 4 * (cfg.repeats + 1)  # the sequential loop, ~60 µs per token measured here, dominates
+    if roofs is not None:
+        est = max(est, R.roof_time(fl, q, roofs) / ASSUMED_EFFICIENCY * (cfg.repeats + 1))
+    mem = n * 8 * 32 * 32 * 4 * 6.0  # the parallel scan keeps every state (labs.ssm.mixers' budget check)
+    skip = None
+    if mem > budget:
+        skip = f"skipped: needs ~{mem / 2**20:,.0f} MiB, over the {budget / 2**20:,.0f} MiB budget"
+    elif est > cfg.max_seconds:
+        skip = f"skipped: estimated {est:.1f} s, over the {cfg.max_seconds:g} s limit per point"
+    return Point("prefill", n, fl, q, mem, est, skip)
 
 
 def _suite_args(suite: str, **overrides) -> argparse.Namespace:
@@ -155,13 +181,16 @@ def run_point(cfg: LiveConfig, point: Point, progress: Callable[[str], None] = l
                                budget_gib=(cfg.budget_bytes / 2**30) if cfg.budget_bytes else None)
         elif cfg.suite == "rope":
             args = _suite_args("rope", **common, lengths=str(point.n), factors="")
+        elif cfg.suite == "ssm":
+            args = _suite_args("ssm", device=cfg.device, threads=cfg.threads, repeats=cfg.repeats,
+                               lengths=str(point.n), contexts="", dtype=cfg.dtype)
         else:
             args = _suite_args("decode", **common, new_tokens=cfg.new_tokens, long_prompt_tokens=0,
                                gammas=str(cfg.gamma) if "speculative" in cfg.variants else "")
         rows = load_suite(cfg.suite).run(args, progress)
     if cfg.suite == "rope":
         rows = [r for r in rows if r.get("layout") == point.variant]
-    if cfg.suite == "decode":
+    if cfg.suite in ("decode", "ssm"):
         rows = [r for r in rows if r.get("method") in cfg.variants]
     return rows
 

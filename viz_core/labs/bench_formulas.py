@@ -169,3 +169,17 @@ def ssm_row(row: dict, dims: dict | None = None) -> dict:
         row["flops"], row["bytes_moved"] = f, q  # per step: median_ms is per step
         row["steps"] = steps
     return row
+
+
+def lowbit_row(row: dict) -> dict:
+    """A batch-1 GEMV y = W·x of shape "RxC" (lowbit suite): 2·R·C FLOPs; bytes: the weights in their
+    format (``weight_bytes``) plus x read and y written in fp32. Whole-model rows are left alone. In place."""
+    shape = str(row.get("shape", ""))
+    if "x" not in shape or not row.get("weight_bytes"):
+        return row
+    r, c = (int(v) for v in shape.split("x"))
+    row["flops"] = 2.0 * r * c
+    row["bytes_moved"] = float(row["weight_bytes"]) + 4.0 * (r + c)
+    row["bytes_formula"] = "weights read once in their format + x read and y written (fp32)"
+    row.setdefault("dtype", "float32")
+    return row

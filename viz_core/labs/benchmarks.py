@@ -23,7 +23,7 @@ SCHEMA_VERSION = 2  # what the CLI and the page write: 1 (implicit) was before r
 SCHEMA_VERSIONS = (1, 2)  # readable here
 MAX_UPLOAD_BYTES = 2 * 2**20
 MAX_ROWS = 5000
-SUITES = ("attention", "flash", "decode", "rope", "ssm")
+SUITES = ("attention", "flash", "decode", "rope", "ssm", "lowbit", "claims")
 # columns that identify a point (the rest are measurements), for matching two runs
 KEY_COLUMNS = ("part", "label", "method", "variant", "layout", "prompt", "gamma", "factor", "n", "N",
                "heads", "H", "head_dim", "d", "D", "batch", "B", "dtype", "causal", "new_tokens")
@@ -261,6 +261,8 @@ def _fill(suite: str, r: dict) -> None:
         BF.flash_row(r)
     elif suite == "rope" and r.get("part") == "apply":
         r["flops"], r["bytes_moved"] = BF.rope_point(int(r["B"]), int(r["H"]), int(r["N"]), int(r["D"]), str(r["dtype"]))
+    elif suite == "lowbit":
+        BF.lowbit_row(r)
     elif suite == "attention" and r.get("time_s"):
         fl, q, _, formula = BF.attention_point(str(r["label"]), int(r["n"]), int(r["heads"]), int(r["head_dim"]),
                                                str(r["dtype"]), int(r.get("batch", 1)))

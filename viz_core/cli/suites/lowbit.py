@@ -23,6 +23,7 @@ import time
 import torch
 
 from viz_core.compression import ternary_kernels as tk
+from viz_core.labs.bench_formulas import lowbit_row
 from viz_core.labs.low_bit_kernels import measure
 from viz_core.errors import InputError
 
@@ -95,4 +96,6 @@ def run(args, progress) -> list[dict]:
     for r in rows:
         if r["kernel"] != "fp32" and r.get("speedup_vs_fp32"):
             progress(f"{r['shape']} {r['kernel']}: {r['median_ms']:.3f} ms, {r['speedup_vs_fp32']:.2f}x vs fp32")
+    for r in rows:  # FLOPs and bytes by formula (GEMV rows), for the roofline columns the runner adds
+        lowbit_row(r)
     return rows
