@@ -52,7 +52,7 @@ cfg = SweepConfig(variants=tuple(chosen), lengths=tuple(n for n in LENGTHS if n 
 with errors.guard():
     if not chosen:
         st.info("Pick at least one variant.")
-        st.stop()
+        errors.stop()
     bar = st.progress(0.0, text="measuring…")
     chart = st.empty()
     points = []

@@ -7,7 +7,7 @@ order: 10
 """
 import streamlit as st
 
-from ui import cached
+from ui import cached, errors
 from ui.layout import figure, header, metrics
 from viz_core.bench import results
 from viz_core.plots.bench import run_chart
@@ -21,7 +21,7 @@ header("Benchmarks",
 runs = cached.data(results.list_runs, ttl=60)()
 if not runs:
     st.info("No benchmark results yet. Run for example `python -m viz_core bench attention` and reload.")
-    st.stop()
+    errors.stop()
 
 run = runs[st.selectbox("Run", range(len(runs)), format_func=lambda i: runs[i].label, key="bench_run")]
 metrics([("Suite", run.suite), ("Device", run.device.upper()), ("Hardware", run.hardware[:30], run.hardware),

@@ -33,37 +33,43 @@ s = state.settings()
 
 st.subheader("1 · A rotation you can see")
 c1, c2, c3, c4 = st.columns(4)
-head_dim = int(c1.number_input("Head dimension d", min_value=1, max_value=256, value=16, step=2,
-                               help="d/2 pairs; real models use 64–128. Try an odd number."))
-base = c2.number_input("Base", min_value=-10.0, max_value=1e7, value=10000.0, step=1000.0, format="%g",
-                       help="θᵢ = base^(−2i/d). Llama 2 uses 10,000, Llama 3 uses 500,000. Try 1.")
-pair = c3.slider("Pair i", 0, max(head_dim // 2 - 1, 1), 0, help="Pair (i, i + d/2) in the half-split layout.")
+head_dim = int(c1.slider("Head dimension d", 2, 256, 16, step=2,
+                         help="d/2 pairs, so d is even; real models use 64–128."))
+base = c2.number_input("Base", min_value=2.0, max_value=1e7, value=10000.0, step=1000.0, format="%g",
+                       help="θᵢ = base^(−2i/d), so the base must be above 1. Llama 2 uses 10,000, Llama 3 uses "
+                            "500,000. Try 2: every pair turns fast.")
+pair = c3.slider("Pair i", 0, head_dim // 2 - 1, 0, help="Pair (i, i + d/2) in the half-split layout.") \
+    if head_dim > 2 else 0  # d = 2 has a single pair
 position = c4.number_input("Position m", min_value=0, max_value=10**15, value=3, step=1,
                            help="Angles are computed in float64, so even 10¹⁵ works.")
-with guard():
+rot = None
+with guard(stop=False):  # each section stands alone: a refused input here leaves sections 2–4 running
     rot = run_rotation(rope_lab.RotationConfig(head_dim=head_dim, base=base, pair=pair, position=int(position),
                                                seed=s.seed))
-left, right = st.columns(2)
-with left:
-    figure(plots.rotation_figure(rot))
-with right:
-    figure(plots.clocks_figure(rot))
-metrics([("m·θᵢ (mod 2π)", f"{rot.angle % (2 * math.pi):.4g} rad", f"m·θᵢ = {rot.angle:.6g} rad"),
-         ("Angle measured", f"{rot.measured_angle:.4g} rad",
-          "atan2 of the rotated pair minus atan2 of the original, mod 2π"),
-         ("|q| before", f"{rot.norm_before:.6f}"), ("|q| after", f"{rot.norm_after:.6f}", "a rotation keeps length")])
-st.caption(f"Each clock is one pair; λ is its wavelength in tokens (2π/θᵢ). Pair 0 turns {rot.freqs[0]:.3g} "
-           f"rad per token; pair {head_dim // 2 - 1} turns {rot.freqs[-1]:.3g} rad per token, so it needs "
-           f"{rot.wavelengths[-1]:,.0f} tokens for one turn. Press ▶ or drag the slider under the clocks.")
+if rot is not None:
+    left, right = st.columns(2)
+    with left:
+        figure(plots.rotation_figure(rot))
+    with right:
+        figure(plots.clocks_figure(rot))
+    metrics([("m·θᵢ (mod 2π)", f"{rot.angle % (2 * math.pi):.4g} rad", f"m·θᵢ = {rot.angle:.6g} rad"),
+             ("Angle measured", f"{rot.measured_angle:.4g} rad",
+              "atan2 of the rotated pair minus atan2 of the original, mod 2π"),
+             ("|q| before", f"{rot.norm_before:.6f}"), ("|q| after", f"{rot.norm_after:.6f}", "a rotation keeps length")])
+    st.caption(f"Each clock is one pair; λ is its wavelength in tokens (2π/θᵢ). Pair 0 turns {rot.freqs[0]:.3g} "
+               f"rad per token; pair {head_dim // 2 - 1} turns {rot.freqs[-1]:.3g} rad per token, so it needs "
+               f"{rot.wavelengths[-1]:,.0f} tokens for one turn. Press ▶ or drag the slider under the clocks.")
 
 st.subheader("2 · The frequency spectrum")
 c1, c2 = st.columns(2)
 spec_dim = c1.selectbox("Head dimension", [32, 64, 128, 256], index=1, key="spec_dim")
 context = c2.select_slider("Context length (tokens)", [256, 1024, 2048, 4096, 8192, 32768, 131072], value=4096)
-with guard():
+sp = None
+with guard(stop=False):
     sp = run_spectrum(rope_lab.SpectrumConfig(head_dim=spec_dim, base=base, context=context))
-figure(plots.spectrum_figure(sp))
-st.caption(f"With base {base:g}, the slowest pair needs {sp.max_wavelength:,.0f} tokens for one turn. Pairs that never "
+if sp is not None:
+    figure(plots.spectrum_figure(sp))
+    st.caption(f"With base {base:g}, the slowest pair needs {sp.max_wavelength:,.0f} tokens for one turn. Pairs that never "
            "complete a turn inside the context see only part of the circle during training — the root of the "
            "long-context problem on the next page.")
 

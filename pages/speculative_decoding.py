@@ -8,7 +8,7 @@ order: 40
 import streamlit as st
 
 from ui import cached, state
-from ui.errors import guard
+from ui.errors import guard, stop
 from ui.layout import claim_checks, figure, header, metrics
 from viz_core.decoding import speculative
 from viz_core.plots import decoding as plots
@@ -40,7 +40,7 @@ cfg_draft = speculative.SpecConfig().draft
 if not speculative.model_available(cfg_draft):
     st.warning(f"The draft model `{cfg_draft}` has not been trained yet (assets/models/{cfg_draft}.pt is missing): "
                "run `python -m viz_core.models.train` to make it.")
-    st.stop()
+    stop()
 with guard():
     res = run(speculative.SpecConfig(prompt=prompt, new_tokens=n_new, gamma=gamma, temperature=float(temp),
                                      seed=s.seed, device=s.device, dtype=s.dtype, run_id=st.session_state["sd_run"],
