@@ -11,6 +11,7 @@ from ui import cached, errors, layout, state
 from viz_core.attention import all_variants
 from viz_core.attention.lab import EXPECTED_SLOPE, SweepConfig, measure_point, summarize
 from viz_core.attention.types import AttnConfig
+from viz_core.measure.budget import request_budget_bytes
 from viz_core.plots import attention as plots
 
 point = cached.data(measure_point, max_entries=256)
@@ -37,8 +38,12 @@ threads = c1.select_slider("CPU threads", [1, 2, 4, 8], value=1,
                            help="torch threads while timing. On a shared CPU one thread is the repeatable choice.")
 heads = c2.select_slider("Heads", [1, 2, 4, 8], value=4)
 head_dim = c2.select_slider("Head size d", [16, 32, 64], value=32)
-budget_mib = c3.select_slider("Memory budget (MiB)", [64, 128, 256, 512, 1024, 2048, 4096, 8192], value=512,
-                              help="A point whose estimated memory exceeds this is not run.")
+cap_mib = request_budget_bytes() // 2**20  # one request may not use more (LAB_REQUEST_BUDGET_MIB)
+budget_opts = [m for m in (64, 128, 256, 512, 1024, 2048, 4096, 8192) if m < cap_mib] + [cap_mib]
+budget_mib = c3.select_slider("Memory budget (MiB)", budget_opts, value=min(256, cap_mib) if min(256, cap_mib) in
+                              budget_opts else cap_mib,
+                              help=f"A point whose estimated memory exceeds this is not run. At most {cap_mib} MiB: "
+                                   "what one request may use on this server (setting LAB_REQUEST_BUDGET_MIB).")
 max_s = c3.slider("Time limit per point (s)", 1, 60, 10)
 causal = c4.toggle("Causal", value=False)
 window = c4.select_slider("Window (sliding window, Longformer, BigBird)", [32, 64, 128, 256], value=64)

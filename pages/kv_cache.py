@@ -7,7 +7,7 @@ order: 20
 """
 import streamlit as st
 
-from ui import cached, state
+from ui import cached, longrun, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics
 from viz_core.decoding import generate, gqa_convert, memory
@@ -18,6 +18,7 @@ run = cached.data(generate.run)
 claim9 = cached.data(generate.claim_9)
 calc = cached.data(memory.calculate)
 gqa_run = cached.data(gqa_convert.run)
+gqa_estimate = cached.data(gqa_convert.estimate_s)
 
 header("KV cache: generate without recomputing the past",
        "A decoder writes one token at a time, and each new token attends to the **keys and values** of every "
@@ -111,8 +112,12 @@ steps = st.select_slider("Uptrain every variant (AdamW steps, batch 8 × 128 tok
                          value=0, key="kv_uptrain",
                          help="Ainslie et al. uptrain converted checkpoints briefly. Every variant, the original "
                               "too, gets the same steps so the comparison stays fair. Each step takes 0.1–1 s here.")
+g = None
 with guard(stop=False):
-    g = gqa_run(gqa_convert.GQAConfig(device=s.device, dtype=s.dtype, uptrain_steps=int(steps)))
+    gcfg = gqa_convert.GQAConfig(device=s.device, dtype=s.dtype, uptrain_steps=int(steps))
+    g = longrun.run(gqa_run, gcfg, estimate_s=gqa_estimate(gcfg), key="kv_gqa",
+                    what=f"Uptraining every variant for {int(steps)} steps", fits="fewer uptraining steps")
+if g is not None:
     figure(plots.gqa(g), key="kv_gqa")
     st.dataframe({"variant": g.labels, "KV heads": g.kv_heads, "held-out loss (nats/byte)": g.loss.round(4),
                   "perplexity": g.perplexity.round(4), "cache at 256 tokens": [human_bytes(b) for b in g.cache_bytes],

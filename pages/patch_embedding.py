@@ -10,7 +10,7 @@ import streamlit as st
 from ui import cached, state
 from ui.errors import guard
 from ui.image_source import pick_image
-from ui.layout import figure, header, metrics
+from ui.layout import figure, header, metrics, notes as show_notes
 from viz_core.plots import vision as plots
 from viz_core.vision import embedding, patching
 
@@ -41,8 +41,7 @@ with guard():
     res = run(source, embedding.EmbedConfig(image_size=size, patch_size=patch, d_model=d_model, seed=seed,
                                             pca_components=3 if dims == "3D" else 2, query_patch=q))
 
-for note in res.notes:
-    st.info(note)
+show_notes(res.notes)
 n = res.embeddings.shape[0]
 metrics([
     ("Tokens × dims", f"{n} × {d_model}"),

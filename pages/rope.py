@@ -12,7 +12,7 @@ import streamlit as st
 from ui import cached, state
 from ui.errors import guard
 from ui.image_source import pick_image
-from ui.layout import figure, header, metrics
+from ui.layout import figure, header, metrics, notes as show_notes
 from viz_core import rope_lab
 from viz_core.plots import rope as plots
 
@@ -121,8 +121,7 @@ pcol = c4.slider("Patch column", 0, g - 1, min(6, g - 1), key="rope_pcol")
 with guard():
     pr = run_patches(source, rope_lab.PatchRopeConfig(image_size=224, patch_size=patch, row=prow, col=pcol,
                                                       head_dim=64, base=img_base))
-for note in pr.notes:
-    st.info(note)
+show_notes(pr.notes)
 figure(plots.patch_figure(pr))
 st.caption(f"{label}, 224×224, {g}×{g} patches, head dimension 64. The 2D map is a '+' shape: axial RoPE adds a "
            "row term and a column term, so patches in the same row or column stay similar (mixed-frequency "

@@ -10,7 +10,7 @@ import streamlit as st
 from ui import cached
 from ui.errors import guard
 from ui.image_source import pick_image
-from ui.layout import claim_checks, figure, header, metrics
+from ui.layout import claim_checks, figure, header, metrics, notes as show_notes
 from viz_core.errors import human_bytes, human_count
 from viz_core.plots import vision as plots
 from viz_core.vision import patching
@@ -36,8 +36,7 @@ with st.expander("Model width used for the FLOP count"):
 with guard():
     res = run(source, patching.PatchConfig(image_size=size, patch_size=patch, d_model=d_model, heads=heads))
 
-for note in res.notes:
-    st.info(note)
+show_notes(res.notes)
 rows, cols = res.grid
 metrics([
     ("Pixels", f"{res.n_pixels:,}", f"{res.image_size}×{res.image_size}"),

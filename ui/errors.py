@@ -3,9 +3,10 @@
 - ``guard()``: a ``LabError`` inside the block becomes a clear message (and ends the page when ``stop``).
 - ``stop()``: ends the page early. Unlike ``st.stop()`` it lets app.py draw the done-marker and the
   timing caption (after ``st.stop()`` Streamlit drops every element the script still sends).
-- ``crafted_value(exc)``: recognises the errors only a crafted client can cause (NaN or ±inf in an
-  integer ``number_input``, a file extension the uploader does not accept, an option no widget offers);
-  app.py's session-level guard turns them into a message, and the session goes on.
+- ``crafted_value(exc)``: recognises errors raised inside Streamlit's widget decoding while the script
+  runs (NaN or ±inf in an integer ``number_input``, a file extension the uploader does not accept);
+  app.py's session-level guard turns them into a message, and the session goes on (``ui.crafted``
+  handles the same values where Streamlit decodes them before the script starts).
 """
 from __future__ import annotations
 
@@ -75,13 +76,9 @@ def crafted_value(exc: BaseException) -> str | None:
     - Streamlit's own widget decoding failed (``int(nan)`` in ``number_input``: ValueError/OverflowError
       raised inside a ``deserialize`` in Streamlit's package);
     - the uploader refused a file extension (Streamlit's "Invalid file extension");
-    - ``ui.controls.UnknownOption`` (an option a selection widget does not offer).
-    Returns None for anything else (a bug, which must surface).
+    Returns None for anything else (a bug, which must surface). ``ui.crafted`` catches these where
+    Streamlit decodes widget values; this is the second line, for anything raised while the script runs.
     """
-    from ui.controls import UnknownOption
-
-    if isinstance(exc, UnknownOption):
-        return str(exc)
     frames = _frames(exc)
     if not frames:
         return None

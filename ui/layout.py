@@ -43,3 +43,12 @@ def claim_checks(checks: Iterable[ClaimCheck], title: str = "Claims, checked her
 def figure(fig, key: str | None = None) -> None:
     """Draw a plotly figure full-width (one place to change how figures are shown)."""
     st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
+
+
+def notes(items: Iterable[str]) -> None:
+    """What loading an input changed: a warning when the note says so ("Warning: …"), else an info box."""
+    for note in items:
+        if note.startswith("Warning:"):
+            st.warning(note.removeprefix("Warning:").strip(), icon="⚠️")
+        else:
+            st.info(note)

@@ -43,7 +43,7 @@ def convert(model, n_kv_head: int):
 
 
 def uptrain(model, tokens: list[int], steps: int, *, lr: float = 3e-4, batch: int = 8, seq: int = 128,
-            seed: int = 0):
+            seed: int = 0, on_step=None):
     """A copy of ``model`` trained ``steps`` more AdamW steps on random windows of ``tokens`` (Ainslie et al.
     uptrain converted checkpoints for ~5% of the original pre-training)."""
     import copy
@@ -66,6 +66,8 @@ def uptrain(model, tokens: list[int], steps: int, *, lr: float = 3e-4, batch: in
         for grp in opt.param_groups:  # linear decay to zero
             grp["lr"] = lr * (1 - step / steps)
         opt.step()
+        if on_step is not None:
+            on_step(step + 1)
     return m.eval().requires_grad_(False)
 
 
@@ -107,14 +109,40 @@ class GQAResult:
     uptrain_steps: int
 
 
-def run(cfg: GQAConfig) -> GQAResult:
+def run(cfg: GQAConfig, _progress=None) -> GQAResult:
+    """``_progress(fraction, text)``, when given, is called after every uptraining step and every variant."""
     from viz_core.decoding.generate import torch_threads
 
     with torch_threads():
-        return _run(cfg)
+        return _run(cfg, _progress)
 
 
-def _run(cfg: GQAConfig) -> GQAResult:
+def estimate_s(cfg: GQAConfig) -> float:
+    """Seconds ``run(cfg)`` will take here: one uptraining step and one held-out window, timed now."""
+    import time
+
+    from viz_core.decoding.generate import load_model, torch_threads
+    from viz_core.models.data import load_corpus
+
+    dev = resolve_device(cfg.device)
+    with torch_threads():
+        model, tok, mcfg = load_model(cfg.model, dev.type, cfg.dtype)
+        n_variants = sum(1 for k in range(mcfg.n_kv_head, 0, -1) if mcfg.n_kv_head % k == 0 and mcfg.n_head % k == 0)
+        tokens = tok.encode(load_corpus("val")[: 4 * mcfg.max_seq_len])
+        t0 = time.perf_counter()
+        held_out_loss(model, tokens, mcfg.max_seq_len, 1)
+        eval_s = (time.perf_counter() - t0) * max(1, cfg.windows)
+        step_s = 0.0
+        if cfg.uptrain_steps:
+            with torch.enable_grad():
+                uptrain(model, tokens, 1)  # warm-up (allocations, optimizer state)
+                t0 = time.perf_counter()
+                uptrain(model, tokens, 2)
+                step_s = (time.perf_counter() - t0) / 2
+    return n_variants * (cfg.uptrain_steps * step_s + eval_s)
+
+
+def _run(cfg: GQAConfig, _progress=None) -> GQAResult:
     from viz_core.decoding.generate import load_model
     from viz_core.models.data import load_corpus
 
@@ -129,11 +157,16 @@ def _run(cfg: GQAConfig) -> GQAResult:
     seq = mcfg.max_seq_len
     ks = [k for k in range(mcfg.n_kv_head, 0, -1) if mcfg.n_kv_head % k == 0 and mcfg.n_head % k == 0]
     losses, sizes, labels = [], [], []
-    for k in ks:
+    for vi, k in enumerate(ks):
         m = model if k == mcfg.n_kv_head else convert(model, k)
+
+        def on_step(i: int, vi: int = vi, k: int = k) -> None:
+            if _progress is not None:
+                _progress((vi + i / max(1, cfg.uptrain_steps)) / len(ks), f"{k} KV heads: step {i}")
+
         if cfg.uptrain_steps:
             with torch.enable_grad():
-                m = uptrain(m, train_tokens, cfg.uptrain_steps, seed=k)
+                m = uptrain(m, train_tokens, cfg.uptrain_steps, seed=k, on_step=on_step)
         losses.append(held_out_loss(m, tokens, seq, cfg.windows))
         sizes.append(KVCache.empty(m.cfg, batch=1, max_len=cfg.context, device="meta").nbytes)
         labels.append("MHA" if k == mcfg.n_head else ("MQA" if k == 1 else f"GQA-{k}"))
