@@ -6,12 +6,14 @@ button above about 5 s (``viz_core.measure.budget``). Never a silent minute.
     if res is None: ...  # stopped by the reader; the page says so and skips the section
 
 ``fn(cfg, _progress=callback)`` is usually a ``ui.cached.data`` wrapper: Streamlit leaves parameters whose
-name starts with ``_`` out of the cache key, so the callback does not change caching. ``callback(fraction,
-text)`` updates the bar; pressing Stop reruns the script, which interrupts the run at its next update.
+name starts with ``_`` out of the cache key, so the callback does not change caching. It runs in a worker
+thread; ``callback(fraction, text)`` records progress, which the script thread draws. Pressing Stop reruns
+the script: the script thread is interrupted at its next bar update and the worker at its next callback.
 The stopped configuration is remembered, so an unrelated control does not start it again.
 """
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Callable
 
@@ -38,14 +40,40 @@ def run(fn: Callable[..., Any], cfg: Any, *, estimate_s: float, key: str, what: 
         return None
     bar = bar_col.progress(0.0, text=f"{what}: about {estimate_s:.0f} s, estimated before starting…")
     t0 = time.perf_counter()
+    state: dict[str, Any] = {"fraction": 0.0, "text": ""}
+    cancel = threading.Event()
 
-    def progress(fraction: float, text: str = "") -> None:
-        elapsed = time.perf_counter() - t0
-        bar.progress(min(max(float(fraction), 0.0), 1.0),
-                     text=f"{what}: {fraction:.0%} after {elapsed:.0f} s of about {estimate_s:.0f} s"
-                          + (f" · {text}" if text else ""))
+    def progress(fraction: float, text: str = "") -> None:  # called from the worker thread: no st.* here
+        if cancel.is_set():
+            raise _Cancelled()
+        state["fraction"], state["text"] = min(max(float(fraction), 0.0), 1.0), text
 
-    res = fn(cfg, _progress=progress)
+    def work() -> None:
+        try:
+            state["result"] = fn(cfg, _progress=progress)
+        except BaseException as e:  # handed to the script thread below
+            state["error"] = e
+
+    # The run goes in a worker thread so that the script thread can draw the bar (a cached function must not
+    # draw into a block made outside it) and notice Stop: Streamlit interrupts the script thread at its next
+    # element call, and the worker then stops at its next progress call.
+    worker = threading.Thread(target=work, name=f"lab-longrun-{key}", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.3)
+            elapsed = time.perf_counter() - t0
+            bar.progress(state["fraction"], text=f"{what}: {state['fraction']:.0%} after {elapsed:.0f} s of about "
+                                                 f"{estimate_s:.0f} s" + (f" · {state['text']}" if state["text"] else ""))
+    except BaseException:
+        cancel.set()
+        raise
+    if "error" in state:
+        raise state["error"]
     bar.progress(1.0, text=f"{what}: done in {time.perf_counter() - t0:.1f} s (estimated {estimate_s:.0f} s; "
                            "instant when the result was cached)")
-    return res
+    return state["result"]
+
+
+class _Cancelled(Exception):
+    """The reader pressed Stop: the worker gives up at its next progress call (nothing is cached)."""
