@@ -28,7 +28,11 @@ header("Patch embedding: patches become vectors",
 source, label = pick_image("embedding")
 c1, c2, c3 = st.columns(3)
 size = c1.select_slider("Image size", patching.IMAGE_SIZES, value=224, key="emb_image_size")
-patch = c2.select_slider("Patch size", patching.PATCH_SIZES, value=16, key="emb_patch")
+# only patch sizes this page accepts at this image size (at most embedding.MAX_TOKENS tokens)
+patch_opts = [p for p in patching.PATCH_SIZES if p <= size and (size // p) ** 2 <= embedding.MAX_TOKENS]
+patch = c2.select_slider("Patch size", patch_opts, value=16 if 16 in patch_opts else patch_opts[0], key="emb_patch",
+                         help=f"Sizes that make more than {embedding.MAX_TOKENS:,} tokens are not offered: this "
+                              "page draws N×N similarity maps.")
 d_model = c3.select_slider("Embedding width D", [32, 64, 128, 192, 384, 768], value=192, key="emb_d")
 seed = state.settings().seed
 

@@ -27,7 +27,8 @@ header("ViT patching: an image becomes a sequence",
 source, label = pick_image("patching")
 c1, c2 = st.columns(2)
 size = c1.select_slider("Image size (pixels per side)", patching.IMAGE_SIZES, value=224, key="patch_image_size")
-patch = c2.select_slider("Patch size (pixels per side)", patching.PATCH_SIZES, value=16, key="patch_size")
+patch = c2.select_slider("Patch size (pixels per side)", [p for p in patching.PATCH_SIZES if p <= size], value=16,
+                         key="patch_size")
 with st.expander("Model width used for the FLOP count"):
     d_model = st.select_slider("d_model", [192, 384, 768, 1024, 1280], value=768,
                                help="ViT-Ti 192, ViT-S 384, ViT-B 768, ViT-L 1024, ViT-H 1280")

@@ -187,3 +187,31 @@ def test_16_bit_6000x6000_png_decodes_well_under_the_budget():
     """)
     assert r["shape"] == [2048, 2048, 3]
     assert r["growth_mib"] < budget.DEFAULT_MIB, r
+
+
+def test_cosine_row_matches_a_float64_reference():
+    import torch
+
+    from viz_core.vision import embedding
+
+    x = torch.randn(50, 12, generator=torch.Generator().manual_seed(0))
+    ref = x.double().numpy()
+    ref = ref / np.linalg.norm(ref, axis=1, keepdims=True)
+    np.testing.assert_allclose(embedding.cosine_row(x, 7).numpy(), ref @ ref[7], atol=1e-6)
+
+
+def test_patch_embedding_at_4096_tokens_stays_inside_the_budget():
+    """The page's largest setting (1024-pixel image, 16-pixel patches, width 768) grew RSS by ~390 MiB
+    when it built three 4096×4096 float64 matrices; now one 400×400 map and two rows."""
+    r = _fresh_peak("""
+        import torch
+        torch.set_num_threads(1)
+        from viz_core.vision import embedding
+        embedding.run('chelsea', embedding.EmbedConfig(image_size=64, patch_size=16))  # imports, warm-up
+        open('/proc/self/clear_refs', 'w').write('5')
+        before = rss()
+        r = embedding.run('chelsea', embedding.EmbedConfig(image_size=1024, patch_size=16, d_model=768))
+        print(json.dumps({'cosine': list(r.cosine.shape), 'growth_mib': hwm() - before}))
+    """)
+    assert r["cosine"] == [400, 400]
+    assert r["growth_mib"] < budget.DEFAULT_MIB, r

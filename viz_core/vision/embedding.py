@@ -22,6 +22,7 @@ from viz_core.vision.patching import fit_size, patchify
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 MAX_TOKENS = 4096
+COSINE_SHOWN = 400  # tokens in the drawn N×N cosine map (the rest would be too small to see)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,12 @@ def cosine_matrix(x: torch.Tensor) -> torch.Tensor:
     return (xn @ xn.T).float()
 
 
+def cosine_row(x: torch.Tensor, q: int) -> torch.Tensor:
+    """(N, D), row q -> (N,) cosine of row q with every row (one row of ``cosine_matrix``, in O(N·D) memory)."""
+    xn = torch.nn.functional.normalize(x.double(), dim=-1)
+    return (xn @ xn[q]).float()
+
+
 def pca(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Project (N, D) onto its top-k principal components; returns (N, k) coords and explained variance ratio."""
     xc = x.double() - x.double().mean(0, keepdim=True)
@@ -117,7 +124,7 @@ class EmbedResult:
     pca_explained: np.ndarray  # (k,)
     rows: np.ndarray  # (N,) patch row of each token
     cols: np.ndarray  # (N,) patch column
-    cosine: np.ndarray  # (N, N) between patch embeddings
+    cosine: np.ndarray  # (M, M) between the first M = min(N, COSINE_SHOWN) patch embeddings
     pos_sim_sinusoidal: np.ndarray  # (N,) cosine of query position's 2D sinusoid to every position
     pos_sim_learned: np.ndarray  # (N,) same for the learned table at initialisation
     pos_neighbour_corr_sinusoidal: float  # corr(similarity, −grid distance): does similarity track distance?
@@ -144,7 +151,10 @@ def run(source: str | bytes, cfg: EmbedConfig) -> EmbedResult:
                          "Choose a larger patch or a smaller image.")
     if cfg.d_model < 4 or cfg.d_model % 4:
         raise InputError("The embedding width must be a multiple of 4 (for 2D sinusoidal positions).")
-    check_budget(4 * (n * n * 2 + n * cfg.d_model * 4), what="The embedding maps")
+    m = min(n, COSINE_SHOWN)
+    # float32/float64 copies of the (N, D) embeddings (conv, unfold+linear, PCA's SVD), the M×M cosine map in
+    # float64, and the image in float32
+    check_budget(8 * n * cfg.d_model * 6 + 8 * m * m * 2 + 4 * size * size * 3 * 4, what="The embedding maps")
     loaded = images.load(source)
     img = images.square_resize(loaded.pixels, size)
     x = normalise(img)
@@ -153,14 +163,14 @@ def run(source: str | bytes, cfg: EmbedConfig) -> EmbedResult:
         e_conv = embed_conv(conv, x)[0]  # (N, D)
         e_lin = embed_unfold_linear(conv, x)[0]
         coords, explained = pca(e_conv, cfg.pca_components)
-        cos = cosine_matrix(e_conv)
+        cos = cosine_matrix(e_conv[:COSINE_SHOWN])  # the page draws the first COSINE_SHOWN tokens
         idx = torch.arange(n)
         rows, cols = idx // g, idx % g
         q = min(max(cfg.query_patch, 0), n - 1)
         sin2d = sinusoidal_2d(g, g, cfg.d_model)
         learned = learned_init(n, cfg.d_model, cfg.seed)
-        sim_sin = cosine_matrix(sin2d)[q]
-        sim_learned = cosine_matrix(learned)[q]
+        sim_sin = cosine_row(sin2d, q)
+        sim_learned = cosine_row(learned, q)
     return EmbedResult(
         image=img, grid=(g, g), embeddings=e_conv.numpy(),
         conv_vs_linear_max_abs=float((e_conv - e_lin).abs().max()),
