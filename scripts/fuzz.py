@@ -32,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds one script run may take")
     ap.add_argument("--out", default=str(ROOT / "test-output" / "fuzz"))
+    ap.add_argument("--merge", nargs="*", help="combine the cases.jsonl of these output folders (runs split over "
+                                               "processes) into --out/summary.json, and run nothing")
     args = ap.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, Path(args.out))
 
     import torch
 
@@ -80,6 +84,30 @@ def main(argv: list[str] | None = None) -> int:
     summary["threads"] = torch.get_num_threads()
     summary["cpu_count"] = os.cpu_count()
     (Path(args.out) / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    print(json.dumps({k: v for k, v in summary.items() if k != "failures"}, indent=2, ensure_ascii=False))
+    print(f"{len(summary['failures'])} failing case(s)")
+    return 1 if summary["failures"] else 0
+
+
+def merge(folders: list[str], out: Path) -> int:
+    """One summary for a run split over several processes (each process's peak RSS is its own)."""
+    from tests.fuzz import harness as H
+
+    records, parts = [], []
+    for folder in folders:
+        recs = [H.Record(**json.loads(line)) for line in open(Path(folder) / "cases.jsonl", encoding="utf-8")]
+        part = json.loads((Path(folder) / "summary.json").read_text(encoding="utf-8"))
+        records += recs
+        parts.append({"folder": folder, "cases": len(recs), "peak_rss_mib": part.get("peak_rss_mib"),
+                      "wall_s": part.get("wall_s"), "pages": sorted({r.page for r in recs})})
+    held = [r for r in records if r.kind != "warm-up"]
+    summary = H.summary(records)
+    summary["parts"] = parts
+    summary["failures"] = [H.asdict(r) for r in H.failures(held)] + \
+        [H.asdict(r) for r in records if r.kind == "warm-up" and r.outcome not in ("ok", "message")]
+    out.mkdir(parents=True, exist_ok=True)
+    H.write_jsonl(records, str(out / "cases.jsonl"))
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     print(json.dumps({k: v for k, v in summary.items() if k != "failures"}, indent=2, ensure_ascii=False))
     print(f"{len(summary['failures'])} failing case(s)")
     return 1 if summary["failures"] else 0
