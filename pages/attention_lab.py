@@ -5,22 +5,18 @@ title: Attention variants
 icon: 🔍
 order: 10
 """
-import json
-from pathlib import Path
-
 import streamlit as st
 
-from ui import cached, errors, layout, state
+from ui import cached, errors, layout, params, state
 from viz_core.attention import all_variants
-from viz_core.attention.lab import (DEFAULT_VARIANTS, InputConfig, LabConfig, claim_checks, run_lab,
-                                    window_mass_n1000)
+from viz_core.labs.attention_lab import (DEFAULT_VARIANTS, InputConfig, LabConfig, claim_checks, recorded_rows,
+                                         run_lab, window_mass_n1000)
 from viz_core.attention.types import AttnConfig
 from viz_core.plots import attention as plots
 
 run = cached.data(run_lab)
 mass_1000 = cached.data(window_mass_n1000)
 variants = cached.resource(all_variants)()
-BENCH = Path(__file__).resolve().parents[1] / "assets" / "bench" / "attention-cpu.json"
 HIDDEN = {"flash_tiled"}  # the FlashAttention page steps through it; too slow to time here
 
 layout.header(
@@ -38,34 +34,34 @@ layout.header(
 s = state.settings()
 
 names = [n for n in sorted(variants) if n not in HIDDEN]
-chosen = st.multiselect("Variants", names, default=[n for n in DEFAULT_VARIANTS if n in names],
+chosen = params.multiselect("Variants", names, default=[n for n in DEFAULT_VARIANTS if n in names],
                         help="Each is compared with exact softmax attention on the same inputs.")
 c1, c2, c3, c4, c5 = st.columns(5)
-kind = c1.radio("Inputs", ["structured", "random"], horizontal=True,
+kind = params.radio(c1, "Inputs", ["structured", "random"], horizontal=True,
                 help="Structured: each head is a smooth random walk, so nearby tokens are similar and patterns "
                      "are visible. Random: i.i.d. Gaussian Q, K, V.")
-n = c2.select_slider("Sequence length N", [16, 32, 64, 128, 256, 512, 1024, 2048], value=128)
-heads = c3.select_slider("Heads", [1, 2, 4, 8], value=4)
-head_dim = c4.select_slider("Head size d", [8, 16, 32, 64], value=32)
-causal = c5.toggle("Causal", value=False, help="Each query sees only itself and earlier tokens.")
+n = params.select_slider(c2, "Sequence length N", [16, 32, 64, 128, 256, 512, 1024, 2048], value=128)
+heads = params.select_slider(c3, "Heads", [1, 2, 4, 8], value=4)
+head_dim = params.select_slider(c4, "Head size d", [8, 16, 32, 64], value=32)
+causal = params.toggle(c5, "Causal", value=False, help="Each query sees only itself and earlier tokens.")
 
 with st.expander("Variant parameters", expanded=False):
     p1, p2, p3, p4 = st.columns(4)
-    window = p1.slider("Window (keys per query)", 2, 256, 32, help="Sliding window, strided, Longformer, BigBird.")
-    stride = p1.slider("Stride", 2, 32, 8, help="Strided: also every stride-th key; fixed layout: block period.")
-    block = p2.select_slider("Block size", [4, 8, 16, 32, 64], value=16,
+    window = params.slider(p1, "Window (keys per query)", 2, 256, 32, help="Sliding window, strided, Longformer, BigBird.")
+    stride = params.slider(p1, "Stride", 2, 32, 8, help="Strided: also every stride-th key; fixed layout: block period.")
+    block = params.select_slider(p2, "Block size", [4, 8, 16, 32, 64], value=16,
                              help="Block-sparse kernel, BigBird random blocks, hierarchical blocks.")
-    n_global = p2.slider("Global tokens", 0, 16, 2)
-    n_random = p2.slider("Random blocks (BigBird)", 0, 8, 1)
-    features = p3.select_slider("Performer features m", [8, 16, 32, 64, 128, 256, 512, 1024], value=64)
-    proj_k = p3.select_slider("Linformer k", [4, 8, 16, 32, 64, 128, 256], value=32)
-    proj_kind = p3.radio("Linformer projection", ["pool", "random"], horizontal=True)
-    kv_heads = p4.select_slider("KV heads (GQA)", [1, 2, 4, 8], value=min(2, heads))
-    lam = p4.slider("λ (differential)", 0.0, 1.0, 0.5, 0.05)
-    levels = p4.slider("Levels (hierarchical)", 0, 5, 2)
-    threads = p4.select_slider("CPU threads", [1, 2, 4, 8], value=1,
+    n_global = params.slider(p2, "Global tokens", 0, 16, 2)
+    n_random = params.slider(p2, "Random blocks (BigBird)", 0, 8, 1)
+    features = params.select_slider(p3, "Performer features m", [8, 16, 32, 64, 128, 256, 512, 1024], value=64)
+    proj_k = params.select_slider(p3, "Linformer k", [4, 8, 16, 32, 64, 128, 256], value=32)
+    proj_kind = params.radio(p3, "Linformer projection", ["pool", "random"], horizontal=True)
+    kv_heads = params.select_slider(p4, "KV heads (GQA)", [1, 2, 4, 8], value=min(2, heads))
+    lam = params.slider(p4, "λ (differential)", 0.0, 1.0, 0.5, 0.05)
+    levels = params.slider(p4, "Levels (hierarchical)", 0, 5, 2)
+    threads = params.select_slider(p4, "CPU threads", [1, 2, 4, 8], value=1,
                                help="torch threads while timing. On a shared CPU one thread is the repeatable choice.")
-    impl = p1.radio("Sparse masks run as", ["blocks", "dense", "flex"], horizontal=True,
+    impl = params.radio(p1, "Sparse masks run as", ["blocks", "dense", "flex"], horizontal=True,
                     help="blocks: skip empty blocks; dense: masked N×N (the spec); flex: compiled FlexAttention.")
     if impl == "flex" and s.device != "cuda":
         st.warning("FlexAttention compiles with torch.compile first: 20–30 s on this CPU per new shape. The "
@@ -88,7 +84,7 @@ st.caption(f"Measured on {res.device.upper()} ({res.threads} torch threads), {re
            f"N={res.n}, d={res.head_dim}. Time: median of 3 calls after a warm-up. Peak memory: "
            f"{'CUDA max_memory_allocated' if res.device == 'cuda' else 'tensor bytes allocated, from the torch profiler'}."
            f" Exact attention here: {res.exact_time_s * 1e3:.3g} ms.")
-st.dataframe(plots.results_table(res), hide_index=True, width="stretch",
+layout.table(plots.results_table(res), name="attention_variants", hide_index=True, width="stretch",
              column_config={"max |err|": st.column_config.NumberColumn(format="%.3g"),
                             "rel. err": st.column_config.NumberColumn(format="%.3g"),
                             "row KL (nats)": st.column_config.NumberColumn(format="%.3g"),
@@ -110,9 +106,8 @@ for v in res.variants:
 
 layout.figure(plots.cost_figure(res), key="cost")
 
-rows = json.loads(BENCH.read_text())["rows"] if BENCH.exists() else None
-layout.claim_checks(claim_checks(rows, window_mass_n1000=mass_1000(s.seed)),
-                    title="Claims, checked here (speed figures from the recorded CPU benchmark)")
-if rows:
-    st.caption("Speed claims use `assets/bench/attention-cpu.json`, written by `python -m viz_core bench attention` "
-               "on this 2-core CPU (B=1, H=8, d=64, fp32). Re-run it on your machine to update.")
+rows, rows_from = recorded_rows(s.device)
+layout.claim_checks(claim_checks(rows, window_mass_n1000=mass_1000(s.seed), provenance=rows_from),
+                    title="Claims, checked here")
+st.caption(f"Speed claims use the recorded `python -m viz_core bench attention` run for the sidebar's device "
+           f"({rows_from}). Re-run it on your machine to update.")

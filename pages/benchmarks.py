@@ -7,9 +7,9 @@ order: 10
 """
 import streamlit as st
 
-from ui import cached, errors
-from ui.layout import figure, header, metrics
-from viz_core.bench import results
+from ui import cached, errors, params
+from ui.layout import figure, header, metrics, table
+from viz_core.labs import benchmarks as results
 from viz_core.plots.bench import run_chart
 
 header("Benchmarks",
@@ -23,7 +23,7 @@ if not runs:
     st.info("No benchmark results yet. Run for example `python -m viz_core bench attention` and reload.")
     errors.stop()
 
-run = runs[st.selectbox("Run", range(len(runs)), format_func=lambda i: runs[i].label, key="bench_run")]
+run = runs[params.selectbox("Run", range(len(runs)), format_func=lambda i: runs[i].label, key="bench_run")]
 metrics([("Suite", run.suite), ("Device", run.device.upper()), ("Hardware", run.hardware[:30], run.hardware),
          ("Rows", str(len(run.rows)))])
 st.caption(f"File `{run.path}` · command `python -m viz_core {run.argv}`")
@@ -32,13 +32,13 @@ nums = results.numeric_columns(run.rows)
 cats = results.category_columns(run.rows)
 if nums:
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1])
-    x = c1.selectbox("x axis", nums, index=nums.index("n") if "n" in nums else 0, key="bench_x")
+    x = params.selectbox(c1, "x axis", nums, index=nums.index("n") if "n" in nums else 0, key="bench_x")
     y_default = next((c for c in ("time_ms", "ms", "seconds", "tokens_per_s") if c in nums), nums[-1])
-    y = c2.selectbox("y axis", nums, index=nums.index(y_default), key="bench_y")
+    y = params.selectbox(c2, "y axis", nums, index=nums.index(y_default), key="bench_y")
     g_opts = ["(none)"] + cats
     g_default = next((c for c in ("method", "variant", "mode", "backend") if c in cats), "(none)")
-    group = c3.selectbox("one line per", g_opts, index=g_opts.index(g_default), key="bench_group")
-    log = c4.toggle("log-log axes", value=True, key="bench_log")
+    group = params.selectbox(c3, "one line per", g_opts, index=g_opts.index(g_default), key="bench_group")
+    log = params.toggle(c4, "log-log axes", value=True, key="bench_log")
     figure(run_chart(run.rows, x, y, None if group == "(none)" else group, log_x=log, log_y=log,
                      title=f"{run.suite} on {run.hardware}"), key="bench_chart")
-st.dataframe(list(run.rows), width="stretch", hide_index=True)
+table(list(run.rows), name=f"bench_{run.suite}_{run.device}", width="stretch", hide_index=True)

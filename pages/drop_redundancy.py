@@ -7,10 +7,10 @@ order: 10
 """
 import streamlit as st
 
-from ui import cached, longrun, state
+from ui import cached, longrun, params, state
 from ui.errors import guard, stop
 from ui.layout import claim_checks, figure, header, metrics
-from viz_core.compression import redundancy as red
+from viz_core.labs import drop_redundancy as red
 from viz_core.plots import compression as plots
 
 layer_drop = cached.data(red.layer_drop)
@@ -26,7 +26,7 @@ header("Dropping redundant layers and tokens",
         "Xing et al. 2024, PyramidDrop", "Abnar & Zuidema 2020 (attention flow)"])
 
 st.subheader("Attention layers of the tiny GPT (Shakespeare)")
-windows = st.select_slider("Held-out windows of 256 bytes", [4, 8, 16, 32], value=4, key="drop_windows")
+windows = params.select_slider("Held-out windows of 256 bytes", [4, 8, 16, 32], value=4, key="drop_windows")
 device = state.settings().device
 with guard():
     lres = layer_drop(red.LayerDropConfig(windows=windows, device=device))
@@ -48,10 +48,10 @@ st.caption(f"Similarity is averaged over {lres.tokens_evaluated:,} held-out toke
 
 st.subheader("Patch tokens of the tiny ViT (Fashion-MNIST)")
 c1, c2, c3 = st.columns(3)
-after = c1.slider("Drop after layer", 0, 3, 1, key="drop_after",
+after = params.slider(c1, "Drop after layer", 0, 3, 1, key="drop_after",
                   help="Tokens are removed after this many encoder blocks (0 = before the first).")
-n_images = c2.select_slider("Test images", [100, 200, 500, 1000, 2000], value=100, key="drop_images")
-example_keep = c3.select_slider("Kept fraction in the example", [0.75, 0.5, 0.375, 0.25, 0.125], value=0.25,
+n_images = params.select_slider(c2, "Test images", [100, 200, 500, 1000, 2000], value=100, key="drop_images")
+example_keep = params.select_slider(c3, "Kept fraction in the example", [0.75, 0.5, 0.375, 0.25, 0.125], value=0.25,
                                 key="drop_keep")
 tcfg = red.TokenDropConfig(drop_after_layer=after, n_images=n_images, example_keep=example_keep, device=device)
 with guard():

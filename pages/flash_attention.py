@@ -7,14 +7,14 @@ order: 30
 """
 import streamlit as st
 
-from ui import cached, state
+from ui import cached, params, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics
-from viz_core import flash_lab
+from viz_core.labs import flash as flash_lab, flash_steps
 from viz_core.errors import human_bytes
 from viz_core.plots import flash as plots
 
-step_through = cached.data(flash_lab.step_through)
+step_through = cached.data(flash_steps.step_through)
 measure = cached.data(flash_lab.measure, max_entries=8)
 load_recorded = cached.data(flash_lab.load_recorded)
 
@@ -29,14 +29,14 @@ header("FlashAttention, step by step",
 
 s = state.settings()
 c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 1, 0.8])
-n = c1.slider("Tokens N", 1, 64, 24, key="fa_n")
-d = c2.slider("Head size d", 1, 16, 8, key="fa_d")
-br = c3.slider("Query block Br", 1, 64, 8, key="fa_br", help="Rows of Q per tile; larger than N means one block.")
-bc = c4.slider("Key block Bc", 1, 64, 8, key="fa_bc", help="Rows of K and V per tile.")
-causal = c5.toggle("Causal", key="fa_causal", help="Tiles entirely above the diagonal are skipped.")
+n = params.slider(c1, "Tokens N", 1, 64, 24, key="fa_n")
+d = params.slider(c2, "Head size d", 1, 16, 8, key="fa_d")
+br = params.slider(c3, "Query block Br", 1, 64, 8, key="fa_br", help="Rows of Q per tile; larger than N means one block.")
+bc = params.slider(c4, "Key block Bc", 1, 64, 8, key="fa_bc", help="Rows of K and V per tile.")
+causal = params.toggle(c5, "Causal", key="fa_causal", help="Tiles entirely above the diagonal are skipped.")
 
 with guard():
-    res = step_through(flash_lab.StepConfig(n=n, d=d, block_q=br, block_k=bc, causal=causal, seed=s.seed,
+    res = step_through(flash_steps.StepConfig(n=n, d=d, block_q=br, block_k=bc, causal=causal, seed=s.seed,
                                             dtype=s.dtype))
 if br > n or bc > n:
     st.info(f"A block larger than the sequence is clipped to it: Br = {res.block_q}, Bc = {res.block_k}.")
@@ -50,14 +50,14 @@ metrics([
 
 if st.session_state.get("fa_step", 0) >= res.n_steps:
     st.session_state["fa_step"] = 0
-playing = st.toggle("▶ Play", key="fa_play", help="Advance one tile every 0.8 s (loops).")
+playing = params.toggle("▶ Play", key="fa_play", help="Advance one tile every 0.8 s (loops).")
 
 
 @st.fragment(run_every=0.8 if playing else None)
 def stepper():
     if playing:
         st.session_state["fa_step"] = (st.session_state.get("fa_step", 0) + 1) % res.n_steps
-    step = st.slider("Step (tile)", 0, max(res.n_steps - 1, 1), key="fa_step", disabled=res.n_steps == 1)
+    step = params.slider("Step (tile)", 0, max(res.n_steps - 1, 1), key="fa_step", disabled=res.n_steps == 1)
     step = min(step, res.n_steps - 1)
     i, j = int(res.q_block[step]), int(res.kv_block[step])
     (r0, r1), (k0, k1) = res.rows[step], res.cols[step]
@@ -107,7 +107,7 @@ backends = cached.data(flash_lab.backends_here)(s.device, s.dtype)
 st.caption(f"SDPA backends that run on this device ({s.dtype}, head size 64, probed): **{', '.join(backends)}**.")
 runs = [p.name for p in flash_lab.recorded_runs()]
 mc1, mc2 = st.columns([2, 1])
-choice = mc1.selectbox("Show", ["recorded: " + r for r in runs] + ["measure on this device now"], key="fa_src")
+choice = params.selectbox(mc1, "Show", ["recorded: " + r for r in runs] + ["measure on this device now"], key="fa_src")
 mres = None
 with guard(stop=False):
     if choice.startswith("recorded: "):

@@ -5,20 +5,23 @@ title: KV cache
 icon: 💾
 order: 20
 """
+import dataclasses
+
 import streamlit as st
 
-from ui import cached, longrun, state
-from ui.errors import guard
-from ui.layout import claim_checks, figure, header, metrics
-from viz_core.decoding import generate, gqa_convert, memory
+from ui import cached, params, progress, state
+from ui.errors import guard, stop
+from ui.layout import claim_checks, figure, header, metrics, table
+from viz_core.labs import kv_cache as kv
 from viz_core.errors import human_bytes
 from viz_core.plots import decoding as plots
 
-run = cached.data(generate.run)
-claim9 = cached.data(generate.claim_9)
-calc = cached.data(memory.calculate)
-gqa_run = cached.data(gqa_convert.run)
-gqa_estimate = cached.data(gqa_convert.estimate_s)
+run = cached.data(kv.run)
+claim9 = cached.data(kv.claim_9)
+cache_bytes = cached.data(kv.tiny_gpt_cache_bytes)
+calc = cached.data(kv.calculate)
+gqa_run = cached.data(kv.run_gqa)
+gqa_options = cached.data(kv.gqa_variant_options)
 
 header("KV cache: generate without recomputing the past",
        "A decoder writes one token at a time, and each new token attends to the **keys and values** of every "
@@ -32,16 +35,16 @@ header("KV cache: generate without recomputing the past",
 s = state.settings()
 st.session_state.setdefault("kv_run", 0)
 c1, c2, c3 = st.columns([3, 1.3, 1.3])
-prompt = c1.text_input("Prompt", "ROMEO: But soft, what light", key="kv_prompt",
+prompt = params.text_input(c1, "Prompt", "ROMEO: But soft, what light", key="kv_prompt",
                        help="Any text: the tiny GPT reads UTF-8 bytes, so no character is unknown.")
-n_new = c2.slider("New tokens", 8, 200, 64, step=8, key="kv_new")
-temp = c3.select_slider("Temperature", [0.0, 0.5, 0.8, 1.0, 1.5], value=0.0, key="kv_temp",
+n_new = params.slider(c2, "New tokens", 8, 200, 64, step=8, key="kv_new")
+temp = params.select_slider(c3, "Temperature", [0.0, 0.5, 0.8, 1.0, 1.5], value=0.0, key="kv_temp",
                         help="0 = greedy. Sampling uses the same random draws in both runs.")
 if st.button("Measure again", help="Timings are cached per setting; this re-runs them."):
     st.session_state["kv_run"] += 1
 
 with guard():
-    res = run(generate.DecodeConfig(prompt=prompt, new_tokens=n_new, temperature=float(temp), seed=s.seed,
+    res = run(kv.DecodeConfig(prompt=prompt, new_tokens=n_new, temperature=float(temp), seed=s.seed,
                                     device=s.device, dtype=s.dtype, run_id=st.session_state["kv_run"]))
 
 if res.non_ascii_bytes:
@@ -89,15 +92,15 @@ st.markdown(f"bytes = 2 × layers × kv_heads × head_dim × tokens × bytes/val
 
 st.subheader("KV cache of real models")
 c1, c2, c3 = st.columns(3)
-ctx = c1.select_slider("Context (tokens)", [512, 1024, 2048, 4096, 8192, 32768, 131072], value=4096, key="kv_ctx")
-batch = c2.select_slider("Batch (sequences)", [1, 2, 4, 8, 16, 32, 64, 128], value=1, key="kv_batch")
-dt = c3.selectbox("Cache dtype", list(memory.BYTES_PER_VALUE), index=1, key="kv_dtype")
-models = st.multiselect("Models", list(memory.MODEL_SHAPES), default=list(memory.CalculatorConfig().models),
+ctx = params.select_slider(c1, "Context (tokens)", [512, 1024, 2048, 4096, 8192, 32768, 131072], value=4096, key="kv_ctx")
+batch = params.select_slider(c2, "Batch (sequences)", [1, 2, 4, 8, 16, 32, 64, 128], value=1, key="kv_batch")
+dt = params.selectbox(c3, "Cache dtype", list(kv.BYTES_PER_VALUE), index=1, key="kv_dtype")
+models = params.multiselect("Models", list(kv.MODEL_SHAPES), default=list(kv.CalculatorConfig().models),
                         key="kv_models")
 with guard():
-    cr = calc(memory.CalculatorConfig(context=int(ctx), batch=int(batch), dtype=dt, models=tuple(models)))
+    cr = calc(kv.CalculatorConfig(context=int(ctx), batch=int(batch), dtype=dt, models=tuple(models)))
 figure(plots.calculator(cr), key="kv_calc")
-st.dataframe({
+table(name="kv_cache_models", data={
     "model": cr.names, "attention": cr.kinds, "layers": cr.layers, "heads": cr.heads, "kv_heads": cr.kv_heads,
     "head_dim": cr.head_dim, "per token": [human_bytes(b) for b in cr.bytes_per_token],
     "KV cache (GB)": [round(b / 1e9, 3) for b in cr.bytes_actual],
@@ -108,25 +111,32 @@ st.caption("GB = 10⁹ bytes. Shapes are from each model's paper and published c
 st.subheader("MQA and GQA on the tiny GPT")
 st.markdown("The tiny GPT's key/value heads are **mean-pooled** into fewer groups (Ainslie et al. 2023), "
             "optionally uptrained for a few steps, then scored on held-out Shakespeare it never trained on.")
-steps = st.select_slider("Uptrain every variant (AdamW steps, batch 8 × 128 tokens)", [0, 20, 50, 100],
+steps = params.select_slider("Uptrain every variant (AdamW steps, batch 8 × 128 tokens)", [0, 20, 50, 100],
                          value=0, key="kv_uptrain",
                          help="Ainslie et al. uptrain converted checkpoints briefly. Every variant, the original "
                               "too, gets the same steps so the comparison stays fair. Each step takes 0.1–1 s here.")
-g = None
 with guard(stop=False):
-    gcfg = gqa_convert.GQAConfig(device=s.device, dtype=s.dtype, uptrain_steps=int(steps))
-    g = longrun.run(gqa_run, gcfg, estimate_s=gqa_estimate(gcfg), key="kv_gqa",
-                    what=f"Uptraining every variant for {int(steps)} steps", fits="fewer uptraining steps")
-if g is not None:
+    gcfg = kv.GQAConfig(device=s.device, dtype=s.dtype, uptrain_steps=int(steps))
+    if steps:  # minutes on a CPU: one variant at a time, with progress, a stop button and partial results
+        parts, _ = progress.sweep(
+            "Uptraining and scoring each variant", gqa_options(gcfg),
+            lambda k: gqa_run(dataclasses.replace(gcfg, kv_heads=(k,))), key="kv_gqa_sweep",
+            describe=lambda k: f"{k} KV head(s): {steps} AdamW steps, then the held-out loss",
+            draw_partial=lambda part: figure(plots.gqa(kv.merge_gqa(part))))
+        if not parts:
+            stop()
+        g = kv.merge_gqa(parts)
+    else:
+        g = gqa_run(gcfg)
     figure(plots.gqa(g), key="kv_gqa")
-    st.dataframe({"variant": g.labels, "KV heads": g.kv_heads, "held-out loss (nats/byte)": g.loss.round(4),
+    table(name="gqa_variants", data={"variant": g.labels, "KV heads": g.kv_heads, "held-out loss (nats/byte)": g.loss.round(4),
                   "perplexity": g.perplexity.round(4), "cache at 256 tokens": [human_bytes(b) for b in g.cache_bytes],
                   "cache ÷": [f"{g.cache_bytes[0] / b:g}×" for b in g.cache_bytes]}, hide_index=True)
     st.caption(f"Measured on {g.eval_tokens:,} held-out tokens (the last 10% of the corpus)"
                + (f"; every variant uptrained {g.uptrain_steps} steps first." if g.uptrain_steps else
                   "; no uptraining (pooling alone)."))
-    claim_checks([memory.claim_10_check(int(ctx), "float16"),
-                  memory.claim_11_check(int(g.kv_heads[0]), float(g.cache_bytes[0] / g.cache_bytes[-1]))])
+    claim_checks([kv.claim_10_check(int(ctx), "float16"),
+                  kv.claim_11_check(cache_bytes(s.device))])
 
 st.caption("Bad input: an empty prompt is refused; any character is accepted (UTF-8 bytes); asking for more "
            "tokens than the model's trained context is refused with a message — this page does not slide a "

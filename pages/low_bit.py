@@ -7,11 +7,12 @@ order: 20
 """
 import streamlit as st
 
-from ui import cached, state
+from ui import cached, params, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics
-from viz_core.compression import quantize as qz
+from viz_core.device import cuda_available
 from viz_core.errors import human_bytes
+from viz_core.labs import low_bit as qz
 from viz_core.plots import compression as plots
 
 run = cached.data(qz.run)
@@ -25,11 +26,16 @@ header("Low-bit weights: int8 and ternary",
         "Dettmers et al. 2022, LLM.int8()"])
 
 c1, c2 = st.columns(2)
-shape = c1.selectbox("Benchmark layer", ["4096 × 4096 (7B-class)", "4096 × 11008 (7B MLP)", "128 × 512 (tiny GPT MLP)"],
-                     key="lowbit_shape")
-tokens = c2.select_slider("Tokens per product", [1, 16, 256], value=1, key="lowbit_tokens",
+# The default fits a small CPU server (~100 MiB of operands); 7B-class layers need ~400 MiB and unlock on a GPU.
+shapes = ["2048 × 2048 (1B-class)", "4096 × 4096 (7B-class)", "4096 × 11008 (7B MLP)", "128 × 512 (tiny GPT MLP)"]
+on_gpu = state.settings().device != "cpu" and cuda_available()
+shape = params.selectbox(c1, "Benchmark layer", shapes, index=1 if on_gpu else 0, key="lowbit_shape",
+                         help="At 4096 × 4096 the fp32 weights are 64 MiB: the timing then reads from memory, "
+                              "not cache, as a 7B model's decoding does.")
+tokens = params.select_slider(c2, "Tokens per product", [1, 16, 256], value=1, key="lowbit_tokens",
                           help="1 = decoding one token (a matrix-vector product, bound by memory bandwidth).")
-n_in, n_out = {"4096 × 4096 (7B-class)": (4096, 4096), "4096 × 11008 (7B MLP)": (4096, 11008),
+n_in, n_out = {"2048 × 2048 (1B-class)": (2048, 2048), "4096 × 4096 (7B-class)": (4096, 4096),
+               "4096 × 11008 (7B MLP)": (4096, 11008),
                "128 × 512 (tiny GPT MLP)": (128, 512)}[shape]
 with guard():
     res = run(qz.QuantConfig(layer_in=n_in, layer_out=n_out, batch_tokens=tokens, windows=4,
@@ -55,7 +61,7 @@ if res.ternary_meta:
                "activations. A *trained* ternary model keeps most of its quality where post-training ternarisation "
                "does not (its 300 extra steps also help it a little).")
 else:
-    st.info("The trained ternary checkpoint is missing; run `python -m viz_core.compression.quantize finetune`.")
+    st.info("The trained ternary checkpoint is missing; run `python -m viz_core.train qat`.")
 
 st.subheader("Does fewer bits mean faster here?")
 figure(plots.kernel_times(res, f"W {n_out}×{n_in}, {tokens} token(s)"), key="kernels")

@@ -7,10 +7,10 @@ order: 30
 """
 import streamlit as st
 
-from ui import cached
+from ui import cached, params
 from ui.errors import guard
-from ui.layout import claim_checks, figure, header, metrics
-from viz_core.decoding import paged
+from ui.layout import claim_checks, figure, header, metrics, table
+from viz_core.labs import paged
 from viz_core.plots import decoding as plots
 
 simulate = cached.data(paged.simulate)
@@ -25,22 +25,22 @@ header("PagedAttention: a KV cache in fixed-size blocks",
        ["Kwon et al. 2023, Efficient Memory Management for LLM Serving with PagedAttention (vLLM)"])
 
 c1, c2, c3, c4 = st.columns(4)
-block = c1.select_slider("Block size (tokens)", [4, 8, 16, 32, 64], value=16, key="pg_block")
-n_req = c2.slider("Requests", 2, 12, 6, key="pg_requests")
-max_len = c3.select_slider("Contiguous reservation (max_len)", [128, 256, 512, 1024], value=256, key="pg_maxlen")
-pool = c4.select_slider("KV pool (token slots)", [512, 768, 1024, 1536, 2048], value=768, key="pg_pool",
+block = params.select_slider(c1, "Block size (tokens)", [4, 8, 16, 32, 64], value=16, key="pg_block")
+n_req = params.slider(c2, "Requests", 2, 12, 6, key="pg_requests")
+max_len = params.select_slider(c3, "Contiguous reservation (max_len)", [128, 256, 512, 1024], value=256, key="pg_maxlen")
+pool = params.select_slider(c4, "KV pool (token slots)", [512, 768, 1024, 1536, 2048], value=768, key="pg_pool",
                         help="Both servers get this many token slots; paging cuts them into blocks.")
 c1, c2, c3 = st.columns(3)
-prefix = c1.select_slider("Shared prompt prefix (tokens)", [0, 16, 40, 64, 100], value=0, key="pg_prefix",
+prefix = params.select_slider(c1, "Shared prompt prefix (tokens)", [0, 16, 40, 64, 100], value=0, key="pg_prefix",
                           help="A system prompt every request starts with. Requests then all arrive at once.")
-share = c2.toggle("Share the prefix (copy-on-write)", value=True, key="pg_share", disabled=prefix == 0)
-seed = c3.number_input("Request-stream seed", 0, 999, 0, key="pg_seed")
+share = params.toggle(c2, "Share the prefix (copy-on-write)", value=True, key="pg_share", disabled=prefix == 0)
+seed = params.number_input(c3, "Request-stream seed", 0, 999, 0, key="pg_seed")
 
 base = dict(block_size=int(block), num_blocks=int(pool) // int(block), max_len=int(max_len), requests=int(n_req),
             shared_prefix=int(prefix), share=bool(share), seed=int(seed))
 with guard():
     res = simulate(paged.ServeConfig(**base))
-    step = st.slider("Show the blocks at step", 0, res.steps - 1, int(res.snap_step), key="pg_step",
+    step = params.slider("Show the blocks at step", 0, res.steps - 1, int(res.snap_step), key="pg_step",
                      help="Starts at the step of peak paged memory.")
     snap = simulate(paged.ServeConfig(**base, step=int(step))) if step != res.snap_step else res
 
@@ -63,7 +63,7 @@ st.caption("Each square is one physical block of the pool. Blocks of one request
 live = [i for i, t in enumerate(snap.tables) if t]
 if live:
     st.markdown(f"**Block tables at step {snap.snap_step}** (logical block j → physical block):")
-    st.dataframe({
+    table(name="page_table", data={
         "request": [f"request {i}" for i in live],
         "tokens": [int(snap.lengths[i]) for i in live],
         "blocks": [len(snap.tables[i]) for i in live],

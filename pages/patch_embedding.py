@@ -7,12 +7,13 @@ order: 20
 """
 import streamlit as st
 
-from ui import cached, state
+from ui import cached, params, state
 from ui.errors import guard
 from ui.image_source import pick_image
 from ui.layout import figure, header, metrics, notes as show_notes
 from viz_core.plots import vision as plots
-from viz_core.vision import embedding, patching
+from viz_core.labs import patch_embedding as embedding
+from viz_core.vision import patching
 
 run = cached.data(embedding.run)
 trained = cached.data(embedding.trained_positions)
@@ -27,21 +28,21 @@ header("Patch embedding: patches become vectors",
 
 source, label = pick_image("embedding")
 c1, c2, c3 = st.columns(3)
-size = c1.select_slider("Image size", patching.IMAGE_SIZES, value=224, key="emb_image_size")
-# only patch sizes this page accepts at this image size (at most embedding.MAX_TOKENS tokens)
+size = params.select_slider(c1, "Image size", patching.IMAGE_SIZES, value=224, key="emb_image_size")
+# only patch sizes this page accepts at this image size (at most MAX_TOKENS tokens)
 patch_opts = [p for p in patching.PATCH_SIZES if p <= size and (size // p) ** 2 <= embedding.MAX_TOKENS]
-patch = c2.select_slider("Patch size", patch_opts, value=16 if 16 in patch_opts else patch_opts[0], key="emb_patch",
-                         help=f"Sizes that make more than {embedding.MAX_TOKENS:,} tokens are not offered: this "
-                              "page draws N×N similarity maps.")
-d_model = c3.select_slider("Embedding width D", [32, 64, 128, 192, 384, 768], value=192, key="emb_d")
+patch = params.select_slider(c2, "Patch size", patch_opts, value=16 if 16 in patch_opts else patch_opts[0],
+                             key="emb_patch", help=f"Sizes that make more than {embedding.MAX_TOKENS:,} tokens are not "
+                                                   "offered: this page draws N×N similarity maps.")
+d_model = params.select_slider(c3, "Embedding width D", [32, 64, 128, 192, 384, 768], value=192, key="emb_d")
 seed = state.settings().seed
 
 with guard():
     fitted, _ = patching.fit_size(size, patch)
     g = fitted // patch
-    q = st.slider("Query patch for the position maps (token index)", 0, max(0, g * g - 1),
+    q = params.slider("Query patch for the position maps (token index)", 0, max(0, g * g - 1),
                   value=min(g * g // 2 + g // 2, g * g - 1), key="emb_query")
-    dims = st.radio("PCA", ["2D", "3D"], horizontal=True, key="emb_pca")
+    dims = params.radio("PCA", ["2D", "3D"], horizontal=True, key="emb_pca")
     res = run(source, embedding.EmbedConfig(image_size=size, patch_size=patch, d_model=d_model, seed=seed,
                                             pca_components=3 if dims == "3D" else 2, query_patch=q))
 
@@ -59,7 +60,7 @@ st.caption(f"Weights: torch's default Conv2d initialisation drawn from seed {see
 figure(plots.embedding_heatmap(res.embeddings), key="emb")
 left, right = st.columns(2)
 with left:
-    colour_by = st.radio("Colour points by", ["row", "column"], horizontal=True, key="emb_colour")
+    colour_by = params.radio("Colour points by", ["row", "column"], horizontal=True, key="emb_colour")
     figure(plots.pca_scatter(res.pca_coords, res.rows, res.cols, res.pca_explained,
                              "row" if colour_by == "row" else "col"), key="pca")
 with right:

@@ -9,11 +9,11 @@ import math
 
 import streamlit as st
 
-from ui import cached, state
+from ui import cached, params, state
 from ui.errors import guard
 from ui.image_source import pick_image
 from ui.layout import figure, header, metrics, notes as show_notes
-from viz_core import rope_lab
+from viz_core.labs import rope as rope_lab
 from viz_core.plots import rope as plots
 
 run_rotation = cached.data(rope_lab.rotation)
@@ -33,15 +33,16 @@ s = state.settings()
 
 st.subheader("1 · A rotation you can see")
 c1, c2, c3, c4 = st.columns(4)
-head_dim = int(c1.slider("Head dimension d", 2, 256, 16, step=2,
-                         help="d/2 pairs, so d is even; real models use 64–128."))
-base = c2.number_input("Base", min_value=2.0, max_value=1e7, value=10000.0, step=1000.0, format="%g",
-                       help="θᵢ = base^(−2i/d), so the base must be above 1. Llama 2 uses 10,000, Llama 3 uses "
-                            "500,000. Try 2: every pair turns fast.")
-pair = c3.slider("Pair i", 0, head_dim // 2 - 1, 0, help="Pair (i, i + d/2) in the half-split layout.") \
+head_dim = int(params.slider(c1, "Head dimension d", 2, 256, 16, step=2,
+                             help="d/2 pairs, so d is even; real models use 64–128."))
+base = params.number_input(c2, "Base", min_value=2.0, max_value=1e7, value=10000.0, step=1000.0, format="%g",
+                           help="θᵢ = base^(−2i/d), so the base must be above 1. Llama 2 uses 10,000, Llama 3 "
+                                "uses 500,000. Try 2: every pair turns fast.")
+pair = params.slider(c3, "Pair i", 0, head_dim // 2 - 1, 0, help="Pair (i, i + d/2) in the half-split layout.") \
     if head_dim > 2 else 0  # d = 2 has a single pair
-position = c4.number_input("Position m", min_value=0, max_value=10**15, value=3, step=1,
-                           help="Angles are computed in float64, so even 10¹⁵ works.")
+position = params.number_input(c4, "Position m", min_value=0, max_value=2 * 10**12, value=3, step=1,
+                               help="Angles are computed in float64: up to about 2.25·10¹² they stay exact to "
+                                    "10⁻³ rad, beyond that the lab refuses the position.")
 rot = None
 with guard(stop=False):  # each section stands alone: a refused input here leaves sections 2–4 running
     rot = run_rotation(rope_lab.RotationConfig(head_dim=head_dim, base=base, pair=pair, position=int(position),
@@ -62,8 +63,8 @@ if rot is not None:
 
 st.subheader("2 · The frequency spectrum")
 c1, c2 = st.columns(2)
-spec_dim = c1.selectbox("Head dimension", [32, 64, 128, 256], index=1, key="spec_dim")
-context = c2.select_slider("Context length (tokens)", [256, 1024, 2048, 4096, 8192, 32768, 131072], value=4096)
+spec_dim = params.selectbox(c1, "Head dimension", [32, 64, 128, 256], index=1, key="spec_dim")
+context = params.select_slider(c2, "Context length (tokens)", [256, 1024, 2048, 4096, 8192, 32768, 131072], value=4096)
 sp = None
 with guard(stop=False):
     sp = run_spectrum(rope_lab.SpectrumConfig(head_dim=spec_dim, base=base, context=context))
@@ -78,10 +79,10 @@ st.markdown("Fix two random vectors q and k, place q at every position m and k a
             "the score q_m·k_n/√d. With RoPE the matrix is constant along every diagonal (same m − n). Additive "
             "embeddings (q + p_m)·(k + p_n) are not: the cross terms q·p_n and p_m·k depend on absolute positions.")
 c1, c2, c3 = st.columns(3)
-n_pos = c1.slider("Positions", 8, 128, 48, step=8)
-offset = c2.select_slider("First position", [0, 1000, 10**6, 10**9, 10**12], value=0,
+n_pos = params.slider(c1, "Positions", 8, 128, 48, step=8)
+offset = params.select_slider(c2, "First position", [0, 1000, 10**6, 10**9, 10**12], value=0,
                           format_func=lambda v: f"{v:,}")
-rel_dim = c3.selectbox("Head dimension", [16, 32, 64, 128], index=2, key="rel_dim")
+rel_dim = params.selectbox(c3, "Head dimension", [16, 32, 64, 128], index=2, key="rel_dim")
 with guard():
     rel = run_relative(rope_lab.RelativeConfig(head_dim=rel_dim, n=n_pos, base=base, offset=offset, seed=s.seed,
                                                dtype=s.dtype, device=s.device))
@@ -112,12 +113,12 @@ st.markdown("A ViT reads the patch grid as one sequence. **Axial 2D RoPE** rotat
             "directly below is a whole row of tokens away.")
 source, label = pick_image("patching")
 c1, c2, c3, c4 = st.columns(4)
-patch = c1.select_slider("Patch size", [8, 14, 16, 28, 32], value=16, key="rope_patch")
-img_base = c2.select_slider("Base (2D)", [10.0, 100.0, 1000.0, 10000.0], value=100.0,
+patch = params.select_slider(c1, "Patch size", [8, 14, 16, 28, 32], value=16, key="rope_patch")
+img_base = params.select_slider(c2, "Base (2D)", [10.0, 100.0, 1000.0, 10000.0], value=100.0,
                             help="Vision RoPE often uses a small base: a 14×14 grid is short.")
 g = 224 // patch
-prow = c3.slider("Patch row", 0, g - 1, min(6, g - 1), key="rope_prow")
-pcol = c4.slider("Patch column", 0, g - 1, min(6, g - 1), key="rope_pcol")
+prow = params.slider(c3, "Patch row", 0, g - 1, min(6, g - 1), key="rope_prow")
+pcol = params.slider(c4, "Patch column", 0, g - 1, min(6, g - 1), key="rope_pcol")
 with guard():
     pr = run_patches(source, rope_lab.PatchRopeConfig(image_size=224, patch_size=patch, row=prow, col=pcol,
                                                       head_dim=64, base=img_base))

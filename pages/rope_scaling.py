@@ -7,16 +7,16 @@ order: 20
 """
 import streamlit as st
 
-from ui import cached, state
+from ui import cached, params, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics
-from viz_core import rope_lab
+from viz_core.labs import rope as rope_lab, rope_scaling
 from viz_core.plots import rope as plots
 
-run_scaling = cached.data(rope_lab.scaling)
+run_scaling = cached.data(rope_scaling.scaling)
 run_relative = cached.data(rope_lab.relative)
-run_gpt = cached.data(rope_lab.long_context_gpt, max_entries=8)
-gpt_available = cached.data(rope_lab.gpt_available)
+run_gpt = cached.data(rope_scaling.long_context_gpt, max_entries=8)
+gpt_available = cached.data(rope_scaling.gpt_available)
 
 header("RoPE beyond the training context",
        "RoPE has no table of positions, so a model *can* be fed any length — but during training each slow pair "
@@ -30,17 +30,17 @@ header("RoPE beyond the training context",
 s = state.settings()
 
 c1, c2, c3, c4 = st.columns(4)
-head_dim = c1.selectbox("Head dimension d", [16, 32, 64, 128], index=2)
-base = c2.select_slider("Base", [100.0, 1000.0, 10000.0, 500000.0], value=10000.0)
-L = c3.select_slider("Trained context L", [64, 256, 1024, 2048, 4096], value=256)
-factor = c4.select_slider("Scale factor s", [2.0, 4.0, 8.0, 16.0], value=4.0,
+head_dim = params.selectbox(c1, "Head dimension d", [16, 32, 64, 128], index=2)
+base = params.select_slider(c2, "Base", [100.0, 1000.0, 10000.0, 500000.0], value=10000.0)
+L = params.select_slider(c3, "Trained context L", [64, 256, 1024, 2048, 4096], value=256)
+factor = params.select_slider(c4, "Scale factor s", [2.0, 4.0, 8.0, 16.0], value=4.0,
                           format_func=lambda v: f"{v:g}× → {int(v * L):,} tokens")
-auto = rope_lab.first_slow_pair(head_dim, base, L)
-pair = st.slider("Pair drawn in the angle chart", 0, head_dim // 2 - 1, auto,
+auto = rope_scaling.first_slow_pair(head_dim, base, L)
+pair = params.slider("Pair drawn in the angle chart", 0, head_dim // 2 - 1, auto,
                  help=f"Default: pair {auto}, the first whose wavelength exceeds L, so it never turns fully in "
                       "training.")
 with guard():
-    sc = run_scaling(rope_lab.ScalingConfig(head_dim=head_dim, base=base, train_context=L, factor=factor,
+    sc = run_scaling(rope_scaling.ScalingConfig(head_dim=head_dim, base=base, train_context=L, factor=factor,
                                             pair=pair))
 
 st.subheader("1 · Beyond L: angle vs position, per method")
@@ -71,16 +71,16 @@ st.subheader("3 · A real model past its context: the lab's tiny GPT")
 gpt = None
 if not gpt_available():
     st.info("The tiny GPT checkpoint (assets/models/tiny-gpt.pt) is not there; the claim below uses the analytic "
-            "measure instead. Make it with `python -m viz_core.models.train gpt`.")
+            "measure instead. Make it with `python -m viz_core.train gpt`.")
 else:
     c1, c2 = st.columns([1, 3])
-    gpt_factor = c1.select_slider("Evaluate at", [2.0, 4.0, 8.0], value=4.0, format_func=lambda v: f"{v:g}× its context")
-    windows = c1.select_slider("Text windows", [2, 4, 8, 16], value=4)
+    gpt_factor = params.select_slider(c1, "Evaluate at", [2.0, 4.0, 8.0], value=4.0, format_func=lambda v: f"{v:g}× its context")
+    windows = params.select_slider(c1, "Text windows", [2, 4, 8, 16], value=4)
     if c1.button("Run the tiny GPT", type="primary", help="≈0.6 s per window at 4× on one CPU thread") or \
             st.session_state.get("rope_gpt_ran"):
         st.session_state["rope_gpt_ran"] = True
         with guard(), st.spinner("Scoring validation text at every position…"):
-            gpt = run_gpt(rope_lab.LongContextConfig(factor=gpt_factor, n_windows=windows, seed=s.seed,
+            gpt = run_gpt(rope_scaling.LongContextConfig(factor=gpt_factor, n_windows=windows, seed=s.seed,
                                                      device=s.device))
         with c2:
             figure(plots.long_context_figure(gpt))
@@ -96,4 +96,4 @@ else:
 with guard():
     rel = run_relative(rope_lab.RelativeConfig(head_dim=head_dim, n=32, base=base, seed=s.seed, dtype=s.dtype,
                                                device=s.device))
-    claim_checks([rope_lab.claim16(rel, sc, gpt)])
+    claim_checks([rope_scaling.claim16(rel, sc, gpt)])

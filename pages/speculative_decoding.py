@@ -5,12 +5,15 @@ title: Speculative decoding
 icon: 🎯
 order: 40
 """
+import dataclasses
+
+import numpy as np
 import streamlit as st
 
-from ui import cached, state
+from ui import cached, params, progress, state
 from ui.errors import guard, stop
 from ui.layout import claim_checks, figure, header, metrics
-from viz_core.decoding import speculative
+from viz_core.labs import speculative
 from viz_core.plots import decoding as plots
 
 run = cached.data(speculative.run)
@@ -27,24 +30,41 @@ header("Speculative decoding: draft fast, verify in one pass",
 s = state.settings()
 st.session_state.setdefault("sd_run", 0)
 c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
-prompt = c1.text_input("Prompt", "ROMEO: But soft, what light", key="sd_prompt")
-gamma = c2.slider("Draft length γ", 1, 10, 4, key="sd_gamma")
-n_new = c3.slider("New tokens", 16, 160, 48, step=16, key="sd_new")
-temp = c4.select_slider("Temperature", [0.0, 0.5, 0.8, 1.0], value=0.0, key="sd_temp", help="0 = greedy")
+prompt = params.text_input(c1, "Prompt", "ROMEO: But soft, what light", key="sd_prompt")
+gamma = params.slider(c2, "Draft length γ", 1, 10, 4, key="sd_gamma")
+n_new = params.slider(c3, "New tokens", 16, 160, 48, step=16, key="sd_new")
+temp = params.select_slider(c4, "Temperature", [0.0, 0.5, 0.8, 1.0], value=0.0, key="sd_temp", help="0 = greedy")
 c1, c2 = st.columns([1, 3])
 if c1.button("Measure again", key="sd_again"):
     st.session_state["sd_run"] += 1
-sweep = c2.toggle("Also sweep γ = 1, 2, 3, 4, 6, 8 (a few seconds)", value=False, key="sd_sweep")
+sweep = params.toggle(c2, "Also sweep γ = 1, 2, 3, 4, 6, 8 (a few seconds)", value=False, key="sd_sweep")
 
 cfg_draft = speculative.SpecConfig().draft
 if not speculative.model_available(cfg_draft):
     st.warning(f"The draft model `{cfg_draft}` has not been trained yet (assets/models/{cfg_draft}.pt is missing): "
-               "run `python -m viz_core.models.train` to make it.")
+               "run `python -m viz_core.train gpt` to make it.")
     stop()
+cfg = speculative.SpecConfig(prompt=prompt, new_tokens=n_new, gamma=gamma, temperature=float(temp), seed=s.seed,
+                             device=s.device, dtype=s.dtype, run_id=st.session_state["sd_run"])
 with guard():
-    res = run(speculative.SpecConfig(prompt=prompt, new_tokens=n_new, gamma=gamma, temperature=float(temp),
-                                     seed=s.seed, device=s.device, dtype=s.dtype, run_id=st.session_state["sd_run"],
-                                     sweep=(1, 2, 3, 4, 6, 8) if sweep else ()))
+    res = run(cfg)
+
+
+def with_sweep(base, done: list) -> object:
+    """The γ curve from one cached run per γ (each timed against plain decoding interleaved in that run)."""
+    return dataclasses.replace(base, sweep_gamma=np.array([o.gamma for o in done]),
+                               sweep_speedup=np.array([o.speedup for o in done]),
+                               sweep_acceptance=np.array([o.acceptance_rate for o in done]),
+                               sweep_tokens_per_call=np.array([o.tokens_per_target_call for o in done]))
+
+
+if sweep:
+    with guard(stop=False):
+        done, complete = progress.sweep(
+            "Sweeping the draft length γ", (1, 2, 3, 4, 6, 8), lambda g: run(dataclasses.replace(cfg, gamma=g)),
+            key="sd_sweep_run", describe=lambda g: f"γ = {g}: draft, verify, time against plain decoding",
+            draw_partial=lambda part: figure(plots.gamma_sweep(with_sweep(res, part))))
+        res = with_sweep(res, done) if done else res
 
 same = {True: "same ✅", False: "differs ❌", None: "sampled"}[res.matches_target_greedy]
 metrics([

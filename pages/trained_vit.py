@@ -7,10 +7,10 @@ order: 30
 """
 import streamlit as st
 
-from ui import cached
+from ui import cached, params
 from ui.errors import guard, stop
 from ui.layout import figure, header, metrics
-from viz_core.models import vit_explore
+from viz_core.labs import trained_vit as vit_explore
 from viz_core.plots import models as plots
 
 view = cached.data(vit_explore.view)
@@ -19,7 +19,7 @@ evaluate = cached.data(vit_explore.evaluate)
 header("A trained tiny ViT",
        "A vision transformer cuts a 28×28 Fashion-MNIST image into a 7×7 grid of 4×4 patches, adds a CLS "
        "token, and lets all 50 tokens attend to each other; the CLS token's final state is classified. "
-       "This one was trained **on this machine** (`python -m viz_core.models.train vit`, see its model card in "
+       "This one was trained **on this machine** (`python -m viz_core.train vit`, see its model card in "
        "`assets/models/`). Attention rollout multiplies the head-averaged attention of every layer (with the "
        "residual connection as identity) to show which patches the decision draws on.",
        ["Dosovitskiy et al. 2021, An Image is Worth 16x16 Words (ViT)",
@@ -29,14 +29,14 @@ header("A trained tiny ViT",
 
 names = vit_explore.available()
 if not names:
-    st.warning("No ViT checkpoint in assets/models/; run `python -m viz_core.models.train vit`.")
+    st.warning("No ViT checkpoint in assets/models/; run `python -m viz_core.train vit`.")
     stop()
 c1, c2, c3, c4 = st.columns([2, 3, 2, 2])
-name = c1.selectbox("Model", names, key="vit_model",
+name = params.selectbox(c1, "Model", names, key="vit_model",
                     help="tiny-vit: learned position embeddings; tiny-vit-rope2d: axial 2D rotary positions.")
-index = c2.slider("Test image #", 0, 1999, 0, key="vit_index", help="From the committed 2,000-image test subset.")
-head = c3.selectbox("Head for per-layer maps", ["mean of heads", 0, 1, 2, 3], key="vit_head")
-residual = c4.slider("Rollout residual weight", 0.0, 0.9, 0.5, step=0.1, key="vit_residual",
+index = params.slider(c2, "Test image #", 0, 1999, 0, key="vit_index", help="From the committed 2,000-image test subset.")
+head = params.selectbox(c3, "Head for per-layer maps", ["mean of heads", 0, 1, 2, 3], key="vit_head")
+residual = params.slider(c4, "Rollout residual weight", 0.0, 0.9, 0.5, step=0.1, key="vit_residual",
                      help="0.5 is the paper's choice: Â = ½I + ½A.")
 
 with guard():

@@ -7,13 +7,14 @@ order: 10
 """
 import streamlit as st
 
-from ui import cached
+from ui import cached, params
 from ui.errors import guard
 from ui.image_source import pick_image
 from ui.layout import claim_checks, figure, header, metrics, notes as show_notes
 from viz_core.errors import human_bytes, human_count
 from viz_core.plots import vision as plots
-from viz_core.vision import patching
+from viz_core.labs import vit_patching as patching
+from viz_core.vision.patching import IMAGE_SIZES, PATCH_SIZES
 
 run = cached.data(patching.run)
 
@@ -26,11 +27,11 @@ header("ViT patching: an image becomes a sequence",
 
 source, label = pick_image("patching")
 c1, c2 = st.columns(2)
-size = c1.select_slider("Image size (pixels per side)", patching.IMAGE_SIZES, value=224, key="patch_image_size")
-patch = c2.select_slider("Patch size (pixels per side)", [p for p in patching.PATCH_SIZES if p <= size], value=16,
-                         key="patch_size")
+size = params.select_slider(c1, "Image size (pixels per side)", IMAGE_SIZES, value=224, key="patch_image_size")
+patch = params.select_slider(c2, "Patch size (pixels per side)", [p for p in PATCH_SIZES if p <= size], value=16,
+                             key="patch_size")
 with st.expander("Model width used for the FLOP count"):
-    d_model = st.select_slider("d_model", [192, 384, 768, 1024, 1280], value=768,
+    d_model = params.select_slider("d_model", [192, 384, 768, 1024, 1280], value=768,
                                help="ViT-Ti 192, ViT-S 384, ViT-B 768, ViT-L 1024, ViT-H 1280")
     heads = {192: 3, 384: 6, 768: 12, 1024: 16, 1280: 16}[d_model]
 
@@ -66,7 +67,7 @@ st.markdown(
     f"| over pixels | {pc.tokens:,} | {human_count(pc.score_entries)} | {human_bytes(pc.score_bytes_fp32)} | {human_count(pc.flops_per_layer)}FLOP |\n"
     f"| over patches | {tc.tokens:,} | {human_count(tc.score_entries)} | {human_bytes(tc.score_bytes_fp32)} | {human_count(tc.flops_per_layer)}FLOP |"
 )
-st.caption("Computed from the formulas in viz_core/bench/flops.py: N² scores per head, 4 bytes each in fp32; "
+st.caption("Computed from the formulas in viz_core/measure/flops.py: N² scores per head, 4 bytes each in fp32; "
            "forward attention is 4·N²·d FLOPs per layer (QKᵀ and PV, a multiply-add counted as 2).")
 
 claim_checks(cached.data(patching.claim_checks)())

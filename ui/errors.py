@@ -3,17 +3,14 @@
 - ``guard()``: a ``LabError`` inside the block becomes a clear message (and ends the page when ``stop``).
 - ``stop()``: ends the page early. Unlike ``st.stop()`` it lets app.py draw the done-marker and the
   timing caption (after ``st.stop()`` Streamlit drops every element the script still sends).
-- ``crafted_value(exc)``: recognises errors raised inside Streamlit's widget decoding while the script
-  runs (NaN or ±inf in an integer ``number_input``, a file extension the uploader does not accept);
-  app.py's session-level guard turns them into a message, and the session goes on (``ui.crafted``
-  handles the same values where Streamlit decodes them before the script starts).
+- ``never_traceback()``: app.py's last line of defence around the whole page.
+Values that only a crafted client can send are caught earlier, where Streamlit decodes them (``ui.crafted``).
 """
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import traceback
-from pathlib import Path
+import logging
 from typing import Iterator
 
 import streamlit as st
@@ -21,11 +18,13 @@ import streamlit as st
 from viz_core.errors import BudgetError, LabError
 
 _ROUTED: contextvars.ContextVar[bool] = contextvars.ContextVar("lab_routed", default=False)
-_STREAMLIT_DIR = str(Path(st.__file__).resolve().parent)
 
 
-class PageStopped(Exception):
-    """Raised by ``stop()`` inside a page run by app.py's router; app.py catches it."""
+class PageStopped(BaseException):
+    """Raised by ``stop()`` inside a page run by app.py's router; app.py catches it.
+
+    A BaseException, like Streamlit's own control flow, so ``except Exception`` blocks let it pass.
+    """
 
 
 @contextlib.contextmanager
@@ -66,26 +65,19 @@ def guard(stop: bool = True) -> Iterator[None]:
             end_page()
 
 
-def _frames(exc: BaseException) -> list[traceback.FrameSummary]:
-    return traceback.extract_tb(exc.__traceback__)
+@contextlib.contextmanager
+def never_traceback() -> Iterator[None]:
+    """Around a whole page (app.py): an unexpected exception becomes a message, never a traceback.
 
-
-def crafted_value(exc: BaseException) -> str | None:
-    """A plain-words description when ``exc`` can only come from a value no control of the page offers.
-
-    - Streamlit's own widget decoding failed (``int(nan)`` in ``number_input``: ValueError/OverflowError
-      raised inside a ``deserialize`` in Streamlit's package);
-    - the uploader refused a file extension (Streamlit's "Invalid file extension");
-    Returns None for anything else (a bug, which must surface). ``ui.crafted`` catches these where
-    Streamlit decodes widget values; this is the second line, for anything raised while the script runs.
+    Whatever ``client.showErrorDetails`` says, the reader sees what failed in plain words; the traceback goes
+    to the server log. Streamlit's own control flow (st.stop, st.rerun) and ``PageStopped`` pass through
+    (BaseException).
     """
-    frames = _frames(exc)
-    if not frames:
-        return None
-    in_streamlit = frames[-1].filename.startswith(_STREAMLIT_DIR)
-    if isinstance(exc, (ValueError, OverflowError, TypeError)) and in_streamlit and \
-            any(f.name == "deserialize" and f.filename.startswith(_STREAMLIT_DIR) for f in frames):
-        return f"A control sent a value it cannot hold ({exc})."
-    if type(exc).__name__ == "StreamlitAPIException" and "Invalid file extension" in str(exc):
-        return f"That file type is not accepted here. {str(exc).replace('`', '')}"
-    return None
+    try:
+        yield
+    except LabError as e:
+        st.error(str(e), icon="⚠️")
+    except Exception as e:  # noqa: BLE001 - the last line of defence before the browser
+        logging.getLogger("lab").exception("page failed")
+        st.error(f"**This page hit an unexpected problem** ({type(e).__name__}: {str(e)[:300]}). "
+                 "The details are in the server log; try other settings or reload the page.", icon="🛑")

@@ -6,6 +6,7 @@ from typing import Iterable, Sequence
 import streamlit as st
 
 from viz_core.claims import ClaimCheck, Verdict
+from viz_core.plots import theme
 
 _VERDICT_ICON = {Verdict.HOLDS: "✅", Verdict.PARTLY: "🟡", Verdict.NOT_HERE: "❌", Verdict.NOT_MEASURED: "⏸️"}
 
@@ -13,7 +14,10 @@ _VERDICT_ICON = {Verdict.HOLDS: "✅", Verdict.PARTLY: "🟡", Verdict.NOT_HERE:
 def header(title: str, intro: str, papers: Sequence[str] = ()) -> None:
     st.title(title)
     st.markdown(intro)
-    if papers:
+    if papers and presenting():  # long citations are developer detail on a projector
+        with st.expander(f"Papers ({len(papers)})"):
+            st.caption(" · ".join(papers))
+    elif papers:
         st.caption("Papers: " + " · ".join(papers))
 
 
@@ -36,13 +40,126 @@ def claim_checks(checks: Iterable[ClaimCheck], title: str = "Claims, checked her
         with st.container(border=True):
             st.markdown(f"**Claim #{c.claim.id}** — {c.claim.text}  \n"
                         f"<small>Source: {c.claim.source}</small>", unsafe_allow_html=True)
-            st.markdown(f"**Measured here:** {c.measured}  \n"
+            label = "Measured here" if c.provenance.startswith("measured live") else "Value"
+            st.markdown(f"**{label}:** {c.measured}  \n"
                         f"**Verdict:** {_VERDICT_ICON[c.verdict]} {c.verdict.value} — {c.why}")
+            if c.provenance:
+                st.caption(f"Provenance: {c.provenance}")
+
+
+PROVENANCE_KINDS = ("measured live", "recorded", "computed", "cited")
+
+
+def provenance_text(kind: str, *, device: str = "", threads: int | None = None, dtype: str = "",
+                    when: str = "", file: str = "", hardware: str = "", formula: str = "", paper: str = "") -> str:
+    """One provenance line for a figure or number (the rule: "measured here" only for live measurements).
+
+    measured live: device, threads, dtype, when · recorded: date, hardware, file · computed: formula · cited: paper.
+    """
+    if kind not in PROVENANCE_KINDS:
+        raise ValueError(f"provenance kind must be one of {PROVENANCE_KINDS}, got {kind!r}")
+    if kind == "measured live":
+        parts = [device, f"{threads} thread(s)" if threads else "", dtype, when]
+        return "Measured here, live: " + ", ".join(p for p in parts if p)
+    if kind == "recorded":
+        return "Recorded: " + ", ".join(p for p in (when, hardware, f"`{file}`" if file else "") if p)
+    if kind == "computed":
+        return "Computed" + (f" from {formula}" if formula else " from a formula")
+    return "Cited" + (f": {paper}" if paper else "")
+
+
+def provenance(kind: str, **kw) -> None:
+    """Draw the provenance line under a figure (see ``provenance_text``)."""
+    st.caption("ⓘ " + provenance_text(kind, **kw))
 
 
 def figure(fig, key: str | None = None) -> None:
-    """Draw a plotly figure full-width (one place to change how figures are shown)."""
-    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
+    """Draw a plotly figure full-width (one place to change how figures are shown).
+
+    In presentation mode every font is raised to the projector minimum (``theme.enlarge``); Plotly's own
+    toolbar keeps its "download as PNG" button.
+    """
+    theme.enlarge(fig)
+    st.plotly_chart(fig, width="stretch", key=key,
+                    config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}})
+
+
+def table(data, *, name: str = "table", key: str | None = None, caption: str | None = None, **kwargs) -> None:
+    """A result table with its CSV download; collapsed behind an expander in presentation mode."""
+    from ui import export
+
+    def draw() -> None:
+        st.dataframe(data, hide_index=kwargs.pop("hide_index", True), key=key, **kwargs)
+        export.csv_button(data, name=name, key=f"csv_{key or name}")
+        if caption:
+            st.caption(caption)
+
+    if presenting():
+        with st.expander(f"Table: {name.replace('_', ' ')}"):
+            draw()
+    else:
+        draw()
+
+
+# ------------------------------------------------------------------ presentation mode
+_PRESENT_CSS = """<style>
+html { font-size: 20px; }                                   /* every rem-sized text x1.25: never smaller */
+h1 { font-size: 2.6rem !important; }
+[data-testid="stMainBlockContainer"] { padding: 1.6rem 1.6rem 3rem 1.6rem !important; max-width: 100% !important; }
+[data-testid="stSidebarHeader"] { height: 1.2rem !important; min-height: 0 !important; padding: 0.4rem !important; }
+[data-testid="stSidebarUserContent"] { padding-top: 0 !important; }
+[data-testid="stMetricValue"] { font-size: 1.9rem !important; }
+[data-testid="stMetricLabel"], [data-testid="stMetricLabel"] *, [data-testid="stMetricValue"],
+[data-testid="stMetricValue"] *, [data-testid="stWidgetLabel"], [data-testid="stWidgetLabel"] p,
+[data-testid="stCheckbox"] label p, [data-testid="stCheckbox"] [data-testid="stMarkdownContainer"] {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+  height: auto !important; }                                 /* labels and values wrap instead of "Tiles comp…" */
+[data-testid="stMetricValue"] > div { overflow-wrap: break-word; line-height: 1.15; }
+[data-testid="stSidebar"] { font-size: 0.85rem; }
+[data-testid="stCaptionContainer"] { font-size: 0.9rem; }
+</style>"""
+
+
+def presentation_css() -> None:
+    st.markdown(_PRESENT_CSS, unsafe_allow_html=True)
+
+
+def presenting() -> bool:
+    return bool(st.session_state.get("presentation", False))
+
+
+def lesson_nav(current) -> None:
+    """Previous / Next buttons through the lesson (ui.registry.LESSON)."""
+    from ui import params, registry
+
+    stem = current.path.rsplit("/", 1)[-1].removesuffix(".py")
+    prev, nxt = registry.lesson_neighbours(stem)
+    if prev is None and nxt is None:
+        return
+    order = [p.path for p in registry.lesson()]
+    where = f"Lesson {order.index(current.path) + 1} of {len(order)}" if current.path in order else "The lesson"
+    st.divider()
+    c1, c2, c3 = st.columns([2, 1, 2], vertical_alignment="center")
+    if prev is not None and c1.button(f"← Previous: {prev.title}", key="lesson_prev", width="stretch"):
+        st.switch_page(prev.path, query_params=params.shared())
+    c2.markdown(f"<div style='text-align:center'>{where}</div>", unsafe_allow_html=True)
+    label = f"Next: {nxt.title} →" if nxt is not None else ""
+    if nxt is not None and c3.button(label if stem in [o.rsplit('/', 1)[-1][:-3] for o in order]
+                                     else f"Start the lesson: {nxt.title} →", key="lesson_next", type="primary",
+                                     width="stretch"):
+        st.switch_page(nxt.path, query_params=params.shared())
+
+
+def process_rss_mib() -> float:
+    """Resident memory of this server process now (Linux /proc; NaN elsewhere)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
 
 
 def notes(items: Iterable[str]) -> None:

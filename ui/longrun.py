@@ -70,6 +70,12 @@ def run(fn: Callable[..., Any], cfg: Any, *, estimate_s: float, key: str, what: 
         raise
     if "error" in state:
         raise state["error"]
+    try:  # the JSON download lists this result too (the worker thread cannot reach the session)
+        from ui import export
+
+        export.record(fn, (cfg,), {}, state["result"])
+    except Exception:  # noqa: BLE001 - an older ui without export
+        pass
     bar.progress(1.0, text=f"{what}: done in {time.perf_counter() - t0:.1f} s (estimated {estimate_s:.0f} s; "
                            "instant when the result was cached)")
     return state["result"]

@@ -73,3 +73,42 @@ def by_section() -> dict[str, list[PageInfo]]:
     for p in discover_pages():
         out.setdefault(p.section, []).append(p)
     return out
+
+
+# The lesson: the order a class walks through the pages (presentation mode's Previous/Next buttons).
+# Stems of pages/*.py; a stem whose file does not exist (yet) is skipped, so one list serves every branch.
+LESSON = (
+    "tokens_sampling",  # tokens and sampling
+    "attention_lab",  # attention: Q/K/V, masks, heads, efficient variants
+    "vit_patching",  # ViT patches
+    "patch_embedding",
+    "trained_vit",
+    "rope",
+    "rope_scaling",  # RoPE at long context
+    "attention_scaling",
+    "flash_attention",
+    "kv_cache",  # KV cache, GQA/MQA
+    "paged_attention",
+    "speculative_decoding",
+    "ssm",  # beyond attention: state-space models
+    "drop_redundancy",  # compression
+    "low_bit",
+    "benchmarks",
+)
+NOT_IN_LESSON = ("home",)
+
+
+def lesson() -> list[PageInfo]:
+    """The pages of the lesson that exist, in lesson order."""
+    pages = {Path(p.path).stem: p for p in discover_pages()}
+    return [pages[s] for s in LESSON if s in pages]
+
+
+def lesson_neighbours(stem: str) -> tuple[PageInfo | None, PageInfo | None]:
+    """(previous, next) of a page in the lesson; Home leads to the first page."""
+    order = lesson()
+    stems = [Path(p.path).stem for p in order]
+    if stem not in stems:
+        return None, (order[0] if order else None)
+    i = stems.index(stem)
+    return (order[i - 1] if i > 0 else None), (order[i + 1] if i + 1 < len(order) else None)

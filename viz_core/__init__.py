@@ -1,5 +1,7 @@
 """viz_core: runs every technique of Transformer Efficiency Lab in PyTorch and returns plain results.
 
-Never imports streamlit. Public functions take a frozen config dataclass and return a small dataclass of
-numpy arrays and numbers; figures are built by pure functions in ``viz_core.plots``.
+Never imports streamlit. Layers (top down, each imports only those below; `.importlinter` declares them):
+``cli`` | ``plots`` > ``labs`` (one module per page: Config -> run() -> Result of numpy arrays and numbers)
+> the techniques (``train``; ``compression`` | ``decoding``; ``sampling``; ``models``; ``attention`` |
+``rope`` | ``vision`` | ``tokenizer``) > ``measure`` | ``claims`` > ``device`` > ``errors``.
 """

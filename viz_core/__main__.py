@@ -1,4 +1,4 @@
-"""``python -m viz_core bench <suite> ...``: see viz_core/bench/runner.py."""
-from viz_core.bench.runner import main
+"""``python -m viz_core bench <suite> ...``: see viz_core/cli/runner.py."""
+from viz_core.cli.runner import main
 
 raise SystemExit(main())

@@ -84,7 +84,7 @@ def generate(model, idx: torch.Tensor, n_new: int, cfg: SamplingConfig, *, seed:
              cache=None, stop_ids: tuple[int, ...] = ()) -> torch.Tensor:
     """Autoregressive continuation with a KV cache. model(idx, cache=cache) -> (logits, cache).
     idx (B, N) -> (B, n_new) new ids. Uses ``KVCache.empty(model.cfg, …)`` when no cache is given."""
-    from viz_core.decoding.kv_cache import KVCache
+    from viz_core.models.kv_cache import KVCache
 
     if n_new < 0:
         raise InputError("The number of new tokens must be ≥ 0.")

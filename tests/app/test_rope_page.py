@@ -46,7 +46,7 @@ def test_rope_page_controls_change_the_figures():
 def test_rope_page_bad_inputs_show_clear_messages():
     """The widgets offer only values the code accepts (an even head dimension, a base above 1); the code still
     refuses the others with a clear message, and one refused section leaves the other sections drawn."""
-    from viz_core import rope_lab
+    from viz_core.labs import rope as rope_lab
     from viz_core.errors import InputError
 
     at = open_page("pages/rope.py")
@@ -62,9 +62,9 @@ def test_rope_page_bad_inputs_show_clear_messages():
     assert_clean(at)
     assert len(plotly_specs(at)) == 6
     _by_label(at.number_input, "Base").set_value(10000.0).run()
-    _by_label(at.number_input, "Position m").set_value(10 ** 15).run()  # huge position: float64 angles, no error
+    _by_label(at.number_input, "Position m").set_value(10 ** 12).run()  # huge position: float64 angles, no error
     assert_clean(at)
-    assert "1,000,000,000,000,000" in str(plotly_specs(at)[0]["data"])
+    assert "1,000,000,000,000" in str(plotly_specs(at)[0]["data"])
 
 
 @pytest.mark.slow

@@ -45,9 +45,10 @@ def test_sidebar_threads_and_presentation_mode():
     assert "(1 CPU thread for torch)" in _caption(at)
     at.sidebar.toggle(key="presentation").set_value(True).run()
     assert_clean(at)
-    assert any("font-size: 1.15rem" in str(m.value) for m in at.markdown)
+    assert any("html { font-size: 20px; }" in str(m.value) for m in at.markdown)  # the projector CSS
+    assert done_marker(at)  # presentation mode hides the timing caption, not the marker
     at.sidebar.toggle(key="presentation").set_value(False).run()
-    assert not any("font-size: 1.15rem" in str(m.value) for m in at.markdown)
+    assert not any("html { font-size: 20px; }" in str(m.value) for m in at.markdown)
 
 
 def test_sidebar_settings_survive_a_page_switch():

@@ -319,6 +319,8 @@ def run_case(at: AppTest, case: Case) -> Record:
         at.run()
         if at.exception:
             outcome, detail = "exception", " | ".join(str(e.value)[:500] for e in at.exception)
+        elif any("unexpected problem" in str(e.value) for e in at.error):  # app.py's never_traceback caught a bug
+            outcome, detail = "exception", " | ".join(str(e.value)[:500] for e in at.error)
         elif not done_marker(at):
             outcome, detail = "no-marker", "app.py's done-marker was not drawn"
         elif _messages(at):

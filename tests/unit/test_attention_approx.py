@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from viz_core.attention.hierarchical import hierarchical_attention
-from viz_core.attention.lab import effective_weights
+from viz_core.labs.attention_lab import effective_weights
 from viz_core.attention.linear import elu_feature_map, implied_weights, linear_attention
 from viz_core.attention.linformer import linformer_attention
 from viz_core.attention.masks import MaskSpec, dense_mask

@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from viz_core.attention import masks as M
 from viz_core.attention.masks import (MaskSpec, block_layout, causal_density_formula, dense_mask, density,
                                       longformer_density_formula, window_density_formula)
 from viz_core.attention.reference import causal_mask, reference_attention
@@ -111,3 +112,64 @@ def test_block_sparse_slices_give_the_same_result():
     a, _ = block_sparse_attention(q, k, v, spec, block=8, chunk_bytes=1)  # one query block at a time
     b, _ = block_sparse_attention(q, k, v, spec, block=8, chunk_bytes=1 << 40)  # all at once
     torch.testing.assert_close(a, b)
+
+
+# ----------------------------------------------------------------------------- factories vs written-out rules
+def _rule(kind, i, j, *, causal, w, s, g, blk, table=None):
+    """One (query position i, key j) pair by the pattern's definition, in plain Python."""
+    d = i - j
+    win = (0 <= d < w) if causal else (abs(d) <= w // 2)
+    if kind == "full":
+        ok = True
+    elif kind == "causal":
+        return j <= i
+    elif kind == "sliding_window":
+        return win
+    elif kind == "strided":
+        ok = win or d % s == 0
+    elif kind == "longformer":
+        ok = win or i < g or j < g
+    elif kind == "bigbird":
+        ok = win or i < g or j < g or bool(table[i // blk, j // blk])
+    else:  # block_sparse
+        ok = i // blk == j // blk or (j // blk) % s == s - 1
+    return ok and (j <= i if causal else True)
+
+
+@pytest.mark.parametrize("kind", list(M.KINDS))
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("n_q,n_kv", [(37, 37), (5, 37), (1, 20)])
+def test_factories_dense_equal_the_written_out_rule_and_align_queries_last(kind, causal, n_q, n_kv):
+    w, s, g, r, blk, seed = 7, 3, 2, 2, 4, 5
+    spec = MaskSpec(kind, causal=causal, window=w, stride=s, n_global=g, n_random=r, block=blk, seed=seed)
+    table = M.bigbird_random_table(n_kv, n_kv, blk, r, seed)
+    m = dense_mask(spec.mask_mod(n_q, n_kv), n_q, n_kv)
+    off = n_kv - n_q  # query row q is position q + off
+    ref = torch.tensor([[_rule(kind, q + off, j, causal=causal, w=w, s=s, g=g, blk=blk, table=table)
+                         for j in range(n_kv)] for q in range(n_q)])
+    assert m.shape == (n_q, n_kv) and torch.equal(m, ref)
+    if n_q < n_kv:  # the last rows of the square mask: a chunk after a KV cache sees what the full pass sees
+        assert torch.equal(m, dense_mask(spec.mask_mod(n_kv, n_kv), n_kv, n_kv)[off:])
+    lay = block_layout(spec.mask_mod(n_q, n_kv), n_q, n_kv, blk)
+    pad = torch.zeros(-(-n_q // blk) * blk, -(-n_kv // blk) * blk, dtype=torch.bool)
+    pad[:n_q, :n_kv] = ref
+    assert torch.equal(lay, pad.view(lay.shape[0], blk, lay.shape[1], blk).any(3).any(1))
+
+
+def test_causal_factory_with_n_not_m_and_composition():
+    c = dense_mask(M.causal(offset=4), 3, 7)
+    assert torch.equal(c, causal_mask(3, 7))
+    assert c[0].tolist() == [True] * 5 + [False] * 2 and c[-1].all()
+    both = dense_mask(M.and_masks(M.causal(), M.sliding_window(3, is_causal=False)), 6, 6)
+    i, j = torch.arange(6)[:, None], torch.arange(6)[None, :]
+    assert torch.equal(both, (j <= i) & (i - j <= 1))
+    either = dense_mask(M.or_masks(M.causal(), M.global_tokens(1)), 4, 4)
+    assert torch.equal(either, (j[:, :4] <= i[:4]) | (i[:4] < 1) | (j[:, :4] < 1))
+
+
+def test_sparse_run_with_fewer_queries_than_keys_matches_dense_reference():
+    torch.manual_seed(0)
+    q, k, v = torch.randn(1, 2, 9, 8), torch.randn(1, 2, 40, 8), torch.randn(1, 2, 40, 8)
+    spec = MaskSpec("longformer", window=8, n_global=2, causal=True, block=8)
+    ref = reference_attention(q, k, v, mask=dense_mask(spec.mask_mod(9, 40), 9, 40)).out
+    torch.testing.assert_close(run_sparse(q, k, v, spec, impl="blocks", block=8).out, ref, atol=1e-5, rtol=1e-5)

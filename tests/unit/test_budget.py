@@ -55,7 +55,7 @@ def test_check_seconds():
 
 
 def test_bench_check_budget_uses_the_request_budget_on_cpu(monkeypatch):
-    from viz_core.bench.memory import check_budget
+    from viz_core.measure.memory import check_budget
 
     monkeypatch.setenv(budget.ENV_MEMORY, "32")
     check_budget(16 * 2**20, what="small")
@@ -157,7 +157,7 @@ def test_strip_at_image_size_1024_stays_under_300_mib_peak_rss():
         import io
         from PIL import Image
         from viz_core.errors import InputError
-        from viz_core.vision import patching  # imports torch, as the page does
+        from viz_core.labs import vit_patching as patching  # imports torch, as the page does
         buf = io.BytesIO(); Image.new('RGB', (20000, 8), (30, 90, 200)).save(buf, format='PNG')
         before = rss()
         try:
@@ -206,7 +206,7 @@ def test_patch_embedding_at_4096_tokens_stays_inside_the_budget():
     r = _fresh_peak("""
         import torch
         torch.set_num_threads(1)
-        from viz_core.vision import embedding
+        from viz_core.labs import patch_embedding as embedding
         embedding.run('chelsea', embedding.EmbedConfig(image_size=64, patch_size=16))  # imports, warm-up
         open('/proc/self/clear_refs', 'w').write('5')
         before = rss()

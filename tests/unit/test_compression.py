@@ -1,4 +1,6 @@
 """Compression: ternary/int8 quantisers and packing, layer and token dropping on the trained tiny models."""
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -6,7 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from viz_core.compression import quantize as qz
+from viz_core.labs import low_bit
 from viz_core.compression import redundancy as red
+from viz_core.labs import drop_redundancy
+from viz_core.errors import InputError
 from viz_core.models.gpt import load_tiny_gpt
 from viz_core.models.vit import load_tiny_vit
 
@@ -58,16 +63,80 @@ def test_trained_ternary_checkpoint_is_really_ternary():
     assert meta["steps"] > 0 and "qat_val_loss_with_int8_activations" in meta
 
 
-def test_forward_skipping_equals_model_forward():
+def test_skip_list_equals_manual_computation_and_is_real():
+    """model(idx, skip_attn=S) against the pre-norm block written out here, in float64."""
     model, tok, _ = load_tiny_gpt()
     idx = torch.tensor([tok.encode("To be, or not to be: that is the question.")])
-    torch.testing.assert_close(red.forward_skipping(model, idx), model(idx)[0], atol=1e-5, rtol=1e-5)
-    skipped = red.forward_skipping(model, idx, frozenset({1}))
-    assert not torch.allclose(skipped, model(idx)[0])
+    with torch.no_grad():
+        full = model(idx)[0]
+        torch.testing.assert_close(model(idx, skip_attn=())[0], full)
+        skipped = model(idx, skip_attn={1, 3})[0]
+        m = copy.deepcopy(model).double()
+        x = m.tok_emb(idx)
+        cos, sin = m.rope_tables(0, idx.shape[1], x.device, x.dtype)
+        for i, blk in enumerate(m.blocks):
+            if i not in (1, 3):
+                q, k, v = blk.attn.qkv(blk.ln1(x), cos, sin)
+                k, v = k.repeat_interleave(m.cfg.group_size, 1), v.repeat_interleave(m.cfg.group_size, 1)
+                s = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5
+                s = s.masked_fill(torch.ones_like(s, dtype=torch.bool).triu(1), float("-inf"))
+                o = (s.softmax(-1) @ v).transpose(1, 2).reshape(x.shape)
+                x = x + blk.attn.wo(o)
+            x = x + blk.mlp(blk.ln2(x))
+        ref = m.head(m.ln_f(x))
+    torch.testing.assert_close(skipped.double(), ref, atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(skipped, full)
+    with pytest.raises(InputError):
+        model(idx, skip_attn={7})
+
+
+def test_gpt_intermediates_shapes_and_similarities():
+    model, tok, cfg = load_tiny_gpt()
+    idx = torch.tensor([tok.encode("Now is the winter of our discontent")] * 2)
+    b, n = idx.shape
+    with torch.no_grad():
+        logits, cache, inter = model(idx, intermediates=True, return_attn=True)
+        torch.testing.assert_close(logits, model(idx)[0])
+        # the last hidden state is what the head reads
+        torch.testing.assert_close(model.head(model.ln_f(inter.hiddens[-1])), logits)
+    assert cache is None and len(inter.hiddens) == cfg.n_layer + 1 and len(inter.post_attn) == cfg.n_layer
+    assert all(h.shape == (b, n, cfg.d_model) for h in inter.hiddens + inter.post_attn)
+    assert len(inter.attn) == cfg.n_layer and all(a.shape == (b, cfg.n_head, n, n) for a in inter.attn)
+    assert model(idx, intermediates=True)[2].attn is None
+    sims = red.sublayer_similarities(model, idx)
+    x, y = inter.hiddens[0], inter.post_attn[0]
+    manual = (x * y).sum(-1) / (x.norm(dim=-1) * y.norm(dim=-1))
+    torch.testing.assert_close(sims[0][0], manual.flatten(), atol=1e-5, rtol=1e-5)
+
+
+def test_vit_intermediates_and_token_drop_argument():
+    from viz_core.models.data import load_fashion_test_subset
+    from viz_core.models.vit import TokenDrop, normalize_images
+
+    model, cfg, _ = load_tiny_vit()
+    x = normalize_images(load_fashion_test_subset()[0][:4])
+    with torch.no_grad():
+        logits, inter = model(x, intermediates=True)
+        assert len(inter.hiddens) == cfg.n_layer + 1 and inter.attn is None
+        assert inter.kept.shape == (4, cfg.grid**2)
+        keep = torch.arange(0, cfg.grid**2, 2).expand(4, -1)  # every other patch, chosen by the caller
+        drop = TokenDrop(after=2, select=lambda h, cls_attn: keep)
+        part, inter = model(x, token_drop=drop, intermediates=True, return_attn=True)
+        assert torch.equal(inter.kept, keep)
+        n_keep = 1 + keep.shape[1]
+        assert [h.shape[1] for h in inter.hiddens] == [cfg.n_tokens] * 3 + [n_keep] * (cfg.n_layer - 2)
+        assert inter.attn[1].shape[-1] == cfg.n_tokens and inter.attn[2].shape[-1] == n_keep
+        # manual: run the first two blocks, gather, run the rest
+        h = inter.hiddens[2]
+        idx = torch.cat((torch.zeros(4, 1, dtype=torch.long), keep + 1), 1)
+        h = h.gather(1, idx[..., None].expand(-1, -1, h.shape[-1]))
+        for blk in model.blocks[2:]:
+            h, _ = blk(h)
+        torch.testing.assert_close(part, model.head(model.ln_f(h[:, 0])))
 
 
 def test_layer_drop_result():
-    res = red.layer_drop(red.LayerDropConfig(windows=2, seq=64))
+    res = drop_redundancy.layer_drop(drop_redundancy.LayerDropConfig(windows=2, seq=64))
     L = res.n_layer
     assert res.loss.shape == (L + 1,) and sorted(res.drop_order.tolist()) == list(range(L))
     assert res.loss[0] == res.loss_reverse[0] and res.loss[L] == pytest.approx(res.loss_reverse[L])
@@ -99,22 +168,22 @@ def test_vit_keep_all_equals_model_and_dropping_is_real():
 
 
 def test_token_drop_and_claims():
-    res = red.token_drop(red.TokenDropConfig(n_images=40, keep_fractions=(1.0, 0.5, 0.25)))
+    res = drop_redundancy.token_drop(drop_redundancy.TokenDropConfig(n_images=40, keep_fractions=(1.0, 0.5, 0.25)))
     accs = {m: a[0] for m, a in res.accuracy.items()}
     assert len(set(accs.values())) == 1  # keeping every token: all methods equal the model
     assert res.forward_flops[0] > res.forward_flops[1] > res.forward_flops[2]
     for m in red.TOKEN_METHODS:
         assert res.example_kept[m].sum() == round(res.grid**2 * 0.5)
-    c = red.token_claim(res)
+    c = drop_redundancy.token_claim(res)
     assert c.claim.id == 18 and "fewer forward FLOPs" in c.measured
 
 
 def test_quant_run_small():
-    res = qz.run(qz.QuantConfig(windows=2, seq=64, layer_in=256, layer_out=128))
+    res = low_bit.run(low_bit.QuantConfig(windows=2, seq=64, layer_in=256, layer_out=128))
     s = {n: i for i, n in enumerate(res.schemes)}
     assert res.val_loss[s["int8"]] == pytest.approx(res.val_loss[s["fp32"]], abs=0.02)
     assert res.val_loss[s["ternary (post-training)"]] > res.val_loss[s["fp32"]]
     assert res.weight_error[s["fp32"]] == 0
     k = {n: i for i, n in enumerate(res.kernels)}
     assert res.kernel_max_err[k["fp32 matmul"]] == 0 and res.kernel_max_err[k["bf16 matmul"]] < 0.05
-    assert qz.bitnet_claim(res).claim.id == 19
+    assert low_bit.bitnet_claim(res).claim.id == 19

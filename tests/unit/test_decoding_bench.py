@@ -1,7 +1,7 @@
 """The `decode` benchmark suite runs end to end (tiny sizes) and its greedy paths agree."""
 import argparse
 
-from viz_core.bench.suites import decode
+from viz_core.cli.suites import decode
 
 
 def test_decode_suite_smoke():

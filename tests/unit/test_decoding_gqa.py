@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from viz_core.decoding.gqa_convert import convert, held_out_loss, uptrain
-from viz_core.decoding.kv_cache import KVCache
+from viz_core.models.kv_cache import KVCache
 from viz_core.errors import InputError
 from viz_core.models.gpt import GPTConfig, TinyGPT
 

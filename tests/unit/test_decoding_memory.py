@@ -3,7 +3,8 @@ import pytest
 
 from viz_core.claims import Verdict
 from viz_core.decoding import memory
-from viz_core.decoding.kv_cache import KVCache
+from viz_core.labs import kv_cache as kv
+from viz_core.models.kv_cache import KVCache
 from viz_core.errors import InputError
 from viz_core.models.gpt import GPTConfig
 
@@ -20,7 +21,7 @@ def test_known_sizes():
 
 
 def test_calculator_divides_by_heads_over_kv_heads():
-    r = memory.calculate(memory.CalculatorConfig(context=2048, batch=4, dtype="bfloat16",
+    r = kv.calculate(kv.CalculatorConfig(context=2048, batch=4, dtype="bfloat16",
                                                  models=("Llama-2-7B", "Llama-2-70B", "Falcon-7B")))
     assert list(r.division) == [1.0, 8.0, 71.0]
     assert r.bytes_actual[0] == 2 * 32 * 32 * 128 * 2048 * 4 * 2
@@ -34,19 +35,22 @@ def test_formula_matches_real_cache_tensors():
 
 
 def test_claims():
-    c10 = memory.claim_10_check()
+    c10 = kv.claim_10_check()
     assert c10.verdict is Verdict.PARTLY  # exact for MHA, wrong for GQA
-    assert memory.claim_11_check().verdict is Verdict.HOLDS
-    assert memory.claim_11_check(4, 4.0).verdict is Verdict.HOLDS
-    assert memory.claim_11_check(4, 3.0).verdict is Verdict.PARTLY
+    measured = kv.tiny_gpt_cache_bytes()  # the trained MHA / GQA / MQA checkpoints
+    c11 = kv.claim_11_check(measured)
+    assert c11.verdict is Verdict.HOLDS and c11.value == measured["tiny-gpt"][1] and "measured live" in c11.provenance
+    # a "one K/V head" model that kept half its heads is not what the claim says: the verdict flips
+    fake = dict(measured, **{"tiny-gpt-mqa": measured["tiny-gpt-gqa"][:2] + (1,)})
+    assert kv.claim_11_check(fake).verdict is Verdict.PARTLY
 
 
 def test_bad_input():
     with pytest.raises(InputError):
-        memory.calculate(memory.CalculatorConfig(context=0))
+        kv.calculate(kv.CalculatorConfig(context=0))
     with pytest.raises(InputError):
-        memory.calculate(memory.CalculatorConfig(models=("GPT-9",)))
+        kv.calculate(kv.CalculatorConfig(models=("GPT-9",)))
     with pytest.raises(InputError):
-        memory.calculate(memory.CalculatorConfig(dtype="float8e9"))
+        kv.calculate(kv.CalculatorConfig(dtype="float8e9"))
     with pytest.raises(InputError):
         memory.kv_cache_bytes(0, 1, 1, 1, 2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from viz_core.decoding.kv_cache import KVCache, cache_bytes
+from viz_core.models.kv_cache import KVCache, cache_bytes
 from viz_core.errors import BudgetError, InputError
 from viz_core.models.gpt import GPTConfig, TinyGPT
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from viz_core.decoding.kv_cache import KVCache
+from viz_core.models.kv_cache import KVCache
 from viz_core.models.llama import Llama, LlamaConfig
 
 
@@ -84,7 +84,8 @@ def numpy_forward(tensors: dict, cfg: LlamaConfig, ids: list[int]) -> np.ndarray
 
 @pytest.mark.slow
 def test_smollm_matches_numpy_reference_and_continues_sensibly(smol):
-    from viz_core.models.smollm import greedy, read_gguf
+    from viz_core.cli.smollm import greedy
+    from viz_core.models.smollm import read_gguf
 
     ids = smol.tokenizer.encode("The capital of France is")
     ours = smol.model(torch.tensor([ids]))[0][0].double().numpy()

@@ -8,14 +8,14 @@ import torch
 
 from viz_core.models import MODELS_DIR
 from viz_core.models.data import load_fashion_test_subset
-from viz_core.models.vit import (TinyViT, ViTConfig, ViTTrainConfig, accuracy, attention_rollout, load_tiny_vit,
-                                 normalize_images, train_vit)
+from viz_core.models.vit import TinyViT, ViTConfig, accuracy, attention_rollout, load_tiny_vit, normalize_images
+from viz_core.train.vit import ViTTrainConfig, train_vit
 
 VIT_NAMES = ["tiny-vit", "tiny-vit-rope2d"]
 
 
 def test_page_lists_both_vits():
-    from viz_core.models.vit_explore import available
+    from viz_core.labs.trained_vit import available
 
     assert available() == VIT_NAMES
 

@@ -7,6 +7,7 @@ import torch
 
 from viz_core.attention.reference import reference_attention
 from viz_core.decoding import paged
+from viz_core.labs import paged as paged_lab
 from viz_core.errors import InputError
 
 
@@ -82,7 +83,7 @@ def test_paged_attention_equals_contiguous(block_size, h, h_kv):
 
 
 def test_simulation_accounting():
-    r = paged.simulate(paged.ServeConfig())
+    r = paged_lab.simulate(paged_lab.ServeConfig())
     assert r.attn_max_err < 1e-5
     assert (r.paged_alloc >= r.tokens).all()
     # internal fragmentation: at most one partly filled block per running request
@@ -98,32 +99,32 @@ def test_simulation_accounting():
 
 
 def test_prefix_sharing_saves_blocks_and_preemption():
-    shared = paged.simulate(paged.ServeConfig(shared_prefix=40, share=True))
-    copied = paged.simulate(paged.ServeConfig(shared_prefix=40, share=False))
+    shared = paged_lab.simulate(paged_lab.ServeConfig(shared_prefix=40, share=True))
+    copied = paged_lab.simulate(paged_lab.ServeConfig(shared_prefix=40, share=False))
     assert shared.peak_paged_slots < copied.peak_paged_slots
     assert shared.cow_copies > 0 and shared.attn_max_err < 1e-5
-    tight = paged.simulate(paged.ServeConfig(num_blocks=20, requests=10))
+    tight = paged_lab.simulate(paged_lab.ServeConfig(num_blocks=20, requests=10))
     assert tight.preemptions > 0 and tight.attn_max_err < 1e-5  # ran dry, pre-empted, still correct
 
 
 def test_claim_13_verdict_is_computed():
-    r = paged.simulate(paged.ServeConfig())
-    c = paged.claim_13_check(r)
+    r = paged_lab.simulate(paged_lab.ServeConfig())
+    c = paged_lab.claim_13_check(r)
     assert f"{r.contig_waste_pct:.0f}%" in c.measured
 
 
 def test_bad_input():
     with pytest.raises(InputError):
-        paged.simulate(paged.ServeConfig(num_blocks=4, block_size=16, max_len=256))
+        paged_lab.simulate(paged_lab.ServeConfig(num_blocks=4, block_size=16, max_len=256))
     with pytest.raises(InputError):
-        paged.simulate(paged.ServeConfig(requests=0))
+        paged_lab.simulate(paged_lab.ServeConfig(requests=0))
     with pytest.raises(InputError):
         paged.BlockManager(0, 16)
 
 
 def test_paged_attention_on_the_tiny_gpt_kv():
     """Real K/V of a GQA tiny GPT, copied into scattered blocks: the attention layer's output is unchanged."""
-    from viz_core.decoding.kv_cache import KVCache
+    from viz_core.models.kv_cache import KVCache
     from viz_core.models.gpt import GPTConfig, TinyGPT
 
     torch.manual_seed(0)

@@ -1,4 +1,4 @@
-"""Page-facing RoPE runners (viz_core/rope_lab.py): results are real measurements with the right properties."""
+"""Page-facing RoPE runners (viz_core/labs/rope.py, rope_scaling.py): results are real measurements with the right properties."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from viz_core import rope as R
-from viz_core import rope_lab as L
+from viz_core.labs import rope as L
+from viz_core.labs import rope_scaling as LS
 from viz_core.claims import Verdict
 from viz_core.errors import InputError
 
@@ -48,7 +49,7 @@ def test_huge_offsets_float64_angles_keep_the_property_float32_angles_do_not():
 
 
 def test_scaling_summary_matches_what_each_method_claims():
-    sc = L.scaling(L.ScalingConfig(head_dim=64, train_context=2048, factor=4.0))
+    sc = LS.scaling(LS.ScalingConfig(head_dim=64, train_context=2048, factor=4.0))
     i = {m: k for k, m in enumerate(sc.methods)}
     assert sc.unseen_pairs[i["none"]] > 0  # plain RoPE past L: unseen rotations
     assert sc.unseen_pairs[i["linear"]] == 0 and sc.unseen_pairs[i["yarn"]] == 0
@@ -64,19 +65,19 @@ def test_scaling_summary_matches_what_each_method_claims():
 def test_decay_mean_equals_the_closed_form():
     f = R.inv_freq(16)
     r = torch.tensor([0, 1, 7, 100])
-    mean, _ = L.decay_curves(16, f, r)
+    mean, _ = LS.decay_curves(16, f, r)
     np.testing.assert_allclose(mean, (torch.cos(r[:, None].double() * f).sum(-1) * 2 / 16).numpy(), atol=1e-12)
 
 
 def test_claim16_verdict_is_computed():
     rel = L.relative(L.RelativeConfig(head_dim=32, n=16, device="cpu"))
-    sc = L.scaling(L.ScalingConfig(head_dim=32, train_context=256))
-    c = L.claim16(rel, sc)
+    sc = LS.scaling(LS.ScalingConfig(head_dim=32, train_context=256))
+    c = LS.claim16(rel, sc)
     assert c.claim.id == 16 and c.verdict is Verdict.PARTLY and "pairs" in c.measured
-    sc1 = L.scaling(L.ScalingConfig(head_dim=32, base=2.0, train_context=4096, factor=2.0))  # every pair turns
-    assert L.claim16(rel, sc1).verdict is Verdict.HOLDS
+    sc1 = LS.scaling(LS.ScalingConfig(head_dim=32, base=2.0, train_context=4096, factor=2.0))  # every pair turns
+    assert LS.claim16(rel, sc1).verdict is Verdict.HOLDS
     broken = L.RelativeResult(**{**rel.__dict__, "diag_deviation": rel.diag_deviation + rel.score_scale * 0.1})
-    assert L.claim16(broken, sc).verdict is Verdict.NOT_HERE
+    assert LS.claim16(broken, sc).verdict is Verdict.NOT_HERE
 
 
 def _tiny_model():
@@ -86,20 +87,20 @@ def _tiny_model():
     return TinyGPT(GPTConfig(n_layer=2, n_head=2, n_kv_head=1, d_model=32, max_seq_len=16)).eval()
 
 
-def test_forward_scaled_without_scaling_is_the_model_forward():
+def test_model_forward_with_unit_scaling_is_the_plain_forward():
     model = _tiny_model()
     idx = torch.randint(0, 256, (2, 40))
     with torch.no_grad():
         ref, _ = model(idx)
-    torch.testing.assert_close(L.forward_scaled(model, idx, R.RopeScaling()), ref)
-    pi = L.forward_scaled(model, idx, R.RopeScaling("linear", 4.0, 16))
+        torch.testing.assert_close(model(idx, rope_scaling=R.RopeScaling())[0], ref)
+        pi = model(idx, rope_scaling=R.RopeScaling("linear", 4.0, 16))[0]
     assert (pi - ref).abs().max() > 1e-4  # scaling really changes the computation
 
 
 def test_long_context_evaluation_shapes_and_bins():
     model = _tiny_model()
     tokens = torch.randint(0, 256, (2, 65))
-    res = L.evaluate_long_context(model, tokens, 16, L.LongContextConfig(factor=4.0, n_bins=8), torch.device("cpu"))
+    res = LS.evaluate_long_context(model, tokens, 16, LS.LongContextConfig(factor=4.0, n_bins=8), torch.device("cpu"))
     assert res.loss.shape == (4, 8) and res.eval_len == 64 and res.n_tokens == 128
     assert np.isfinite(res.loss).all() and (res.loss_beyond > 0).all()
     # the 'none' row equals the model's own cross-entropy
@@ -116,12 +117,12 @@ def test_bad_inputs():
         L.spectrum(L.SpectrumConfig(base=0.5))
     with pytest.raises(InputError, match="pair"):
         L.rotation(L.RotationConfig(head_dim=8, pair=4))
-    with pytest.raises(InputError, match="2\\^53"):
+    with pytest.raises(InputError, match="exact to"):
         L.relative(L.RelativeConfig(offset=2 ** 53))
     with pytest.raises(InputError, match="≥ 1"):
-        L.scaling(L.ScalingConfig(factor=0.5))
+        LS.scaling(LS.ScalingConfig(factor=0.5))
     with pytest.raises(InputError):
-        L.long_context_gpt(L.LongContextConfig(factor=100.0))
+        LS.long_context_gpt(LS.LongContextConfig(factor=100.0))
 
 
 def test_patch_rope_2d_vs_1d_neighbours():
@@ -152,7 +153,7 @@ def test_patch_rope_bad_inputs():
 def test_bench_suite_rope_runs_small():
     import argparse
 
-    from viz_core.bench.suites import rope as suite
+    from viz_core.cli.suites import rope as suite
 
     p = argparse.ArgumentParser()
     p.add_argument("--device", default="cpu")
@@ -161,3 +162,27 @@ def test_bench_suite_rope_runs_small():
     rows = suite.run(args, lambda msg: None)
     assert [r["layout"] for r in rows] == list(R.LAYOUTS)
     assert all(r["time_s"] > 0 and r["N"] == 32 for r in rows)
+
+
+def test_model_forward_scaling_equals_scaled_tables_by_hand_and_with_a_cache():
+    """YaRN through TinyGPT.forward == the blocks run on cos/sin built here; chunked with a cache == at once."""
+    from viz_core.models.kv_cache import KVCache
+
+    model = _tiny_model()
+    cfg = model.cfg
+    idx = torch.randint(0, 256, (2, 40))
+    sc = R.RopeScaling("yarn", 4.0, 16)
+    with torch.no_grad():
+        out = model(idx, rope_scaling=sc)[0]
+        theta = R.scaled_inv_freq(cfg.head_dim, cfg.rope_base, sc)  # float64 (hd/2,)
+        ang = torch.arange(40, dtype=torch.float64)[:, None] * theta[None, :]
+        a = 0.1 * math.log(4.0) + 1.0
+        cos, sin = (ang.cos() * a).float(), (ang.sin() * a).float()
+        x = model.tok_emb(idx)
+        for blk in model.blocks:
+            x, _, _ = blk(x, cos, sin)
+        torch.testing.assert_close(out, model.head(model.ln_f(x)), atol=1e-5, rtol=1e-5)
+        cache = KVCache.empty(cfg, batch=2, max_len=64)
+        first, cache = model(idx[:, :25], cache=cache, rope_scaling=sc)
+        second, cache = model(idx[:, 25:], cache=cache, rope_scaling=sc)
+    torch.testing.assert_close(torch.cat([first, second], 1), out, atol=1e-5, rtol=1e-5)

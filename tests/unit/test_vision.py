@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from viz_core.errors import InputError
+from viz_core.labs import patch_embedding as embedding_lab, vit_patching as patching_lab
 from viz_core.vision import embedding, images, patching
 
 
@@ -51,7 +52,7 @@ def test_patchify_rejects_non_divisible():
 
 
 def test_run_counts_and_costs():
-    r = patching.run("chelsea", patching.PatchConfig(image_size=224, patch_size=16))
+    r = patching_lab.run("chelsea", patching_lab.PatchConfig(image_size=224, patch_size=16))
     assert r.n_tokens == 196 and r.grid == (14, 14) and r.n_pixels == 224 * 224
     assert r.reconstruction_max_error == 0.0
     assert r.patches.shape == (196, 16, 16, 3) and r.patches.dtype == np.uint8
@@ -63,9 +64,9 @@ def test_run_counts_and_costs():
 
 
 def test_patch_size_that_does_not_divide_is_resized_with_a_note():
-    r = patching.run("coffee", patching.PatchConfig(image_size=224, patch_size=14 * 2 + 4))  # 32 → 224 ok
+    r = patching_lab.run("coffee", patching_lab.PatchConfig(image_size=224, patch_size=14 * 2 + 4))  # 32 → 224 ok
     assert r.image_size == 224
-    r = patching.run("coffee", patching.PatchConfig(image_size=100, patch_size=16))
+    r = patching_lab.run("coffee", patching_lab.PatchConfig(image_size=100, patch_size=16))
     assert r.image_size % 16 == 0 and r.image_size == 96
     assert any("does not divide" in n for n in r.notes)
     with pytest.raises(InputError):
@@ -82,7 +83,7 @@ def test_conv_equals_unfold_linear():
 
 
 def test_embedding_run():
-    r = embedding.run("astronaut", embedding.EmbedConfig(image_size=64, patch_size=8, d_model=32, pca_components=3))
+    r = embedding_lab.run("astronaut", embedding_lab.EmbedConfig(image_size=64, patch_size=8, d_model=32, pca_components=3))
     n = 64
     assert r.embeddings.shape == (n, 32) and r.cosine.shape == (n, n)
     assert r.conv_vs_linear_max_abs < 1e-4
@@ -94,16 +95,16 @@ def test_embedding_run():
 
 
 def test_embedding_same_seed_same_result_other_seed_differs():
-    cfg = embedding.EmbedConfig(image_size=32, patch_size=8, d_model=16)
-    a, b = embedding.run("rocket", cfg), embedding.run("rocket", cfg)
+    cfg = embedding_lab.EmbedConfig(image_size=32, patch_size=8, d_model=16)
+    a, b = embedding_lab.run("rocket", cfg), embedding_lab.run("rocket", cfg)
     np.testing.assert_array_equal(a.embeddings, b.embeddings)
-    c = embedding.run("rocket", embedding.EmbedConfig(image_size=32, patch_size=8, d_model=16, seed=1))
+    c = embedding_lab.run("rocket", embedding_lab.EmbedConfig(image_size=32, patch_size=8, d_model=16, seed=1))
     assert not np.allclose(a.embeddings, c.embeddings)
 
 
 def test_embedding_refuses_too_many_tokens():
     with pytest.raises(InputError, match="tokens"):
-        embedding.run("chelsea", embedding.EmbedConfig(image_size=1024, patch_size=2))
+        embedding_lab.run("chelsea", embedding_lab.EmbedConfig(image_size=1024, patch_size=2))
 
 
 def test_sinusoidal_2d_reduces_to_rows_and_columns():
@@ -179,7 +180,7 @@ def test_gigantic_png_header_is_refused():
 
 
 def test_trained_vit_positions_are_real_and_structured():
-    t = embedding.trained_positions(0.5, 0.5)
+    t = embedding_lab.trained_positions(0.5, 0.5)
     g = t.grid[0]
     assert t.sim.shape == (g * g,) and t.query == (g // 2) * g + g // 2
     assert t.sim[t.query] == pytest.approx(1.0, abs=1e-5)

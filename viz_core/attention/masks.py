@@ -12,8 +12,16 @@ Papers:
 - BigBird: Zaheer et al. 2020, "Big Bird: Transformers for Longer Sequences" (window + global + random)
 - fixed block layout: Child et al. 2019 ("fixed" pattern, at block granularity)
 
+Each pattern is one small factory in the attention-gym style (``causal()``, ``sliding_window(w)``,
+``strided(w, s)``, ``longformer(w, g)``, ``bigbird(...)``, ``block_sparse(b, s)``, combined with
+``and_masks`` / ``or_masks``); ``MaskSpec`` names a pattern with its parameters and ``build_mask_mod`` calls
+its factory. ``dense_mask`` and ``block_layout`` turn any mask_mod into an (N, M) boolean mask or a block
+layout.
+
 Conventions: a query sees about ``window`` keys: non-causal ``|i-j| <= window//2``, causal
-``0 <= i-j < window``. Masks are head- and batch-independent (b and h are accepted and ignored).
+``0 <= i-j < window``. With N queries over M keys the queries are the LAST N positions (query q is at
+position i = q + M − N), as in decoding with a KV cache. Masks are head- and batch-independent (b and h are
+accepted and ignored).
 """
 from __future__ import annotations
 
@@ -78,11 +86,86 @@ def spec_from_cfg(kind: str, cfg) -> MaskSpec:
                     seed=int(getattr(cfg, "seed", 0)))
 
 
-def _window(spec: MaskSpec, q: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
-    d = q - kv
-    if spec.causal:
-        return (d >= 0) & (d < spec.window)
-    return (d <= spec.window // 2) & (d >= -(spec.window // 2))
+# ------------------------------------------------------------------------------------------ mask factories
+# Each factory returns mask_mod(b, h, q_idx, kv_idx) -> bool tensor. Queries are the LAST n_q of n_kv key
+# positions: query q sits at absolute position q + offset, offset = n_kv − n_q (0 when N = M), so causal
+# means q + offset >= kv (a prompt chunk appended to a KV cache sees the whole prefix).
+def and_masks(*mods: MaskMod) -> MaskMod:
+    """Allowed where every mask allows."""
+    def mod(b, h, q, kv):
+        m = mods[0](b, h, q, kv)
+        for other in mods[1:]:
+            m = m & other(b, h, q, kv)
+        return m
+
+    return mod
+
+
+def or_masks(*mods: MaskMod) -> MaskMod:
+    """Allowed where any mask allows."""
+    def mod(b, h, q, kv):
+        m = mods[0](b, h, q, kv)
+        for other in mods[1:]:
+            m = m | other(b, h, q, kv)
+        return m
+
+    return mod
+
+
+def full() -> MaskMod:
+    """Every query sees every key."""
+    def mod(b, h, q, kv):
+        return (q >= 0) & (kv >= 0)
+
+    return mod
+
+
+def causal(offset: int = 0) -> MaskMod:
+    """Query q (absolute position q + offset) sees keys kv <= q + offset."""
+    def mod(b, h, q, kv):
+        return kv <= q + offset
+
+    return mod
+
+
+def _causal_if(mod: MaskMod, is_causal: bool, offset: int) -> MaskMod:
+    return and_masks(mod, causal(offset)) if is_causal else mod
+
+
+def sliding_window(window: int, *, is_causal: bool = False, offset: int = 0) -> MaskMod:
+    """About ``window`` neighbours: causal 0 <= i−j < window, else |i−j| <= window//2 (i = q + offset)."""
+    half = window // 2
+
+    def mod(b, h, q, kv):
+        d = q + offset - kv
+        if is_causal:
+            return (d >= 0) & (d < window)
+        return (d <= half) & (d >= -half)
+
+    return mod
+
+
+def global_tokens(n_global: int, offset: int = 0) -> MaskMod:
+    """The first ``n_global`` positions see, and are seen by, every position."""
+    def mod(b, h, q, kv):
+        return (q + offset < n_global) | (kv < n_global)
+
+    return mod
+
+
+def strided(window: int, stride: int, *, is_causal: bool = False, offset: int = 0) -> MaskMod:
+    """Sparse Transformer (strided): the window plus every stride-th key counting back from the query."""
+    def every_stride(b, h, q, kv):
+        return (q + offset - kv) % stride == 0
+
+    return _causal_if(or_masks(sliding_window(window, is_causal=is_causal, offset=offset), every_stride),
+                      is_causal, offset)
+
+
+def longformer(window: int, n_global: int, *, is_causal: bool = False, offset: int = 0) -> MaskMod:
+    """Longformer: the window plus global tokens."""
+    return _causal_if(or_masks(sliding_window(window, is_causal=is_causal, offset=offset),
+                               global_tokens(n_global, offset)), is_causal, offset)
 
 
 def bigbird_random_table(n_q: int, n_kv: int, block: int, n_random: int, seed: int) -> torch.Tensor:
@@ -97,49 +180,53 @@ def bigbird_random_table(n_q: int, n_kv: int, block: int, n_random: int, seed: i
     return table
 
 
+def bigbird(window: int, n_global: int, n_random: int, block: int, seed: int, n_q: int, n_kv: int, *,
+            is_causal: bool = False, device: torch.device | str = "cpu") -> MaskMod:
+    """BigBird: window + global tokens + ``n_random`` random key blocks per query block (a seeded table over
+    absolute positions, so a query sees the same blocks with or without a cache; a captured tensor, which
+    FlexAttention can index)."""
+    if n_q > n_kv:
+        raise InputError(f"BigBird needs the queries to be the last of the keys ({n_q} queries > {n_kv} keys).")
+    offset = n_kv - n_q
+    table = bigbird_random_table(n_kv, n_kv, block, n_random, seed).to(device)  # (nkb, nkb)
+
+    last = table.shape[0] - 1  # padded positions (block layouts, FlexAttention) clamp to the last block
+
+    def random_blocks(b, h, q, kv):
+        return table[((q + offset) // block).clamp(max=last), (kv // block).clamp(max=last)]
+
+    return _causal_if(or_masks(sliding_window(window, is_causal=is_causal, offset=offset),
+                               global_tokens(n_global, offset), random_blocks), is_causal, offset)
+
+
+def block_sparse(block: int, stride: int, *, is_causal: bool = False, offset: int = 0) -> MaskMod:
+    """Sparse Transformer (fixed) at block granularity: own block plus every stride-th "summary" block."""
+    def mod(b, h, q, kv):
+        qb, kb = (q + offset) // block, kv // block
+        return (qb == kb) | (kb % stride == stride - 1)
+
+    return _causal_if(mod, is_causal, offset)
+
+
+# MaskSpec kind -> mask_mod for n_q queries (the last ones) over n_kv keys
+_FACTORIES: dict[str, Callable[[MaskSpec, int, int, object], MaskMod]] = {
+    "full": lambda s, nq, nk, dev: causal(nk - nq) if s.causal else full(),
+    "causal": lambda s, nq, nk, dev: causal(nk - nq),
+    "sliding_window": lambda s, nq, nk, dev: sliding_window(s.window, is_causal=s.causal, offset=nk - nq),
+    "strided": lambda s, nq, nk, dev: strided(s.window, s.stride, is_causal=s.causal, offset=nk - nq),
+    "longformer": lambda s, nq, nk, dev: longformer(s.window, s.n_global, is_causal=s.causal, offset=nk - nq),
+    "bigbird": lambda s, nq, nk, dev: bigbird(s.window, s.n_global, s.n_random, s.block, s.seed, nq, nk,
+                                              is_causal=s.causal, device=dev),
+    "block_sparse": lambda s, nq, nk, dev: block_sparse(s.block, s.stride, is_causal=s.causal, offset=nk - nq),
+}
+
+
 def build_mask_mod(spec: MaskSpec, n_q: int, n_kv: int, device: torch.device | str = "cpu") -> MaskMod:
-    kind = spec.kind
-    causal = spec.causal
-
-    def causal_part(q, kv):
-        return kv <= q
-
-    if kind == "full":
-        def mod(b, h, q, kv):
-            return (kv <= q) if causal else ((q >= 0) & (kv >= 0))
-    elif kind == "causal":
-        def mod(b, h, q, kv):
-            return kv <= q
-    elif kind == "sliding_window":
-        def mod(b, h, q, kv):
-            return _window(spec, q, kv)
-    elif kind == "strided":
-        def mod(b, h, q, kv):
-            m = _window(spec, q, kv) | ((q - kv) % spec.stride == 0)
-            return m & causal_part(q, kv) if causal else m
-    elif kind == "longformer":
-        g = spec.n_global
-
-        def mod(b, h, q, kv):
-            m = _window(spec, q, kv) | (q < g) | (kv < g)
-            return m & causal_part(q, kv) if causal else m
-    elif kind == "bigbird":
-        g, blk = spec.n_global, spec.block
-        table = bigbird_random_table(n_q, n_kv, blk, spec.n_random, spec.seed).to(device)
-
-        def mod(b, h, q, kv):
-            m = _window(spec, q, kv) | (q < g) | (kv < g) | table[q // blk, kv // blk]
-            return m & causal_part(q, kv) if causal else m
-    elif kind == "block_sparse":
-        blk, s = spec.block, spec.stride
-
-        def mod(b, h, q, kv):
-            qb, kb = q // blk, kv // blk
-            m = (qb == kb) | (kb % s == s - 1)
-            return m & causal_part(q, kv) if causal else m
-    else:  # pragma: no cover - validate() runs first
-        raise InputError(f"Unknown mask {kind!r}")
-    mod.__name__ = f"mask_{kind}"
+    """The factory for ``spec.kind`` called with the spec's parameters (queries: the last n_q of n_kv)."""
+    if spec.kind not in _FACTORIES:
+        raise InputError(f"Unknown mask {spec.kind!r}; choose one of {', '.join(KINDS)}.")
+    mod = _FACTORIES[spec.kind](spec, n_q, n_kv, device)
+    mod.__name__ = f"mask_{spec.kind}"
     return mod
 
 

@@ -9,15 +9,13 @@ import math
 
 import torch
 
+from viz_core.attention.masks import causal, dense_mask
 from viz_core.attention.types import AttentionOutput
 
 
 def causal_mask(n_q: int, n_kv: int, device: torch.device | str | None = None) -> torch.Tensor:
     """(N, M) bool, True where query i may attend key j. With M > N the queries are the last N positions."""
-    offset = n_kv - n_q
-    i = torch.arange(n_q, device=device)[:, None]
-    j = torch.arange(n_kv, device=device)[None, :]
-    return j <= i + offset
+    return dense_mask(causal(n_kv - n_q), n_q, n_kv, device or "cpu")
 
 
 def reference_attention(

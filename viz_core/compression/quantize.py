@@ -4,7 +4,7 @@ Ma et al. 2024, "The Era of 1-bit LLMs: All Large Language Models are in 1.58 Bi
 weights are scaled by their mean absolute value γ and rounded to {−1, 0, +1} (absmean quantisation);
 activations are scaled per token to 8 bits (absmax). Each weight then needs log2(3) ≈ 1.58 bits; we pack
 four in a byte (2 bits each). Post-training ternarisation of a model trained in float destroys it; BitNet
-*trains* with ternary weights (a straight-through estimator), which ``finetune_ternary`` does briefly
+*trains* with ternary weights (a straight-through estimator), which ``viz_core.train.qat`` does briefly
 here, so the page compares both honestly.
 
 Speed: a ternary matmul needs only additions, but only a dedicated kernel (bitnet.cpp) turns that into
@@ -13,21 +13,15 @@ ternary product written with PyTorch ops, and says what that does and does not s
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import math
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from viz_core.bench.timer import time_fn
-from viz_core.device import resolve_device
 from viz_core.errors import InputError
 
 EPS = 1e-5
@@ -90,7 +84,7 @@ def quantizable_linears(model) -> list[tuple[str, nn.Linear]]:
     return [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear) and n.startswith("blocks.")]
 
 
-def _swap_to_bitlinear(model) -> None:
+def swap_to_bitlinear(model) -> None:
     for name, lin in quantizable_linears(model):
         parent = model.get_submodule(name.rsplit(".", 1)[0])
         new = BitLinear(lin.in_features, lin.out_features, bias=lin.bias is not None)
@@ -157,7 +151,7 @@ def load_ternary(name: str = TERNARY_NAME):
 
     path = checkpoint_path(name)
     if not path.exists():
-        raise InputError(f"No ternary checkpoint at {path}; run `python -m viz_core.compression.quantize finetune`.")
+        raise InputError(f"No ternary checkpoint at {path}; run `python -m viz_core.train.qat`.")
     ck = torch.load(path, map_location="cpu", weights_only=True)
     cfg = GPTConfig.from_dict(ck["config"])
     model = TinyGPT(cfg)
@@ -170,179 +164,3 @@ def load_ternary(name: str = TERNARY_NAME):
     model.load_state_dict(sd)
     model.eval().requires_grad_(False)
     return model, tokenizer_from_dict(ck["tokenizer"]), cfg, json.loads(ck["meta"])
-
-
-def finetune_ternary(steps: int = 300, lr: float = 1e-3, batch: int = 16, seed: int = 0, threads: int = 1,
-                     base: str = "tiny-gpt", progress=print) -> dict:
-    """Quantisation-aware fine-tuning of the tiny GPT with BitLinear layers (ternary STE + int8 activations)."""
-    from viz_core.models.data import load_corpus
-    from viz_core.models.gpt import checkpoint_path, load_checkpoint
-    from viz_core.models.train import _batches, eval_loss, lm_step
-
-    torch.set_num_threads(threads)
-    torch.manual_seed(seed)
-    model, tok, cfg, base_meta = load_checkpoint(checkpoint_path(base))
-    model.requires_grad_(True).train()
-    _swap_to_bitlinear(model)
-    tr = torch.tensor(tok.encode(load_corpus("train")), dtype=torch.long)
-    va = torch.tensor(tok.encode(load_corpus("val")), dtype=torch.long)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
-    it = _batches(tr, batch, cfg.max_seq_len, torch.Generator().manual_seed(seed))
-    t0 = time.perf_counter()
-    for step in range(steps):
-        for grp in opt.param_groups:
-            grp["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
-        x, y = next(it)
-        loss = lm_step(model, opt, x, y)
-        if step % 50 == 0 or step == steps - 1:
-            progress(f"step {step}/{steps} loss {loss.item():.3f} ({time.perf_counter() - t0:.0f} s)")
-    wall = time.perf_counter() - t0
-    model.eval()
-    # back to plain Linear layers holding γ·Q (what the checkpoint stores and the page evaluates)
-    plain = copy.deepcopy(model)
-    for name, lin in quantizable_linears(plain):
-        parent = plain.get_submodule(name.rsplit(".", 1)[0])
-        new = nn.Linear(lin.in_features, lin.out_features, bias=lin.bias is not None)
-        new.load_state_dict(lin.state_dict())
-        setattr(parent, name.rsplit(".", 1)[1], new)
-    meta = {"base": base, "steps": steps, "lr": lr, "batch": batch, "seed": seed, "threads": threads,
-            "train_wall_s": round(wall, 1), "base_val_loss": base_meta.get("val_loss_nats_per_byte"),
-            "qat_val_loss_with_int8_activations": round(eval_loss(model, va, cfg.max_seq_len, 64), 4),
-            "torch": torch.__version__}
-    path = save_ternary(checkpoint_path(TERNARY_NAME), plain, tok, meta)
-    meta["checkpoint_bytes"] = path.stat().st_size
-    progress(f"wrote {path} ({meta['checkpoint_bytes']} bytes) in {wall:.0f} s: {meta}")
-    return meta
-
-
-# ------------------------------------------------------------------------------------------ page runners
-@dataclass(frozen=True)
-class QuantConfig:
-    model: str = "tiny-gpt"
-    windows: int = 16
-    seq: int = 256
-    layer_in: int = 4096  # matmul benchmark shape (a 7B-class layer by default)
-    layer_out: int = 4096
-    batch_tokens: int = 1  # 1 = decoding one token (memory-bound GEMV)
-    seed: int = 0
-    device: str = "cpu"
-
-
-@dataclass(frozen=True)
-class QuantResult:
-    schemes: tuple[str, ...]
-    val_loss: np.ndarray  # (S,) nats/byte on held-out text
-    storage_bytes: np.ndarray  # (S,) bytes of the block linears
-    weight_error: np.ndarray  # (S,) relative Frobenius error of the block weights vs fp32
-    sample_weights: np.ndarray  # (S, 16, 16) a corner of one weight matrix per scheme
-    kernels: tuple[str, ...]  # matmul implementations timed
-    kernel_ms: np.ndarray  # (K,) median time of y = x·Wᵀ for the benchmark shape
-    kernel_bytes: np.ndarray  # (K,) weight bytes each kernel reads
-    kernel_max_err: np.ndarray  # (K,) max |y − y_fp32| relative to max |y_fp32|
-    ternary_meta: dict
-    device: str
-
-
-def _kernels(cfg: QuantConfig, dev: torch.device) -> tuple[list[str], list[float], list[int], list[float]]:
-    g = torch.Generator().manual_seed(cfg.seed)
-    w = (torch.randn(cfg.layer_out, cfg.layer_in, generator=g) * 0.02).to(dev)
-    x = torch.randn(cfg.batch_tokens, cfg.layer_in, generator=g).to(dev)
-    ref = x @ w.T
-    q8, s8 = int8_quantize(w)
-    qt, gt = ternary_quantize(w)
-    pos, neg = (qt == 1).float(), (qt == -1).float()
-    packed = pack_ternary(qt)
-    wb, xb = w.bfloat16(), x.bfloat16()
-    impls = {
-        "fp32 matmul": (lambda: x @ w.T, 4 * w.numel()),
-        "bf16 matmul": (lambda: (xb @ wb.T).float(), 2 * w.numel()),
-        "int8 weight-only (PyTorch kernel)": (lambda: torch.ops.aten._weight_int8pack_mm(x, q8, s8), w.numel()),
-        "ternary as add/sub (two masked matmuls)": (lambda: (x @ pos.T - x @ neg.T) * gt, 2 * 4 * w.numel()),
-        "ternary unpack 2-bit + matmul": (lambda: x @ (unpack_ternary(packed, cfg.layer_in).float().T) * gt,
-                                          packed.numel()),
-    }
-    names, ms, nbytes, errs = [], [], [], []
-    scale = float(ref.abs().max()) or 1.0
-    for name, (fn, nb) in impls.items():
-        try:
-            y = fn()
-        except (RuntimeError, NotImplementedError):
-            continue  # kernel not available on this build/device
-        t = time_fn(fn, device=dev, warmup=1, repeats=7, max_seconds=0.5)
-        names.append(name)
-        ms.append(t.median_s * 1e3)
-        nbytes.append(int(nb))
-        errs.append(float((y.float() - ref).abs().max()) / scale)
-    return names, ms, nbytes, errs
-
-
-@torch.no_grad()
-def run(cfg: QuantConfig) -> QuantResult:
-    from viz_core.compression.redundancy import LayerDropConfig, _val_windows
-    from viz_core.models.gpt import load_tiny_gpt
-
-    if cfg.layer_in * cfg.layer_out > 64 * 2**20 or cfg.batch_tokens > 4096:
-        raise InputError("The benchmark layer is limited to 64 M weights and 4096 tokens.")
-    dev = resolve_device(cfg.device)
-    base, tok, mcfg = load_tiny_gpt(cfg.model)  # quantised on the CPU, evaluated on ``dev``
-    x, y = (t.to(dev) for t in _val_windows(LayerDropConfig(windows=cfg.windows, seq=cfg.seq, seed=cfg.seed), tok))
-    models = {s: quantized_copy(base, s) for s in SCHEMES[:3]}
-    meta: dict = {}
-    try:
-        models[SCHEMES[3]], _, _, meta = load_ternary()
-    except InputError:
-        pass
-    schemes = tuple(models)
-    losses, errors, corners = [], [], []
-    ref_w = torch.cat([lin.weight.flatten() for _, lin in quantizable_linears(base)])
-    for s in schemes:
-        m = models[s].to(dev)
-        lg = m(x)[0]
-        losses.append(float(F.cross_entropy(lg.reshape(-1, lg.shape[-1]), y.reshape(-1))))
-        w = torch.cat([lin.weight.flatten() for _, lin in quantizable_linears(m)]).cpu()
-        errors.append(float((w - ref_w).norm() / ref_w.norm()))
-        corners.append(quantizable_linears(m)[0][1].weight[:16, :16].cpu().numpy())
-    names, ms, nb, errs = _kernels(cfg, dev)
-    return QuantResult(schemes, np.array(losses), np.array([storage_bytes(base, s) for s in schemes]),
-                       np.array(errors), np.stack(corners), tuple(names), np.array(ms), np.array(nb),
-                       np.array(errs), meta, str(dev))
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m viz_core.compression.quantize")
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    f = sub.add_parser("finetune", help="quantisation-aware fine-tuning -> assets/models/tiny-gpt-ternary.pt")
-    f.add_argument("--steps", type=int, default=300)
-    f.add_argument("--lr", type=float, default=1e-3)
-    f.add_argument("--batch", type=int, default=16)
-    f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--threads", type=int, default=1)
-    a = ap.parse_args(argv)
-    finetune_ternary(a.steps, a.lr, a.batch, a.seed, a.threads)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
-def bitnet_claim(res: QuantResult):
-    """Claim #19 (bitnet.cpp) against what PyTorch on this device offers."""
-    from viz_core.claims import CLAIMS, ClaimCheck, Verdict
-
-    k = {n: i for i, n in enumerate(res.kernels)}
-    fp = res.kernel_ms[k["fp32 matmul"]]
-    tern = [res.kernel_ms[i] for n, i in k.items() if n.startswith("ternary")]
-    best = min(tern) if tern else float("nan")
-    s = {n: i for i, n in enumerate(res.schemes)}
-    storage = res.storage_bytes[s["fp32"]] / res.storage_bytes[s["ternary (post-training)"]]
-    loss = ""
-    if "ternary (trained, STE)" in s:
-        loss = (f"; trained ternary loss {res.val_loss[s['ternary (trained, STE)']]:.3f} vs fp32 "
-                f"{res.val_loss[s['fp32']]:.3f} nats/byte")
-    verdict = Verdict.HOLDS if best and fp / best >= 5 else Verdict.NOT_HERE
-    return ClaimCheck(CLAIMS[19], f"best ternary product in PyTorch {best:.2f} ms vs fp32 {fp:.2f} ms "
-                      f"({fp / best:.2f}×); weights {storage:.1f}× smaller{loss}", verdict,
-                      "the speed-up needs bitnet.cpp's lookup-table kernels; PyTorch has no ternary kernel, so "
-                      "here only the 16× smaller storage is real, and ternary weights cost quality unless the "
-                      "model is trained with them")

@@ -1,1 +1,4 @@
-"""Decoding: the KV cache (``kv_cache``) and, beside it, paged attention, generation and speculative decoding."""
+"""Decoding: generation with and without a KV cache (``generate``), the cache-memory formula (``memory``),
+MHA -> GQA/MQA conversion (``gqa_convert``), paged attention (``paged``) and speculative decoding
+(``speculative``). The KV cache itself is ``viz_core.models.kv_cache``; the pages' runners are in
+``viz_core.labs``."""

@@ -23,25 +23,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from viz_core.claims import ClaimCheck, check_ratio, CLAIMS, Verdict
-from viz_core.decoding.kv_cache import KVCache
+from viz_core.models.kv_cache import KVCache
 from viz_core.device import resolve_device, resolve_dtype, synchronize
 from viz_core.errors import InputError
 
 MAX_NEW_TOKENS = 1024
-PAGE_THREADS = 1  # tiny models: one CPU thread is faster than two on a shared 2-core machine
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None = PAGE_THREADS):
-    """Run the block with ``n`` torch CPU threads, then restore (None: leave as is)."""
-    old = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 @functools.lru_cache(maxsize=8)
@@ -211,120 +197,3 @@ def generate_interleaved(model, prompt_ids: list[int], new_tokens: int, **kw) ->
         ra.append(x)
         rb.append(y)
     return _collect(ra, True), _collect(rb, True)
-
-
-# ---------------------------------------------------------------------------------------------- page runner
-@dataclass(frozen=True)
-class DecodeConfig:
-    prompt: str = "ROMEO: But soft, what light"
-    new_tokens: int = 64
-    model: str = "tiny-gpt"
-    temperature: float = 0.0  # 0 = greedy
-    top_k: int = 0
-    seed: int = 0
-    device: str = "auto"
-    dtype: str = "float32"
-    repeats: int = 3  # timed runs; each step's latency is the median over them
-    run_id: int = 0  # change to re-measure (results are cached by config)
-
-
-@dataclass(frozen=True)
-class DecodeResult:
-    prompt_tokens: int
-    new_tokens: int
-    text_cached: str
-    text_uncached: str
-    identical: bool  # same tokens both ways
-    first_mismatch: int  # −1 when identical
-    max_logit_diff: float  # max |Δlogit| over all steps (fp32 rounding only)
-    step_s_cached: np.ndarray  # (N,)
-    step_s_uncached: np.ndarray  # (N,)
-    kv_rows_cached: np.ndarray  # (N,) per layer
-    kv_rows_uncached: np.ndarray  # (N,) per layer
-    cache_bytes: np.ndarray  # (N,) measured bytes held after each step
-    formula_bytes: np.ndarray  # (N,) 2 × layers × kv_heads × head_dim × tokens × bytes
-    n_layer: int
-    n_kv_head: int
-    head_dim: int
-    bytes_per_value: int
-    context: int
-    non_ascii_bytes: int  # prompt bytes ≥ 128 (multi-byte characters the byte model rarely saw)
-    device: str
-    threads: int
-    repeats: int
-
-
-def run(cfg: DecodeConfig) -> DecodeResult:
-    """The KV-cache page: generate the same continuation with and without the cache; time and count it."""
-    with torch_threads():
-        return _run(cfg)
-
-
-def _run(cfg: DecodeConfig) -> DecodeResult:
-    dev = resolve_device(cfg.device)
-    model, tok, mcfg = load_model(cfg.model, dev.type, cfg.dtype)
-    ids = encode_prompt(tok, cfg.prompt)
-    check_length(len(ids), cfg.new_tokens, mcfg.max_seq_len)
-    if cfg.temperature < 0:
-        raise InputError("The temperature must be ≥ 0 (0 means greedy).")
-    kw = dict(temperature=cfg.temperature, top_k=cfg.top_k, seed=cfg.seed)
-    generate(model, ids[:4], 2, use_cache=True)  # warm-up (first-call allocations), not timed
-    c, u = generate_interleaved(model, ids, cfg.new_tokens, **kw)
-    if cfg.repeats > 1:  # per-step median over repeats: robust to load spikes on a shared CPU
-        more = [generate_interleaved(model, ids, cfg.new_tokens, count_kv=False, **kw) for _ in range(cfg.repeats - 1)]
-        c.step_s = np.median(np.stack([c.step_s] + [m[0].step_s for m in more]), axis=0)
-        u.step_s = np.median(np.stack([u.step_s] + [m[1].step_s for m in more]), axis=0)
-    same = c.tokens == u.tokens
-    mism = -1 if same else next(i for i, (a, b) in enumerate(zip(c.tokens, u.tokens)) if a != b)
-    upto = len(c.tokens) if same else mism + 1  # logits agree until the paths diverge
-    diff = float(np.abs(c.logits[:upto] - u.logits[:upto]).max())
-    bpv = next(model.parameters()).element_size()
-    tokens_held = len(ids) + np.arange(cfg.new_tokens)  # after step i the cache holds P + i tokens
-    formula = 2 * mcfg.n_layer * mcfg.n_kv_head * mcfg.head_dim * tokens_held * bpv
-    return DecodeResult(
-        prompt_tokens=len(ids), new_tokens=cfg.new_tokens, text_cached=tok.decode(c.tokens),
-        text_uncached=tok.decode(u.tokens), identical=same, first_mismatch=mism, max_logit_diff=diff,
-        step_s_cached=c.step_s, step_s_uncached=u.step_s, kv_rows_cached=c.kv_rows, kv_rows_uncached=u.kv_rows,
-        cache_bytes=c.cache_bytes, formula_bytes=formula.astype(np.int64), n_layer=mcfg.n_layer,
-        n_kv_head=mcfg.n_kv_head, head_dim=mcfg.head_dim, bytes_per_value=bpv, context=mcfg.max_seq_len,
-        non_ascii_bytes=sum(1 for i in ids if i >= 128), device=str(dev), threads=torch.get_num_threads(),
-        repeats=max(1, cfg.repeats))
-
-
-@dataclass(frozen=True)
-class Claim9Result:
-    check: ClaimCheck
-    rows_uncached: int
-    rows_cached: int
-    time_uncached_s: float
-    time_cached_s: float
-
-
-def claim_9(model_name: str = "tiny-gpt", device: str = "auto", dtype: str = "float32", n: int = 100) -> Claim9Result:
-    """Claim #9 made real: a 1-token prompt and n = 100 new tokens, counted by hooks and timed."""
-    with torch_threads():
-        return _claim_9(model_name, device, dtype, n)
-
-
-def _claim_9(model_name: str, device: str, dtype: str, n: int) -> Claim9Result:
-    dev = resolve_device(device)
-    model, tok, mcfg = load_model(model_name, dev.type, dtype)
-    n = min(n, mcfg.max_seq_len - 1)
-    ids = tok.encode("T")[:1]
-    generate(model, ids, 2, use_cache=True)  # warm-up
-    c, u = generate_interleaved(model, ids, n)
-    rc, ru = int(c.kv_rows.sum()), int(u.kv_rows.sum())
-    tc, tu = float(c.step_s.sum()), float(u.step_s.sum())
-    speed = tu / tc
-    measured = (f"{n} tokens from a 1-token prompt: {ru:,} K/V projections per layer without the cache, {rc:,} "
-                f"with it ({ru / rc:.1f}×, counted by hooks); time {tu * 1e3:.0f} ms vs {tc * 1e3:.0f} ms = "
-                f"{speed:.1f}× faster ({dev.type}, {torch.get_num_threads()} thread(s))")
-    counts_ok = ru == n * (n + 1) // 2 and rc == n
-    chk = check_ratio(9, speed, 50.0, None, measured=measured,
-                      why_holds="the counts are exactly n(n+1)/2 vs n and the time ratio reaches the claim",
-                      why_not=("the counts are exactly n(n+1)/2 vs n, but time is not proportional to them: "
-                               "a step also pays for Q, the MLP and fixed per-call overhead, so the speed-up "
-                               "is far smaller than the count ratio at this length"))
-    if not counts_ok:
-        chk = ClaimCheck(CLAIMS[9], measured, Verdict.NOT_HERE, "the measured counts differ from n(n+1)/2 vs n")
-    return Claim9Result(chk, ru, rc, tu, tc)

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 
-from viz_core.claims import ClaimCheck, Verdict, CLAIMS, check_value
-from viz_core.errors import InputError, human_bytes
+from viz_core.errors import InputError
 
 BYTES_PER_VALUE: dict[str, float] = {"float32": 4, "float16": 2, "bfloat16": 2, "int8 / fp8": 1, "int4": 0.5}
 
@@ -73,91 +71,3 @@ def kv_cache_bytes(layers: int, kv_heads: int, head_dim: int, tokens: int, bytes
 def popular_formula_bytes(layers: int, tokens: int, d_model: int, bytes_per_value: float, batch: int = 1) -> float:
     """Claim #10's form: 2 × layers × seq_len × d_model × bytes (MHA only)."""
     return 2.0 * layers * tokens * d_model * bytes_per_value * batch
-
-
-@dataclass(frozen=True)
-class CalculatorConfig:
-    context: int = 4096  # tokens per sequence
-    batch: int = 1
-    dtype: str = "float16"  # key of BYTES_PER_VALUE
-    models: tuple[str, ...] = ("Llama-2-7B", "Llama-2-70B", "Falcon-7B", "SmolLM2-135M")
-
-
-@dataclass(frozen=True)
-class CalculatorResult:
-    names: tuple[str, ...]
-    kinds: tuple[str, ...]
-    layers: np.ndarray
-    heads: np.ndarray
-    kv_heads: np.ndarray
-    head_dim: np.ndarray
-    bytes_actual: np.ndarray  # with the model's own kv_heads
-    bytes_if_mha: np.ndarray  # same model with kv_heads = heads
-    bytes_if_mqa: np.ndarray  # same model with one KV head
-    bytes_per_token: np.ndarray  # per sequence, actual
-    division: np.ndarray  # bytes_if_mha / bytes_actual = heads / kv_heads
-    sources: tuple[str, ...]
-    context: int
-    batch: int
-    bytes_per_value: float
-
-
-def calculate(cfg: CalculatorConfig) -> CalculatorResult:
-    """KV-cache bytes of real model shapes at a context and batch, and what MQA/GQA divide it by."""
-    if cfg.context < 1:
-        raise InputError("The context must be at least one token.")
-    if cfg.batch < 1:
-        raise InputError("The batch must be at least one sequence.")
-    if cfg.dtype not in BYTES_PER_VALUE:
-        raise InputError(f"Unknown cache dtype {cfg.dtype!r}; choose one of {', '.join(BYTES_PER_VALUE)}.")
-    unknown = [m for m in cfg.models if m not in MODEL_SHAPES]
-    if unknown:
-        raise InputError(f"Unknown model(s): {', '.join(unknown)}; choose from {', '.join(MODEL_SHAPES)}.")
-    if not cfg.models:
-        raise InputError("Pick at least one model.")
-    bpv = BYTES_PER_VALUE[cfg.dtype]
-    shapes = [MODEL_SHAPES[m] for m in cfg.models]
-    act = np.array([kv_cache_bytes(s.layers, s.kv_heads, s.head_dim, cfg.context, bpv, cfg.batch) for s in shapes])
-    mha = np.array([kv_cache_bytes(s.layers, s.heads, s.head_dim, cfg.context, bpv, cfg.batch) for s in shapes])
-    mqa = np.array([kv_cache_bytes(s.layers, 1, s.head_dim, cfg.context, bpv, cfg.batch) for s in shapes])
-    per_tok = np.array([kv_cache_bytes(s.layers, s.kv_heads, s.head_dim, 1, bpv, 1) for s in shapes])
-    return CalculatorResult(
-        names=tuple(s.name for s in shapes), kinds=tuple(s.kind for s in shapes),
-        layers=np.array([s.layers for s in shapes]), heads=np.array([s.heads for s in shapes]),
-        kv_heads=np.array([s.kv_heads for s in shapes]), head_dim=np.array([s.head_dim for s in shapes]),
-        bytes_actual=act, bytes_if_mha=mha, bytes_if_mqa=mqa, bytes_per_token=per_tok, division=mha / act,
-        sources=tuple(s.source for s in shapes), context=cfg.context, batch=cfg.batch, bytes_per_value=bpv)
-
-
-def claim_10_check(context: int = 4096, dtype: str = "float16") -> ClaimCheck:
-    """Claim #10: the popular formula equals ours for MHA (Llama-2-7B), and over-counts GQA (Llama-2-70B)."""
-    bpv = BYTES_PER_VALUE[dtype]
-    s7, s70 = MODEL_SHAPES["Llama-2-7B"], MODEL_SHAPES["Llama-2-70B"]
-    ours7 = kv_cache_bytes(s7.layers, s7.kv_heads, s7.head_dim, context, bpv)
-    pop7 = popular_formula_bytes(s7.layers, context, s7.d_model, bpv)
-    ours70 = kv_cache_bytes(s70.layers, s70.kv_heads, s70.head_dim, context, bpv)
-    pop70 = popular_formula_bytes(s70.layers, context, s70.d_model, bpv)
-    measured = (f"{context} tokens, {dtype}: Llama-2-7B (MHA) {human_bytes(ours7)} by layers×kv_heads×head_dim, "
-                f"{human_bytes(pop7)} by the claim's formula; Llama-2-70B (GQA-8) {human_bytes(ours70)} vs "
-                f"{human_bytes(pop70)} by the claim's formula ({pop70 / ours70:.0f}× too much)")
-    base = check_value(10, pop7, ours7, measured=measured, rel_tol=1e-9)
-    if base.verdict is Verdict.HOLDS and pop70 != ours70:
-        return ClaimCheck(CLAIMS[10], measured, Verdict.PARTLY,
-                          "exact for multi-head attention; with GQA/MQA d_model must be replaced by "
-                          "kv_heads × head_dim, which divides the cache by heads / kv_heads")
-    return base
-
-
-def claim_11_check(tiny_heads: int | None = None, tiny_ratio: float | None = None) -> ClaimCheck:
-    """Claim #11: 8 heads sharing one K/V shrink the cache 8×. From the formula, and — when given — from
-    measured cache tensors of the tiny GPT (``tiny_ratio`` = MHA bytes / MQA bytes with ``tiny_heads`` heads)."""
-    formula = kv_cache_bytes(1, 8, 64, 1024, 2) / kv_cache_bytes(1, 1, 64, 1024, 2)
-    measured = f"formula: 8 KV heads → 1 divides the cache by {formula:g}×"
-    ok = formula == 8.0
-    if tiny_heads is not None and tiny_ratio is not None:
-        measured += (f"; tiny GPT ({tiny_heads} heads → 1 KV head): measured cache tensors {tiny_ratio:g}× smaller")
-        ok = ok and abs(tiny_ratio - tiny_heads) < 1e-9
-    return ClaimCheck(CLAIMS[11], measured, Verdict.HOLDS if ok else Verdict.PARTLY,
-                      "the cache scales with kv_heads, so one shared K/V head instead of h is exactly h× smaller "
-                      "(quality is the price: see the perplexity column)" if ok
-                      else "the measured ratio differs from heads / kv_heads")

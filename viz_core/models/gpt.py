@@ -4,7 +4,7 @@ by Generative Pre-Training" / "Language Models are Unsupervised Multitask Learne
 - rotary positions (Su et al. 2021, RoFormer) from ``viz_core.rope`` (half-split layout);
 - grouped-query attention (Ainslie et al. 2023, GQA; Shazeer 2019, MQA) via ``n_kv_head`` ≤ ``n_head``;
 - attention by ``viz_core.attention.reference`` (weights returned) or torch SDPA (fast path);
-- an explicit ``viz_core.decoding.kv_cache.KVCache`` passed in and returned, never stored on the model.
+- an explicit ``viz_core.models.kv_cache.KVCache`` passed in and returned, never stored on the model.
 
 Tokens are raw UTF-8 bytes (``ByteTokenizer``, vocabulary 256): every string round-trips exactly.
 
@@ -15,6 +15,8 @@ API
     cache = KVCache.empty(cfg, batch=1, max_len=512)
     logits, cache = model(idx, cache=cache)                 # appends K/V; positions continue at cache.length
     logits, cache, attn = model(idx, return_attn=True)      # attn: list over layers of (B, H, N, M) weights
+    logits, _, inter = model(idx, skip_attn={1}, rope_scaling=RopeScaling("yarn", 4.0, 256),
+                             intermediates=True)            # GPTIntermediates(attn, hiddens, post_attn)
     model, tok, cfg = load_tiny_gpt("tiny-gpt")             # from assets/models/tiny-gpt.pt, eval mode
 """
 from __future__ import annotations
@@ -23,15 +25,16 @@ import json
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Collection
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from viz_core.attention.reference import causal_mask, reference_attention
-from viz_core.decoding.kv_cache import KVCache
+from viz_core.models.kv_cache import KVCache
 from viz_core.errors import InputError
-from viz_core.rope import apply_rope, cos_sin
+from viz_core.rope import RopeScaling, apply_rope, attention_factor, cos_sin, scaled_inv_freq
 
 CHECKPOINT_FORMAT = 1
 
@@ -148,6 +151,8 @@ class Attention(nn.Module):
 
 
 class Block(nn.Module):
+    """Pre-norm block: y = x + Attn(LN(x)), z = y + MLP(LN(y))."""
+
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.ln1 = nn.LayerNorm(cfg.d_model, eps=cfg.norm_eps)
@@ -155,6 +160,36 @@ class Block(nn.Module):
         self.ln2 = nn.LayerNorm(cfg.d_model, eps=cfg.norm_eps)
         self.mlp = nn.Sequential(nn.Linear(cfg.d_model, cfg.mlp_ratio * cfg.d_model), nn.GELU(),
                                  nn.Linear(cfg.mlp_ratio * cfg.d_model, cfg.d_model))
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, *, cache: KVCache | None = None,
+                layer: int = 0, skip_attn: bool = False, return_attn: bool = False):
+        """x (B, N, d), RoPE tables (N, hd/2) -> (z (B, N, d), y (B, N, d) the MLP's input, weights or None).
+
+        ``skip_attn`` removes the attention sublayer (y = x, He et al. 2024); ``cache`` appends this layer's
+        K/V at index ``layer``."""
+        w = None
+        if skip_attn:
+            y = x
+        else:
+            q, k, v = self.attn.qkv(self.ln1(x), cos, sin)
+            if cache is not None:
+                k, v = cache.update(layer, k, v)  # (B, H_kv, start+n, hd)
+            a, w = self.attn.attend(q, k, v, return_attn=return_attn)
+            y = x + a
+        z = y + self.mlp(self.ln2(y))
+        return z, y, w
+
+
+@dataclass(frozen=True)
+class GPTIntermediates:
+    """What ``TinyGPT.forward(..., intermediates=True)`` returns besides logits (x-transformers style).
+
+    attn:      per layer (B, H, N, M) weights (None for a skipped layer); None unless ``return_attn``;
+    hiddens:   L+1 residual streams (B, N, d): hiddens[i] is block i's input, hiddens[L] the last output;
+    post_attn: per layer (B, N, d) residual after the attention sublayer (the MLP sublayer's input)."""
+    attn: tuple | None
+    hiddens: tuple
+    post_attn: tuple
 
 
 class TinyGPT(nn.Module):
@@ -184,35 +219,54 @@ class TinyGPT(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def rope_tables(self, start: int, n: int, device, dtype):
-        """cos, sin (n, head_dim/2) for positions start … start+n−1."""
+    def rope_tables(self, start: int, n: int, device, dtype, scaling: RopeScaling | None = None):
+        """cos, sin (n, head_dim/2) for positions start … start+n−1, optionally context-scaled (PI / NTK /
+        YaRN via ``viz_core.rope``; YaRN's attention factor multiplies cos and sin, i.e. q and k)."""
         pos = torch.arange(start, start + n)
-        return cos_sin(pos, self.cfg.head_dim, self.cfg.rope_base, dtype=dtype, device=device)
+        if scaling is None:
+            return cos_sin(pos, self.cfg.head_dim, self.cfg.rope_base, dtype=dtype, device=device)
+        f = scaled_inv_freq(self.cfg.head_dim, self.cfg.rope_base, scaling)
+        c, s = cos_sin(pos, self.cfg.head_dim, self.cfg.rope_base, dtype=dtype, device=device, freqs=f)
+        a = attention_factor(scaling)
+        return c * a, s * a
 
-    def forward(self, idx: torch.Tensor, *, cache: KVCache | None = None, return_attn: bool = False):
-        """idx (B, N) long. Returns (logits (B, N, V), cache) or, with return_attn, (logits, cache, attn)
-        where attn is a list (one per layer) of (B, H, N, M) weights, M = cache length after the call (or N)."""
+    def forward(self, idx: torch.Tensor, *, cache: KVCache | None = None, return_attn: bool = False,
+                rope_scaling: RopeScaling | None = None, skip_attn: Collection[int] = (),
+                intermediates: bool = False):
+        """idx (B, N) long -> (logits (B, N, V), cache).
+
+        return_attn:   also return the list (one per layer) of (B, H, N, M) weights, M = cache length after
+                       the call (or N): ``(logits, cache, attn)``;
+        rope_scaling:  RoPE frequency scaling (``viz_core.rope.RopeScaling``) for contexts beyond training;
+        skip_attn:     layer indices whose attention sublayer is removed (no cache with a skip list);
+        intermediates: return ``(logits, cache, GPTIntermediates)`` instead (attn filled when return_attn)."""
         if idx.dim() != 2:
             raise InputError(f"Token ids must be shaped (batch, length); got {tuple(idx.shape)}.")
         b, n = idx.shape
         if n == 0:
             raise InputError("The prompt is empty: give at least one token.")
+        skip = frozenset(int(i) for i in skip_attn)
+        if skip and cache is not None:
+            raise InputError("Skipping attention sublayers is not supported together with a KV cache.")
+        if not skip <= set(range(self.cfg.n_layer)):
+            raise InputError(f"Layers to skip must lie in 0…{self.cfg.n_layer - 1}; got {sorted(skip)}.")
         start = cache.length if cache is not None else 0
         x = self.tok_emb(idx)  # (B, N, d)
-        cos, sin = self.rope_tables(start, n, x.device, x.dtype)
-        attns = []
+        cos, sin = self.rope_tables(start, n, x.device, x.dtype, rope_scaling)  # (N, hd/2)
+        attns, hiddens, mids = [], [x], []
         for i, blk in enumerate(self.blocks):
-            q, k, v = blk.attn.qkv(blk.ln1(x), cos, sin)
-            if cache is not None:
-                k, v = cache.update(i, k, v)  # (B, H_kv, start+n, hd)
-            a, w = blk.attn.attend(q, k, v, return_attn=return_attn)
-            x = x + a
-            x = x + blk.mlp(blk.ln2(x))
+            x, y, w = blk(x, cos, sin, cache=cache, layer=i, skip_attn=i in skip, return_attn=return_attn)
             if return_attn:
                 attns.append(w)
+            if intermediates:
+                hiddens.append(x)
+                mids.append(y)
         if cache is not None:
             cache.advance(n)
         logits = self.head(self.ln_f(x))  # (B, N, V)
+        if intermediates:
+            return logits, cache, GPTIntermediates(tuple(attns) if return_attn else None, tuple(hiddens),
+                                                   tuple(mids))
         if return_attn:
             return logits, cache, attns
         return logits, cache
@@ -241,7 +295,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", dtype:
     """-> (model in eval mode with requires_grad False, tokenizer, cfg, meta dict)."""
     path = Path(path)
     if not path.exists():
-        raise InputError(f"No checkpoint at {path}; run `python -m viz_core.models.train gpt` to make it.")
+        raise InputError(f"No checkpoint at {path}; run `python -m viz_core.train.gpt` to make it.")
     ck = torch.load(path, map_location="cpu", weights_only=True)
     cfg = GPTConfig.from_dict(ck["config"])
     model = TinyGPT(cfg)

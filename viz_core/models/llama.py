@@ -7,7 +7,7 @@ Foundation Language Models"), enough to run SmolLM2 (Allal et al. 2025, "SmolLM2
   matches Hugging Face checkpoints;
 - grouped-query attention (Ainslie et al. 2023) with ``n_kv_head`` < ``n_head``;
 - SwiGLU MLP (Shazeer 2020, "GLU Variants Improve Transformer"): down(silu(gate(x)) · up(x));
-- the explicit ``viz_core.decoding.kv_cache.KVCache`` and the same forward contract as ``TinyGPT``:
+- the explicit ``viz_core.models.kv_cache.KVCache`` and the same forward contract as ``TinyGPT``:
   ``forward(idx, cache=None, return_attn=False) -> (logits, cache[, attn])``.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from viz_core.attention.reference import causal_mask, reference_attention
-from viz_core.decoding.kv_cache import KVCache
+from viz_core.models.kv_cache import KVCache
 from viz_core.errors import InputError
 from viz_core.models.gpt import repeat_kv
 from viz_core.rope import apply_rope, cos_sin

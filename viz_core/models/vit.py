@@ -10,10 +10,9 @@ attention (weights returned) or SDPA. Two position schemes:
 """
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -130,8 +129,14 @@ class TinyViT(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def forward(self, images: torch.Tensor, *, return_attn: bool = False):
-        """images (B, C, 28, 28) normalised float -> logits (B, classes) [, list of (B, H, 50, 50) per layer]."""
+    def forward(self, images: torch.Tensor, *, return_attn: bool = False, token_drop: "TokenDrop | None" = None,
+                intermediates: bool = False):
+        """images (B, C, 28, 28) normalised float -> logits (B, classes).
+
+        return_attn:   also return the list of (B, H, n, n) weights per layer: ``(logits, attn)``;
+        token_drop:    keep only the patch tokens ``token_drop.select`` picks before block ``token_drop.after``
+                       (PyramidDrop-style, Xing et al. 2024; learned positions only);
+        intermediates: return ``(logits, ViTIntermediates)`` instead (attn filled when return_attn)."""
         x = self.patch_embed(images).flatten(2).transpose(1, 2)  # (B, 49, d)
         x = torch.cat((self.cls.expand(x.shape[0], -1, -1), x), dim=1)  # (B, 50, d)
         tables = None
@@ -139,12 +144,50 @@ class TinyViT(nn.Module):
             x = x + self.pos_emb
         else:
             tables = rope2d_tables(self.cfg, x.device, x.dtype)
-        attns = []
-        for blk in self.blocks:
+        if token_drop is not None:
+            if tables is not None:
+                raise InputError("Token dropping is shown on the learned-position tiny ViT.")
+            if not 0 <= token_drop.after < self.cfg.n_layer:
+                raise InputError(f"Drop tokens before a block between 0 and {self.cfg.n_layer - 1}.")
+        kept = torch.arange(x.shape[1] - 1, device=x.device).expand(x.shape[0], -1)  # (B, P) patch indices
+        attns, hiddens = [], [x]
+        for i, blk in enumerate(self.blocks):
+            if token_drop is not None and i == token_drop.after:
+                cls_attn = None
+                if token_drop.needs_cls_attn:
+                    _, w = blk(x, None, True)  # this block's attention, computed on the full set
+                    cls_attn = w[:, :, 0, 1:].mean(1)  # (B, P)
+                kept = token_drop.select(x, cls_attn)  # (B, K)
+                idx = torch.cat((torch.zeros(x.shape[0], 1, dtype=torch.long, device=x.device), kept + 1), dim=1)
+                x = x.gather(1, idx[..., None].expand(-1, -1, x.shape[-1]))  # (B, 1+K, d)
             x, w = blk(x, tables, return_attn)
             attns.append(w)
+            if intermediates:
+                hiddens.append(x)
         logits = self.head(self.ln_f(x[:, 0]))
+        if intermediates:
+            return logits, ViTIntermediates(tuple(attns) if return_attn else None, tuple(hiddens), kept)
         return (logits, attns) if return_attn else logits
+
+
+@dataclass(frozen=True)
+class TokenDrop:
+    """Token dropping for ``TinyViT.forward``: before block ``after`` keep the patches ``select`` returns.
+
+    select(x (B, 1+P, d), cls_attn (B, P) or None) -> kept patch indices (B, K), 0-based among the P patches;
+    cls_attn (CLS's head-mean attention in block ``after`` on the full set) is computed when needs_cls_attn."""
+    after: int
+    select: Callable[[torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+    needs_cls_attn: bool = False
+
+
+@dataclass(frozen=True)
+class ViTIntermediates:
+    """attn: per layer (B, H, n, n) or None unless return_attn; hiddens: L+1 residual streams (B, n_i, d)
+    (hiddens[0] the embedded input, hiddens[i+1] block i's output); kept: (B, K) patch indices kept."""
+    attn: tuple | None
+    hiddens: tuple
+    kept: torch.Tensor
 
 
 def normalize_images(images_u8: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -186,7 +229,7 @@ def load_tiny_vit(name: str = "tiny-vit", device="cpu", dtype=torch.float32):
 
     path = MODELS_DIR / f"{name}.pt"
     if not path.exists():
-        raise InputError(f"No checkpoint at {path}; run `python -m viz_core.models.train vit --name {name}`.")
+        raise InputError(f"No checkpoint at {path}; run `python -m viz_core.train.vit --name {name}`.")
     ck = torch.load(path, map_location="cpu", weights_only=True)
     cfg = ViTConfig.from_dict(ck["config"])
     model = TinyViT(cfg)
@@ -203,119 +246,3 @@ def accuracy(model: TinyViT, images_u8: np.ndarray, labels: np.ndarray, batch: i
         x = normalize_images(images_u8[i: i + batch])
         correct += int((model(x).argmax(-1).numpy() == labels[i: i + batch]).sum())
     return correct / len(labels)
-
-
-# ---------------------------------------------------------------------------------------------- training
-@dataclass(frozen=True)
-class ViTTrainConfig:
-    name: str = "tiny-vit"
-    pos: str = "learned"
-    d_model: int = 64
-    n_layer: int = 4
-    n_head: int = 4
-    mlp_ratio: int = 2
-    epochs: float = 4.0
-    batch: int = 128
-    lr: float = 3e-3
-    warmup: int = 100
-    weight_decay: float = 0.05
-    seed: int = 0
-    threads: int = 1
-    train_limit: int = 0  # 0 = all 60,000 training images
-    out_dir: str = str(MODELS_DIR)
-    write_card: bool = True
-    log_every: int = 100
-
-
-def train_vit(tc: ViTTrainConfig, data=None, progress=print) -> dict:
-    """data: optional ((x_train, y_train), (x_test, y_test)) uint8 arrays; default: full Fashion-MNIST
-    from Debian for training, the committed 2k test subset (and the full 10k test set) for evaluation."""
-    from viz_core.models.data import load_fashion_full, load_fashion_test_subset
-    from viz_core.models.train import _cpu_name, _lr_at
-
-    torch.set_num_threads(tc.threads)
-    torch.manual_seed(tc.seed)
-    full_test = None
-    if data is None:
-        xtr, ytr = load_fashion_full("train")
-        xte, yte = load_fashion_test_subset()
-        full_test = load_fashion_full("test")
-    else:
-        (xtr, ytr), (xte, yte) = data
-    if tc.train_limit:
-        xtr, ytr = xtr[: tc.train_limit], ytr[: tc.train_limit]
-    x_all = normalize_images(xtr)
-    y_all = torch.as_tensor(np.asarray(ytr), dtype=torch.long)
-    cfg = ViTConfig(d_model=tc.d_model, n_layer=tc.n_layer, n_head=tc.n_head, mlp_ratio=tc.mlp_ratio, pos=tc.pos)
-    model = TinyViT(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    g = torch.Generator().manual_seed(tc.seed)
-    steps = max(1, int(tc.epochs * len(y_all) / tc.batch))
-    t0 = time.perf_counter()
-    history = []
-    perm = torch.randperm(len(y_all), generator=g)
-    pos = 0
-    model.train()
-    for step in range(steps):
-        if pos + tc.batch > len(y_all):
-            perm, pos = torch.randperm(len(y_all), generator=g), 0
-        ix = perm[pos: pos + tc.batch]
-        pos += tc.batch
-        x, y = x_all[ix], y_all[ix]
-        flip = torch.rand(len(ix), generator=g) < 0.5  # horizontal flip augmentation
-        x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-        for grp in opt.param_groups:
-            grp["lr"] = _lr_at(step, steps, tc.lr, tc.warmup)
-        loss = F.cross_entropy(model(x), y, label_smoothing=0.05)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        if step % tc.log_every == 0 or step == steps - 1:
-            history.append((step, round(loss.item(), 4), round(time.perf_counter() - t0, 1)))
-            progress(f"step {step}/{steps} loss {loss.item():.3f} ({time.perf_counter() - t0:.0f} s)")
-    wall = time.perf_counter() - t0
-    acc_sub = accuracy(model, xte, yte)
-    meta = {"test_subset_accuracy": round(acc_sub, 4), "test_subset_n": int(len(yte)), "train_wall_s": round(wall, 1),
-            "threads": tc.threads, "cpu": _cpu_name(), "torch": torch.__version__, "params": model.num_params(),
-            "steps": steps, "train_images": int(len(y_all)), "train_config": asdict(tc), "history": history}
-    if full_test is not None:
-        meta["test_full_accuracy"] = round(accuracy(model, *full_test), 4)
-    path = save_vit(Path(tc.out_dir) / f"{tc.name}.pt", model, meta)
-    # accuracy of the fp16-stored weights as reloaded (what the tests check)
-    reloaded = TinyViT(cfg)
-    reloaded.load_state_dict({k: v.float() for k, v in torch.load(path, weights_only=True)["state_dict"].items()})
-    meta["test_subset_accuracy_fp16"] = round(accuracy(reloaded, xte, yte), 4)
-    meta["checkpoint_bytes"] = path.stat().st_size
-    save_vit(path, model, meta)
-    if tc.write_card:
-        _vit_card(Path(tc.out_dir) / f"{tc.name}.md", tc, cfg, meta)
-    progress(f"test-subset accuracy {acc_sub:.4f}; wrote {path} in {wall:.0f} s")
-    return meta
-
-
-def _vit_card(path: Path, tc: ViTTrainConfig, cfg: ViTConfig, meta: dict) -> None:
-    pos = {"learned": "learned absolute embeddings", "rope2d": f"axial 2D RoPE (base {cfg.rope_base:g})"}[cfg.pos]
-    full = (f"| accuracy, full 10,000-image test set | {meta['test_full_accuracy'] * 100:.2f} % |"
-            if "test_full_accuracy" in meta else "")
-    lines = [
-        f"# {tc.name}", "",
-        f"Tiny ViT trained here by `python -m viz_core.models.train vit --name {tc.name} --pos {tc.pos} "
-        f"--d-model {tc.d_model} --n-layer {tc.n_layer} --epochs {tc.epochs} --seed {tc.seed} --threads {tc.threads}`.",
-        "", "| field | value |", "|---|---|",
-        f"| architecture | pre-norm ViT, patch {cfg.patch} → {cfg.grid}×{cfg.grid} = {cfg.grid ** 2} tokens + CLS, "
-        f"{cfg.n_layer} layers, width {cfg.d_model}, {cfg.n_head} heads, MLP ×{cfg.mlp_ratio}, positions: {pos} |",
-        f"| parameters | {meta['params']:,} |",
-        f"| data | Fashion-MNIST (Debian `dataset-fashion-mnist`, MIT): {meta['train_images']:,} training images, "
-        f"random horizontal flips |",
-        f"| training | {meta['steps']} steps × batch {tc.batch} ({tc.epochs:g} epochs), AdamW lr {tc.lr} cosine, "
-        f"label smoothing 0.05, seed {tc.seed} |",
-        f"| **accuracy, committed 2,000-image test subset** | **{meta['test_subset_accuracy'] * 100:.2f} %** "
-        f"(fp16 checkpoint as loaded: {meta['test_subset_accuracy_fp16'] * 100:.2f} %) |",
-        full,
-        f"| wall time (measured) | {meta['train_wall_s']:.0f} s on {meta['cpu']}, {meta['threads']} torch thread(s), "
-        f"CPU shared with other jobs; torch {meta['torch']} |",
-        f"| checkpoint | `{tc.name}.pt`, fp16 weights, {meta['checkpoint_bytes']:,} bytes, "
-        f"`torch.load(weights_only=True)` |", "",
-    ]
-    path.write_text("\n".join(l for l in lines if l is not None), encoding="utf-8")

@@ -1,6 +1,6 @@
 """Figures for the FlashAttention page: tiles, running softmax statistics, traffic, measured memory and speed.
 
-Dao et al. 2022 (FlashAttention), Dao 2023 (FlashAttention-2). Pure functions of ``viz_core.flash_lab``
+Dao et al. 2022 (FlashAttention), Dao 2023 (FlashAttention-2). Pure functions of ``viz_core.labs.flash`` and ``flash_steps``
 results; pages, tests and the CLI share them.
 """
 from __future__ import annotations
@@ -10,7 +10,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from viz_core.errors import human_bytes
-from viz_core.flash_lab import MeasureResult, StepResult, method_label, state_at
+from viz_core.labs.flash import MeasureResult, method_label
+from viz_core.labs.flash_steps import StepResult, state_at
 from viz_core.plots.theme import DIVERGING, SEQUENTIAL, color, style
 
 HIGHLIGHT = "#D55E00"

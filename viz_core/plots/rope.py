@@ -1,4 +1,4 @@
-"""Figures for the RoPE pages: pure functions from ``viz_core.rope_lab`` results to plotly figures."""
+"""Figures for the RoPE pages: pure functions from ``viz_core.labs.rope`` and ``rope_scaling`` results to plotly figures."""
 from __future__ import annotations
 
 import math

@@ -1,0 +1,72 @@
+"""Theoretical cost of each attention variant: score entries, forward FLOPs and working bytes (formulas,
+not measurements; the lab and the benchmark print them beside what they measure)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from viz_core.attention.masks import MaskSpec, dense_mask, density as mask_density
+from viz_core.attention.types import AttnConfig
+
+SPARSE = ("sliding_window", "strided", "longformer", "bigbird", "block_sparse")
+
+
+@dataclass(frozen=True)
+class Cost:
+    score_entries: float  # attention scores computed (all batches and heads)
+    flops: float  # forward FLOPs (multiply-add = 2)
+    bytes: float  # working memory beyond Q, K, V (theoretical estimate)
+
+
+def theoretical_cost(name: str, b: int, h: int, n: int, d: int, attn: AttnConfig, elem: int = 4) -> Cost:
+    """Score entries, FLOPs and working bytes of ``name`` at these sizes (formulas, not measurements)."""
+    bh = b * h
+    causal = attn.causal
+    full_entries = bh * (n * (n + 1) / 2 if causal else n * n)
+    out_bytes = bh * n * d * elem
+    if name in ("full", "causal", "reference", "gqa", "mqa"):
+        e = bh * n * (n + 1) / 2 if name == "causal" else full_entries
+        return Cost(e, 4 * e * d, 2 * bh * n * n * elem + out_bytes)
+    if name in ("sdpa", "flash_tiled"):
+        return Cost(full_entries, 4 * full_entries * d, out_bytes + bh * n * 4)
+    if name == "differential":
+        return Cost(2 * full_entries, 4 * full_entries * d, 5 * bh * n * n * elem + out_bytes)
+    if name in SPARSE:
+        dens = sparse_density(MaskSpec(name, causal, attn.window, attn.stride, attn.n_global, attn.n_random,
+                                       attn.block, attn.seed), n)
+        e = bh * n * n * dens
+        if attn.sparse_impl == "dense":
+            mem = 3 * bh * n * n * elem
+        else:
+            mem = 3 * e * elem * 1.3 + 2 * e / max(1, attn.block) * d * elem
+        return Cost(e, 4 * e * d, mem + out_bytes)
+    if name == "linear":
+        f = d
+        st = bh * f * d * elem if not causal else (
+            bh * n * f * d * elem if attn.linear_form == "prefix" else bh * (n * attn.chunk + n / attn.chunk * f * d) * elem)
+        return Cost(0, bh * (4 * n * f * d + 4 * n * f) + 2 * bh * n * d, st + 2 * bh * n * f * elem + out_bytes)
+    if name == "performer":
+        m = attn.features
+        st = bh * m * d * elem if not causal else bh * (n * attn.chunk + n / attn.chunk * m * d) * elem
+        return Cost(0, bh * (4 * n * m * d + 4 * n * m + 4 * n * m * d), st + 4 * bh * n * m * elem + out_bytes)
+    if name == "linformer":
+        k = min(attn.proj_k, n)
+        e = bh * n * k
+        return Cost(e, 4 * e * d + 4 * bh * k * n * d, 2 * e * elem + 2 * bh * k * d * elem + out_bytes)
+    if name == "hierarchical":
+        per_q = min(n, 3 * attn.block + 3 * max(0, attn.levels - 1) + (
+            n / (attn.block * 2 ** (attn.levels - 1)) if attn.levels else 0))
+        e = bh * n * per_q
+        return Cost(e, 4 * e * d, 3 * e * elem + 2 * e / max(1, attn.block) * d * elem + out_bytes)
+    return Cost(full_entries, 4 * full_entries * d, 2 * bh * n * n * elem + out_bytes)
+
+
+def sparse_density(spec: MaskSpec, n: int) -> float:
+    """Fraction of allowed pairs; counted exactly for n <= 4096, else from a row sample."""
+    mod = spec.mask_mod(n, n)
+    if n <= 4096:
+        return mask_density(dense_mask(mod, n, n))
+    zero = torch.zeros((), dtype=torch.long)
+    rows = torch.linspace(0, n - 1, 512).long()
+    return float(mod(zero, zero, rows[:, None], torch.arange(n)[None, :]).float().mean())

@@ -1,1 +1,0 @@
-"""Measuring honestly: timers, peak memory, FLOP formulas, and the benchmark CLI runner."""

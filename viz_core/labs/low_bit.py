@@ -1,0 +1,128 @@
+"""The low-bit page: fp32, int8 and ternary (post-training and trained) versions of the tiny GPT, their
+held-out loss, weight storage and error, the matmul kernels PyTorch offers for each, and claim #19.
+
+Ma et al. 2024, "The Era of 1-bit LLMs" (BitNet b1.58); Wang et al. 2024, "1-bit AI Infra" (bitnet.cpp).
+The quantisers are in ``viz_core.compression.quantize``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from viz_core.claims import judge_19
+from viz_core.compression.quantize import (SCHEMES, int8_quantize, load_ternary, pack_ternary, quantizable_linears,
+                                           quantized_copy, storage_bytes, ternary_quantize, unpack_ternary)
+from viz_core.device import resolve_device
+from viz_core.errors import InputError
+from viz_core.labs.drop_redundancy import LayerDropConfig, _val_windows
+from viz_core.measure.timer import time_fn
+from viz_core.models.gpt import load_tiny_gpt
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    model: str = "tiny-gpt"
+    windows: int = 16
+    seq: int = 256
+    layer_in: int = 4096  # matmul benchmark shape (a 7B-class layer by default)
+    layer_out: int = 4096
+    batch_tokens: int = 1  # 1 = decoding one token (memory-bound GEMV)
+    seed: int = 0
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class QuantResult:
+    schemes: tuple[str, ...]
+    val_loss: np.ndarray  # (S,) nats/byte on held-out text
+    storage_bytes: np.ndarray  # (S,) bytes of the block linears
+    weight_error: np.ndarray  # (S,) relative Frobenius error of the block weights vs fp32
+    sample_weights: np.ndarray  # (S, 16, 16) a corner of one weight matrix per scheme
+    kernels: tuple[str, ...]  # matmul implementations timed
+    kernel_ms: np.ndarray  # (K,) median time of y = x·Wᵀ for the benchmark shape
+    kernel_bytes: np.ndarray  # (K,) weight bytes each kernel reads
+    kernel_max_err: np.ndarray  # (K,) max |y − y_fp32| relative to max |y_fp32|
+    ternary_meta: dict
+    device: str
+
+
+def _kernels(cfg: QuantConfig, dev: torch.device) -> tuple[list[str], list[float], list[int], list[float]]:
+    g = torch.Generator().manual_seed(cfg.seed)
+    w = (torch.randn(cfg.layer_out, cfg.layer_in, generator=g) * 0.02).to(dev)
+    x = torch.randn(cfg.batch_tokens, cfg.layer_in, generator=g).to(dev)
+    ref = x @ w.T
+    q8, s8 = int8_quantize(w)
+    qt, gt = ternary_quantize(w)
+    pos, neg = (qt == 1).float(), (qt == -1).float()
+    packed = pack_ternary(qt)
+    wb, xb = w.bfloat16(), x.bfloat16()
+    impls = {
+        "fp32 matmul": (lambda: x @ w.T, 4 * w.numel()),
+        "bf16 matmul": (lambda: (xb @ wb.T).float(), 2 * w.numel()),
+        "int8 weight-only (PyTorch kernel)": (lambda: torch.ops.aten._weight_int8pack_mm(x, q8, s8), w.numel()),
+        "ternary as add/sub (two masked matmuls)": (lambda: (x @ pos.T - x @ neg.T) * gt, 2 * 4 * w.numel()),
+        "ternary unpack 2-bit + matmul": (lambda: x @ (unpack_ternary(packed, cfg.layer_in).float().T) * gt,
+                                          packed.numel()),
+    }
+    names, ms, nbytes, errs = [], [], [], []
+    scale = float(ref.abs().max()) or 1.0
+    for name, (fn, nb) in impls.items():
+        try:
+            y = fn()
+        except (RuntimeError, NotImplementedError):
+            continue  # kernel not available on this build/device
+        t = time_fn(fn, device=dev, warmup=1, repeats=7, max_seconds=0.5)
+        names.append(name)
+        ms.append(t.median_s * 1e3)
+        nbytes.append(int(nb))
+        errs.append(float((y.float() - ref).abs().max()) / scale)
+    return names, ms, nbytes, errs
+
+
+@torch.no_grad()
+def run(cfg: QuantConfig) -> QuantResult:
+    if cfg.layer_in * cfg.layer_out > 64 * 2**20 or cfg.batch_tokens > 4096:
+        raise InputError("The benchmark layer is limited to 64 M weights and 4096 tokens.")
+    dev = resolve_device(cfg.device)
+    base, tok, mcfg = load_tiny_gpt(cfg.model)  # quantised on the CPU, evaluated on ``dev``
+    x, y = (t.to(dev) for t in _val_windows(LayerDropConfig(windows=cfg.windows, seq=cfg.seq, seed=cfg.seed), tok))
+    models = {s: quantized_copy(base, s) for s in SCHEMES[:3]}
+    meta: dict = {}
+    try:
+        models[SCHEMES[3]], _, _, meta = load_ternary()
+    except InputError:
+        pass
+    schemes = tuple(models)
+    losses, errors, corners = [], [], []
+    ref_w = torch.cat([lin.weight.flatten() for _, lin in quantizable_linears(base)])
+    for s in schemes:
+        m = models[s].to(dev)
+        lg = m(x)[0]
+        losses.append(float(F.cross_entropy(lg.reshape(-1, lg.shape[-1]), y.reshape(-1))))
+        w = torch.cat([lin.weight.flatten() for _, lin in quantizable_linears(m)]).cpu()
+        errors.append(float((w - ref_w).norm() / ref_w.norm()))
+        corners.append(quantizable_linears(m)[0][1].weight[:16, :16].cpu().numpy())
+    names, ms, nb, errs = _kernels(cfg, dev)
+    return QuantResult(schemes, np.array(losses), np.array([storage_bytes(base, s) for s in schemes]),
+                       np.array(errors), np.stack(corners), tuple(names), np.array(ms), np.array(nb),
+                       np.array(errs), meta, str(dev))
+
+
+def bitnet_claim(res: QuantResult):
+    """Claim #19 (bitnet.cpp) against what PyTorch on this device offers."""
+    k = {n: i for i, n in enumerate(res.kernels)}
+    fp = res.kernel_ms[k["fp32 matmul"]]
+    tern = [res.kernel_ms[i] for n, i in k.items() if n.startswith("ternary")]
+    best = min(tern) if tern else float("nan")
+    s = {n: i for i, n in enumerate(res.schemes)}
+    storage = res.storage_bytes[s["fp32"]] / res.storage_bytes[s["ternary (post-training)"]]
+    loss, loss_pct = "", None
+    if "ternary (trained, STE)" in s:
+        lt, lf = res.val_loss[s["ternary (trained, STE)"]], res.val_loss[s["fp32"]]
+        loss, loss_pct = f"; trained ternary loss {lt:.3f} vs fp32 {lf:.3f} nats/byte", float((lt / lf - 1) * 100)
+    return judge_19(fp / best if best else None, loss_pct, measured=(
+        f"best ternary product in PyTorch {best:.2f} ms vs fp32 {fp:.2f} ms ({fp / best:.2f}×); weights "
+        f"{storage:.1f}× smaller{loss}"), provenance=f"measured live ({res.device})")
