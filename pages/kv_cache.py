@@ -14,6 +14,7 @@ from ui.errors import guard, stop
 from ui.layout import claim_checks, figure, header, metrics, table
 from viz_core.labs import kv_cache as kv
 from viz_core.errors import human_bytes
+from viz_core.measure.budget import check_seconds
 from viz_core.plots import decoding as plots
 
 run = cached.data(kv.run)
@@ -22,6 +23,7 @@ cache_bytes = cached.data(kv.tiny_gpt_cache_bytes)
 calc = cached.data(kv.calculate)
 gqa_run = cached.data(kv.run_gqa)
 gqa_options = cached.data(kv.gqa_variant_options)
+gqa_estimate = cached.data(kv.estimate_gqa_s)
 
 header("KV cache: generate without recomputing the past",
        "A decoder writes one token at a time, and each new token attends to the **keys and values** of every "
@@ -118,6 +120,10 @@ steps = params.select_slider("Uptrain every variant (AdamW steps, batch 8 × 128
 with guard(stop=False):
     gcfg = kv.GQAConfig(device=s.device, dtype=s.dtype, uptrain_steps=int(steps))
     if steps:  # minutes on a CPU: one variant at a time, with progress, a stop button and partial results
+        est = gqa_estimate(gcfg)
+        check_seconds(est, what=f"Uptraining every variant {int(steps)} steps", fits="fewer uptraining steps")
+        st.caption(f"Estimated before starting: about {est:.0f} s on this machine (one AdamW step and one "
+                   "held-out window timed now).")
         parts, _ = progress.sweep(
             "Uptraining and scoring each variant", gqa_options(gcfg),
             lambda k: gqa_run(dataclasses.replace(gcfg, kv_heads=(k,))), key="kv_gqa_sweep",

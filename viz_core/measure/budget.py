@@ -7,7 +7,8 @@ over the budget is refused with a ``BudgetError`` that says what would fit.
 Setting (documented in the README):
 
 - ``LAB_REQUEST_BUDGET_MIB``: memory one request may add on the CPU, in MiB (default 256).
-- ``LAB_REQUEST_SECONDS``: estimated seconds above which a run is refused or split with progress (default 60).
+- ``LAB_REQUEST_SECONDS``: estimated seconds above which a run is refused (default 300); runs above
+  ``PROGRESS_AFTER_S`` (5 s) show progress and a Stop button.
 
 Shared resources loaded once per server (model weights behind ``st.cache_resource``) are not per-request
 and are checked against the machine's free memory instead (``viz_core.bench.memory.check_budget`` with an
@@ -24,7 +25,7 @@ from viz_core.errors import BudgetError, human_bytes
 ENV_MEMORY = "LAB_REQUEST_BUDGET_MIB"
 ENV_SECONDS = "LAB_REQUEST_SECONDS"
 DEFAULT_MIB = 256
-DEFAULT_SECONDS = 60.0
+DEFAULT_SECONDS = 300.0
 PROGRESS_AFTER_S = 5.0  # runs estimated above this show progress (or are refused when they cannot)
 
 
@@ -45,7 +46,7 @@ def request_budget_bytes() -> int:
 
 
 def request_seconds() -> float:
-    """Longest estimated run a request may start (default 60 s); longer runs are refused with a message."""
+    """Longest estimated run a request may start (default 300 s); longer runs are refused with a message."""
     return _env_float(ENV_SECONDS, DEFAULT_SECONDS)
 
 
