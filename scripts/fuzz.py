@@ -67,9 +67,12 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             warm = H.run_case(at, H.Case(page.path, "warm-up", "defaults (shared models load here)", []))
             keep(warm)
-            for group in H.single_cases(page.path, at):
-                for rec in H.run_group(page.path, group, args.timeout):
+            for group in H.single_cases(page.path, at):  # one session per page (each group undoes the last)
+                for case in group:
+                    rec = H.run_case(at, case)
                     keep(rec)
+                    if rec.outcome == "harness-error":  # a run that never finished: start a fresh session
+                        at = H.open_app(page.path, args.timeout)
             if at.get("file_uploader") or H.find(at, "radio", "Image", 0) is not None:
                 for rec in H.run_group(page.path, H.upload_cases(page.path), args.timeout):
                     keep(rec)

@@ -40,7 +40,7 @@ route_through_app()
 
 # Widgets the fuzz does not press: they fetch a ~93 MB model from PyPI (a shared, cached resource, not a
 # per-request allocation) — exercised by the page's own tests.
-SKIP_LABELS = ("Fetch and load SmolLM2",)
+SKIP_LABELS = ("Fetch and load SmolLM2", "← Previous", "Next:")  # + lesson navigation (it leaves the page)
 KINDS = ("slider", "select_slider", "number_input", "selectbox", "radio", "multiselect", "text_input",
          "text_area", "toggle", "checkbox", "button")
 UNKNOWN = "🙃 not-an-option"
@@ -217,6 +217,29 @@ def values_for(kind: str, node) -> list[tuple[str, Any]]:
     return []
 
 
+def default_value(kind: str, node) -> Any:
+    """The widget's own default, in the form ``inject`` sends (used to undo a case on a reused session)."""
+    proto = node.proto
+    try:
+        if kind == "slider":
+            return list(proto.default)[0]
+        if kind == "number_input":
+            return proto.default if proto.has_default else None
+        if kind in ("selectbox", "radio"):
+            return proto.options[int(proto.default)] if proto.HasField("default") else None
+        if kind == "select_slider":
+            return proto.options[int(list(proto.default)[0])]
+        if kind == "multiselect":
+            return [proto.options[int(i)] for i in proto.default]
+        if kind in ("text_input", "text_area"):
+            return proto.default
+        if kind in ("toggle", "checkbox"):
+            return bool(proto.default)
+    except Exception:  # noqa: BLE001 - a proto without a default: the group is not undone
+        return None
+    return None
+
+
 def random_value(kind: str, node, rng: random.Random) -> Any:
     """A value the real browser could send (inside the widget's range or options)."""
     if kind == "slider":
@@ -293,7 +316,7 @@ def _apply(at: AppTest, case: Case) -> str:
     missing = []
     if case.upload is not None:
         radio = find(at, "radio", "Image", 0)
-        if radio is not None and "Upload" in _options(radio):
+        if radio is not None and "Upload" in _options(radio) and not at.get("file_uploader"):
             inject("radio", radio, "Upload")
             at.run()
         up = at.get("file_uploader")
@@ -334,8 +357,10 @@ def run_case(at: AppTest, case: Case) -> Record:
 
 
 def single_cases(page: str, at: AppTest, crafted_only: bool = False) -> list[list[Case]]:
-    """One group (a fresh app) per widget, one case per value."""
+    """One group per widget, one case per value. The first case of each group also puts the previous
+    group's widget back to its default, so the groups can share one session."""
     groups = []
+    previous = None
     for kind, label, nth, node in widgets(at):
         group = []
         for desc, value in values_for(kind, node):
@@ -347,7 +372,11 @@ def single_cases(page: str, at: AppTest, crafted_only: bool = False) -> list[lis
             group.append(Case(page, "crafted" if crafted else "single", f"{kind} {label!r}#{nth} = {desc} ({shown[:60]})",
                               [(kind, label, nth, value)]))
         if group:
+            if previous is not None:
+                group[0].values = [previous] + group[0].values
             groups.append(group)
+            default = default_value(kind, node)
+            previous = (kind, label, nth, default) if default is not None and kind != "button" else None
     return groups
 
 
