@@ -90,9 +90,17 @@ layout.table(plots.results_table(res), name="attention_variants", hide_index=Tru
                             "row KL (nats)": st.column_config.NumberColumn(format="%.3g"),
                             "time (ms)": st.column_config.NumberColumn(format="%.3g"),
                             "speed-up vs exact": st.column_config.NumberColumn(format="%.2f×")})
-st.caption("rel. err = ‖out − exact‖ / ‖exact‖ (Frobenius). Row KL = mean over query rows of KL(variant ‖ exact) "
-           "of the attention weights (empty where weights can be negative). At small N fixed overheads dominate "
-           "the times: use the scaling page for long sequences.")
+for v in res.variants:
+    if not v.ok:
+        st.warning(f"**{v.name}** did not run with these settings: {v.message}", icon="⚠️")
+st.caption("**exact for its mask** = softmax attention computed exactly over the pairs the variant's mask allows; "
+           "its rel. err against *full* attention is the weight outside the mask, so it can be large (a window "
+           "misses distant keys). rel. err = ‖out − exact‖ / ‖exact‖ (Frobenius). Row KL = mean over query rows of "
+           "KL(variant ‖ exact) of the attention weights (empty where weights can be negative). At small N fixed "
+           "overheads dominate the times: use the scaling page for long sequences.")
+if res.exact_weights is None:
+    st.info(f"At N = {res.n} the N×N weight maps are too large to draw (they are drawn for N ≤ 512): each variant "
+            "shows, per query row, the keys it may attend to and the relative error of that row's output.")
 
 if res.exact_weights is not None:
     layout.figure(plots.exact_figure(res.exact_weights), key="exact")

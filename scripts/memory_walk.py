@@ -59,7 +59,7 @@ def main(argv=None) -> int:
                 time.sleep(0.5)
             wait_done(pg, before)
             time.sleep(2)
-            caption = [c for c in pg.locator('[data-testid="stCaptionContainer"]').all_inner_texts() if "weights in memory" in c]
+            caption = [c for c in pg.locator('[data-testid="stCaptionContainer"]').all_text_contents() if "weights in memory" in c]
             report.update(smollm_loaded=pg.get_by_text("loaded ✅").count() > 0, smollm_caption=caption,
                           smollm_peak_mib=round(sampler.peak, 1), smollm_hwm_mib=round(sampler.high_water_mib(), 1),
                           smollm_rss_now_mib=round(tree_rss_mib(srv.proc.pid), 1))

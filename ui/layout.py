@@ -1,6 +1,7 @@
 """Small building blocks every page uses: header with citations, metric rows, claim checks."""
 from __future__ import annotations
 
+import re
 from typing import Iterable, Sequence
 
 import streamlit as st
@@ -11,14 +12,34 @@ from viz_core.plots import theme
 _VERDICT_ICON = {Verdict.HOLDS: "✅", Verdict.PARTLY: "🟡", Verdict.NOT_HERE: "❌", Verdict.NOT_MEASURED: "⏸️"}
 
 
-def header(title: str, intro: str, papers: Sequence[str] = ()) -> None:
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*_(\"“])")
+
+
+def split_intro(intro: str, max_chars: int = 280) -> tuple[str, str]:
+    """The opening (one or two sentences, at most ``max_chars`` unless one sentence is longer) and the rest."""
+    parts = _SENTENCE_END.split(intro.strip())
+    lead = parts[0]
+    for k, p in enumerate(parts[1:], start=1):
+        if k >= 2 or len(lead) + 1 + len(p) > max_chars:
+            return lead, " ".join(parts[k:])
+        lead += " " + p
+    return lead, ""
+
+
+def header(title: str, intro: str, papers: Sequence[str] = (), more: str = "") -> None:
+    """Title, one or two sentences, then (folded) the longer explanation and the citations."""
     st.title(title)
-    st.markdown(intro)
-    if papers and presenting():  # long citations are developer detail on a projector
-        with st.expander(f"Papers ({len(papers)})"):
-            st.caption(" · ".join(papers))
-    elif papers:
-        st.caption("Papers: " + " · ".join(papers))
+    lead, rest = split_intro(intro)
+    st.markdown(lead)
+    rest = "\n\n".join(t for t in (rest, more) if t)
+    if rest or papers:
+        label = "More about this page" + (f" and its {len(papers)} paper{'s' if len(papers) > 1 else ''}"
+                                          if papers else "")
+        with st.expander(label):
+            if rest:
+                st.markdown(rest)
+            if papers:
+                st.markdown("**Papers**\n" + "\n".join(f"- {p}" for p in papers))
 
 
 def metrics(items: Iterable[tuple[str, str] | tuple[str, str, str]], columns: int | None = None) -> None:

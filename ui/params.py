@@ -65,15 +65,18 @@ def _parse_bool(raw: str) -> bool | None:
 
 
 def _parse_number(raw: str, kind: type) -> float | int | None:
+    """A finite number, or +-inf for a number too large to hold (clamped later); None when it is not one."""
+    if len(raw) > 1000:
+        return None
     try:
-        x = float(raw.strip()[:64])
+        x = float(raw.strip())
     except ValueError:
         return None
-    if not math.isfinite(x):
+    if math.isnan(x):
         return None
-    if kind is int:
-        return int(round(x)) if abs(x) < 2**62 else None
-    return x
+    if math.isinf(x) or (kind is int and abs(x) >= 2**62):
+        return math.copysign(math.inf, x)
+    return int(round(x)) if kind is int else x
 
 
 def _clamp(x, lo, hi):
@@ -201,6 +204,8 @@ class _Number(_Spec):
         if x is None:
             return default, "is not a number"
         x2, clamped = _clamp(x, a.get("min_value"), a.get("max_value"))
+        if isinstance(x2, float) and math.isinf(x2):
+            return default, "is too large"
         return x2, ("is out of range and was clamped" if clamped else "")
 
     def repair(self, value, a, default):

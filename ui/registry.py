@@ -15,6 +15,7 @@ Pure Python: no streamlit here, so tests can use it directly.
 from __future__ import annotations
 
 import ast
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,10 +63,25 @@ def parse_header(path: Path) -> PageInfo:
     )
 
 
+_LOCK = threading.Lock()
+_CACHE: dict[tuple, list[PageInfo]] = {}
+
+
 def discover_pages() -> list[PageInfo]:
-    """All pages, sorted by section then order."""
-    pages = [parse_header(p) for p in sorted(PAGES_DIR.glob("*.py")) if not p.name.startswith("_")]
-    return sorted(pages, key=lambda p: (SECTIONS.index(p.section), p.order, p.title))
+    """All pages, sorted by section then order.
+
+    Parsed once per set of files (name, mtime) and under a lock: every session's app.py run calls this, and
+    CPython 3.11's ``ast.parse`` is not thread-safe (concurrent calls raise "SystemError: AST constructor
+    recursion depth mismatch", seen in the 2-session load test).
+    """
+    files = sorted(p for p in PAGES_DIR.glob("*.py") if not p.name.startswith("_"))
+    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in files)
+    with _LOCK:
+        if stamp not in _CACHE:
+            pages = [parse_header(p) for p in files]
+            _CACHE.clear()
+            _CACHE[stamp] = sorted(pages, key=lambda p: (SECTIONS.index(p.section), p.order, p.title))
+        return list(_CACHE[stamp])
 
 
 def by_section() -> dict[str, list[PageInfo]]:

@@ -59,7 +59,7 @@ def test_url_follows_a_control_and_drops_defaults():
 
 @pytest.mark.parametrize("name,raw,expect", [
     ("head_dimension_d", "sixteen", 16), ("head_dimension_d", "1e9", 256), ("head_dimension_d", "nan", 16),
-    ("head_dimension_d", "9" * 10_000, 16), ("head_dimension_d", "-inf", 16)])
+    ("head_dimension_d", "9" * 10_000, 16), ("head_dimension_d", "-inf", 1), ("head_dimension_d", "9" * 500, 256)])
 def test_hostile_number_falls_back_or_clamps_with_a_note(name, raw, expect):
     at = open_with_query("pages/rope.py", {name: raw})
     assert not at.exception
@@ -129,6 +129,7 @@ def test_every_table_offers_csv():
 def test_encode_and_parse_round_trip():
     assert params.encode(True) == "1" and params.encode(0.5) == "0.5" and params.encode(4096.0) == "4096"
     assert params.encode([1, "a"]) == "1,a"
-    assert params._parse_number("1e3", int) == 1000 and params._parse_number("inf", float) is None
+    assert params._parse_number("1e3", int) == 1000 and params._parse_number("nan", float) is None
+    assert params._parse_number("-1e400", float) == float("-inf") and params._parse_number("5e18", int) == float("inf")
     assert params._match_option("4096", [1024, 4096], None) == (True, 4096)
     assert params._match_option("BF16", ["float32"], None) == (False, None)

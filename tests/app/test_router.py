@@ -82,15 +82,15 @@ def test_done_marker_after_guard_refuses_an_upload():
 def test_nan_and_inf_in_an_integer_number_input_end_in_a_message():
     at = open_page("pages/rope.py")
     for bad in (math.nan, math.inf, -math.inf):
-        inject("number_input", find(at, "number_input", "Position m", 0), bad)
+        inject("number_input", find(at, "number_input", "First position of the walk", 0), bad)
         at.run()
         assert not at.exception, [e.value for e in at.exception]
         assert any("a number field received" in str(w.value) for w in at.warning)
         assert done_marker(at)
     # the session stays usable: the next real value works and shows no message
-    find(at, "number_input", "Position m", 0).set_value(1000).run()
+    find(at, "number_input", "First position of the walk", 0).set_value(1000).run()
     assert_clean(at)
-    assert not at.warning and "position 1,000" in str(plotly_specs(at)[0]["data"])
+    assert not at.warning and "Position m = 1,000" in str(plotly_specs(at)[0])
 
 
 def test_nan_in_the_sidebar_seed_ends_in_a_message():

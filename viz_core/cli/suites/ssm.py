@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from viz_core.labs.bench_formulas import ssm_dims, ssm_row
 from viz_core.labs.ssm import DecodeConfig, MixerConfig, decode, mixers
 
 HELP = "prefill (3 scans vs SDPA) and decode (Mamba state vs GPT KV cache) scaling with N"
@@ -42,19 +43,30 @@ def run(args, progress) -> list[dict]:
                          "work": m.work[i, j] if i < 3 else None, "depth": m.depth[i, j] if i < 3 else None,
                          "rel_err_vs_sequential": m.max_diff[i, j] if i < 3 else None,
                          "device": m.device, "threads": m.threads, "dims": m.dims, "load_1min": load()})
-    progress("decode: tiny Mamba step vs tiny GPT with KV cache")
-    d = decode(DecodeConfig(contexts=_ints(args.contexts), steps=args.steps, device=args.device, dtype=args.dtype))
-    for name, s, iqr, by in (("tiny-mamba", d.mamba_s, d.mamba_iqr_s, d.mamba_state_bytes),
-                             ("tiny-gpt", d.gpt_s, d.gpt_iqr_s, d.gpt_cache_bytes)):
-        for j, c in enumerate(d.contexts):
-            rows.append({"kind": "decode", "method": name, "n": int(c), "median_ms": s[j] * 1e3,
-                         "iqr_ms": iqr[j] * 1e3, "latency_vs_first_context": s[j] / s[0],
-                         "state_bytes": int(by[j]), "steps": d.steps, "device": d.device, "threads": d.threads,
-                         "load_1min": load()})
+    contexts = _ints(args.contexts)
+    d = None
+    if contexts:  # '' skips decoding (the live sweep on the Benchmarks page times the prefill only)
+        progress("decode: tiny Mamba step vs tiny GPT with KV cache")
+        d = decode(DecodeConfig(contexts=contexts, steps=args.steps, device=args.device, dtype=args.dtype))
+        for name, s, iqr, by in (("tiny-mamba", d.mamba_s, d.mamba_iqr_s, d.mamba_state_bytes),
+                                 ("tiny-gpt", d.gpt_s, d.gpt_iqr_s, d.gpt_cache_bytes)):
+            for j, c in enumerate(d.contexts):
+                rows.append({"kind": "decode", "method": name, "n": int(c), "median_ms": s[j] * 1e3,
+                             "iqr_ms": iqr[j] * 1e3, "latency_vs_first_context": s[j] / s[0],
+                             "state_bytes": int(by[j]), "steps": d.steps, "device": d.device, "threads": d.threads,
+                             "load_1min": load()})
+    try:
+        dims = ssm_dims()
+    except Exception:  # noqa: BLE001 - decode rows then go without formulas; prefill rows need none
+        dims = None
+    for r in rows:  # FLOPs and bytes by formula, for the roofline columns the runner adds
+        ssm_row(r, dims)
+        r.setdefault("dtype", "float32")
     par = [r for r in rows if r["kind"] == "prefill" and r["method"] == "parallel"]
     if par:
         progress(f"target: parallel/sequential speed-up at N={par[-1]['n']}: {par[-1]['speedup_vs_sequential']:.2f}× "
                  "(target ≥ 5×)")
-    progress(f"target: Mamba latency ×{d.mamba_s[-1] / d.mamba_s[0]:.2f} from {d.contexts[0]} to {d.contexts[-1]} "
-             f"(target ≤ 1.2×); GPT ×{d.gpt_s[-1] / d.gpt_s[0]:.2f}")
+    if d is not None:
+        progress(f"target: Mamba latency ×{d.mamba_s[-1] / d.mamba_s[0]:.2f} from {d.contexts[0]} to "
+                 f"{d.contexts[-1]} (target ≤ 1.2×); GPT ×{d.gpt_s[-1] / d.gpt_s[0]:.2f}")
     return rows
