@@ -76,7 +76,7 @@ cfg = LabConfig(variants=tuple(chosen), inputs=InputConfig(n, heads, head_dim, 1
 with errors.guard():
     if not chosen:
         st.info("Pick at least one variant.")
-        st.stop()
+        errors.stop()
     with st.spinner("Running the variants…"):
         res = run(cfg)
 

@@ -11,6 +11,7 @@ from ui import cached, errors, layout, params, state
 from viz_core.attention import all_variants
 from viz_core.labs.attention_scaling import EXPECTED_SLOPE, SweepConfig, measure_point, summarize
 from viz_core.attention.types import AttnConfig
+from viz_core.measure.budget import request_budget_bytes
 from viz_core.plots import attention as plots
 
 point = cached.data(measure_point, max_entries=256)
@@ -37,8 +38,12 @@ threads = params.select_slider(c1, "CPU threads", [1, 2, 4, 8], value=1,
                            help="torch threads while timing. On a shared CPU one thread is the repeatable choice.")
 heads = params.select_slider(c2, "Heads", [1, 2, 4, 8], value=4)
 head_dim = params.select_slider(c2, "Head size d", [16, 32, 64], value=32)
-budget_mib = params.select_slider(c3, "Memory budget (MiB)", [64, 128, 256, 512, 1024, 2048, 4096, 8192], value=512,
-                              help="A point whose estimated memory exceeds this is not run.")
+cap_mib = request_budget_bytes() // 2**20  # one request may not use more (LAB_REQUEST_BUDGET_MIB)
+budget_opts = [m for m in (64, 128, 256, 512, 1024, 2048, 4096, 8192) if m < cap_mib] + [cap_mib]
+budget_mib = params.select_slider(c3, "Memory budget (MiB)", budget_opts,
+                                  value=256 if 256 in budget_opts else cap_mib,
+                                  help=f"A point whose estimated memory exceeds this is not run. At most {cap_mib} "
+                                       "MiB: what one request may use on this server (LAB_REQUEST_BUDGET_MIB).")
 max_s = params.slider(c3, "Time limit per point (s)", 1, 60, 10)
 causal = params.toggle(c4, "Causal", value=False)
 window = params.select_slider(c4, "Window (sliding window, Longformer, BigBird)", [32, 64, 128, 256], value=64)
@@ -52,7 +57,7 @@ cfg = SweepConfig(variants=tuple(chosen), lengths=tuple(n for n in LENGTHS if n 
 with errors.guard():
     if not chosen:
         st.info("Pick at least one variant.")
-        st.stop()
+        errors.stop()
     bar = st.progress(0.0, text="measuring…")
     chart = st.empty()
     points = []

@@ -7,8 +7,8 @@ order: 10
 """
 import streamlit as st
 
-from ui import cached, params, state
-from ui.errors import guard
+from ui import cached, longrun, params, state
+from ui.errors import guard, stop
 from ui.layout import claim_checks, figure, header, metrics
 from viz_core.errors import human_bytes
 from viz_core.labs import drop_redundancy as red
@@ -16,6 +16,7 @@ from viz_core.plots import compression as plots
 
 layer_drop = cached.data(red.layer_drop)
 token_drop = cached.data(red.token_drop)
+token_drop_estimate = cached.data(red.estimate_token_drop_s)
 
 header("Dropping redundant layers and tokens",
        "Not every part of a trained transformer pulls its weight. If an attention sublayer's output is almost "
@@ -54,9 +55,12 @@ after = params.slider(c1, "Drop after layer", 0, 3, 1, key="drop_after",
 n_images = params.select_slider(c2, "Test images", [100, 200, 500, 1000, 2000], value=100, key="drop_images")
 example_keep = params.select_slider(c3, "Kept fraction in the example", [0.75, 0.5, 0.375, 0.25, 0.125], value=0.25,
                                 key="drop_keep")
+tcfg = red.TokenDropConfig(drop_after_layer=after, n_images=n_images, example_keep=example_keep, device=device)
 with guard():
-    tres = token_drop(red.TokenDropConfig(drop_after_layer=after, n_images=n_images, example_keep=example_keep,
-                                          device=device))
+    tres = longrun.run(token_drop, tcfg, estimate_s=token_drop_estimate(tcfg), key="drop_tokens",
+                       what=f"Dropping tokens on {n_images:,} test images", fits="fewer test images")
+if tres is None:
+    stop()
 figure(plots.token_drop_curves(tres), key="token_curves")
 figure(plots.kept_patches(tres), key="kept")
 st.caption("similarity: repeatedly drop the patch token most similar (cosine) to another kept one · "

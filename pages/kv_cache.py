@@ -10,10 +10,11 @@ import dataclasses
 import streamlit as st
 
 from ui import cached, params, progress, state
-from ui.errors import guard
+from ui.errors import guard, stop
 from ui.layout import claim_checks, figure, header, metrics, table
 from viz_core.labs import kv_cache as kv, kv_cache_fast as fast_lab
 from viz_core.errors import human_bytes
+from viz_core.measure.budget import check_seconds
 from viz_core.plots import decoding as plots
 
 run = cached.data(kv.run)
@@ -22,6 +23,7 @@ cache_bytes = cached.data(kv.tiny_gpt_cache_bytes)
 calc = cached.data(kv.calculate)
 gqa_run = cached.data(kv.run_gqa)
 gqa_options = cached.data(kv.gqa_variant_options)
+gqa_estimate = cached.data(kv.estimate_gqa_s)
 fast_run = cached.data(fast_lab.run)
 
 header("KV cache: generate without recomputing the past",
@@ -145,6 +147,9 @@ def gqa_section():
     with guard(stop=False):
         gcfg = kv.GQAConfig(device=s.device, dtype=s.dtype, uptrain_steps=int(steps))
         if steps:  # minutes on a CPU: one variant at a time, with progress, a stop button and partial results
+            est = gqa_estimate(gcfg)  # one AdamW step and one held-out window, timed now
+            check_seconds(est, what=f"Uptraining every variant {int(steps)} steps", fits="fewer uptraining steps")
+            st.caption(f"Estimated before starting: about {est:.0f} s on this machine.")
             parts, _ = progress.sweep(
                 "Uptraining and scoring each variant", gqa_options(gcfg),
                 lambda k: gqa_run(dataclasses.replace(gcfg, kv_heads=(k,))), key="kv_gqa_sweep",

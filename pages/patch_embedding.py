@@ -10,7 +10,7 @@ import streamlit as st
 from ui import cached, params, state
 from ui.errors import guard
 from ui.image_source import pick_image
-from ui.layout import figure, header, metrics
+from ui.layout import figure, header, metrics, notes as show_notes
 from viz_core.plots import vision as plots
 from viz_core.labs import patch_embedding as embedding
 from viz_core.vision import patching
@@ -29,7 +29,11 @@ header("Patch embedding: patches become vectors",
 source, label = pick_image("embedding")
 c1, c2, c3 = st.columns(3)
 size = params.select_slider(c1, "Image size", patching.IMAGE_SIZES, value=224, key="emb_image_size")
-patch = params.select_slider(c2, "Patch size", patching.PATCH_SIZES, value=16, key="emb_patch")
+# only patch sizes this page accepts at this image size (at most MAX_TOKENS tokens)
+patch_opts = [p for p in patching.PATCH_SIZES if p <= size and (size // p) ** 2 <= embedding.MAX_TOKENS]
+patch = params.select_slider(c2, "Patch size", patch_opts, value=16 if 16 in patch_opts else patch_opts[0],
+                             key="emb_patch", help=f"Sizes that make more than {embedding.MAX_TOKENS:,} tokens are not "
+                                                   "offered: this page draws N×N similarity maps.")
 d_model = params.select_slider(c3, "Embedding width D", [32, 64, 128, 192, 384, 768], value=192, key="emb_d")
 seed = state.settings().seed
 
@@ -42,8 +46,7 @@ with guard():
     res = run(source, embedding.EmbedConfig(image_size=size, patch_size=patch, d_model=d_model, seed=seed,
                                             pca_components=3 if dims == "3D" else 2, query_patch=q))
 
-for note in res.notes:
-    st.info(note)
+show_notes(res.notes)
 n = res.embeddings.shape[0]
 metrics([
     ("Tokens × dims", f"{n} × {d_model}"),

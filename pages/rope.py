@@ -10,7 +10,7 @@ import streamlit as st
 from ui import cached, params, state
 from ui.errors import guard
 from ui.image_source import pick_image
-from ui.layout import figure, header, metrics
+from ui.layout import figure, header, metrics, notes as show_notes
 from viz_core.labs import rope as rope_lab
 from viz_core.plots import rope as plots
 
@@ -28,18 +28,19 @@ header("RoPE: positions as rotations",
        papers=["Su et al. 2021, RoFormer (arXiv:2104.09864)", "Heo et al. 2024, RoPE for Vision Transformer (2D axial)",
                "Vaswani et al. 2017, Attention Is All You Need (sinusoidal embeddings)"])
 s = state.settings()
-base = params.number_input("Base", min_value=-10.0, max_value=1e7, value=10000.0, step=1000.0, format="%g",
-                       help="θᵢ = base^(−2i/d), used by every section below. Llama 2 uses 10,000, Llama 3 uses "
-                            "500,000. Try 1.")
+base = params.number_input("Base", min_value=2.0, max_value=1e7, value=10000.0, step=1000.0, format="%g",
+                           help="θᵢ = base^(−2i/d), so the base must be above 1 (used by sections 1–3). Llama 2 "
+                                "uses 10,000, Llama 3 uses 500,000. Try 2: every pair turns fast.")
 
 
 @st.fragment
 def rotation_section():
     st.subheader("1 · A rotation you can see")
     c1, c2, c3 = st.columns(3)
-    head_dim = int(params.number_input(c1, "Head dimension d", min_value=1, max_value=256, value=16, step=2,
-                                   help="d/2 pairs; real models use 64–128. Try an odd number."))
-    pair = params.slider(c2, "Pair i", 0, max(head_dim // 2 - 1, 1), 0, help="Pair (i, i + d/2) in the half-split layout.")
+    head_dim = int(params.slider(c1, "Head dimension d", 2, 256, 16, step=2,
+                                 help="d/2 pairs, so d is even; real models use 64–128."))
+    pair = params.slider(c2, "Pair i", 0, head_dim // 2 - 1, 0, help="Pair (i, i + d/2) in the half-split layout.") \
+        if head_dim > 2 else 0  # d = 2 has a single pair
     first = params.number_input(c3, "First position of the walk", min_value=0, max_value=2 * 10**12, value=0, step=1,
                                 key="rope_first", help="The figure walks m = this … this + 47 with its own Position m "
                                 "slider. Angles are float64: up to about 2.25·10¹² they stay exact to 10⁻³ rad.")
@@ -137,8 +138,7 @@ def patch_section():
                                                           head_dim=64, base=img_base))
     if "pr" not in locals():
         return
-    for note in pr.notes:
-        st.info(note)
+    show_notes(pr.notes)
     figure(plots.patch_figure(pr))
     st.caption(f"{label}, 224×224, {g}×{g} patches, head dimension 64. The 2D map is a '+' shape: axial RoPE adds a "
                "row term and a column term, so patches in the same row or column stay similar (mixed-frequency "

@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from ui import cached, params, progress, state
-from ui.errors import guard
+from ui.errors import guard, stop
 from ui.layout import claim_checks, figure, header, metrics
 from viz_core.labs import speculative
 from viz_core.plots import decoding as plots
@@ -43,7 +43,7 @@ cfg_draft = speculative.SpecConfig().draft
 if not speculative.model_available(cfg_draft):
     st.warning(f"The draft model `{cfg_draft}` has not been trained yet (assets/models/{cfg_draft}.pt is missing): "
                "run `python -m viz_core.train gpt` to make it.")
-    st.stop()
+    stop()
 cfg = speculative.SpecConfig(prompt=prompt, new_tokens=n_new, gamma=gamma, temperature=float(temp), seed=s.seed,
                              device=s.device, dtype=s.dtype, run_id=st.session_state["sd_run"])
 with guard():

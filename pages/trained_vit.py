@@ -8,7 +8,7 @@ order: 30
 import streamlit as st
 
 from ui import cached, params
-from ui.errors import guard
+from ui.errors import guard, stop
 from ui.layout import figure, header, metrics
 from viz_core.labs import trained_vit as vit_explore
 from viz_core.plots import models as plots
@@ -30,7 +30,7 @@ header("A trained tiny ViT",
 names = vit_explore.available()
 if not names:
     st.warning("No ViT checkpoint in assets/models/; run `python -m viz_core.train vit`.")
-    st.stop()
+    stop()
 c1, c2, c3, c4 = st.columns([2, 3, 2, 2])
 name = params.selectbox(c1, "Model", names, key="vit_model",
                     help="tiny-vit: learned position embeddings; tiny-vit-rope2d: axial 2D rotary positions.")

@@ -10,7 +10,7 @@ import streamlit as st
 from ui import cached, params
 from ui.errors import guard
 from ui.image_source import pick_image
-from ui.layout import claim_checks, figure, header, metrics
+from ui.layout import claim_checks, figure, header, metrics, notes as show_notes
 from viz_core.errors import human_bytes, human_count
 from viz_core.plots import vision as plots
 from viz_core.labs import vit_patching as patching
@@ -28,7 +28,8 @@ header("ViT patching: an image becomes a sequence",
 source, label = pick_image("patching")
 c1, c2 = st.columns(2)
 size = params.select_slider(c1, "Image size (pixels per side)", IMAGE_SIZES, value=224, key="patch_image_size")
-patch = params.select_slider(c2, "Patch size (pixels per side)", PATCH_SIZES, value=16, key="patch_size")
+patch = params.select_slider(c2, "Patch size (pixels per side)", [p for p in PATCH_SIZES if p <= size], value=16,
+                             key="patch_size")
 with st.expander("Model width used for the FLOP count"):
     d_model = params.select_slider("d_model", [192, 384, 768, 1024, 1280], value=768,
                                help="ViT-Ti 192, ViT-S 384, ViT-B 768, ViT-L 1024, ViT-H 1280")
@@ -37,8 +38,7 @@ with st.expander("Model width used for the FLOP count"):
 with guard():
     res = run(source, patching.PatchConfig(image_size=size, patch_size=patch, d_model=d_model, heads=heads))
 
-for note in res.notes:
-    st.info(note)
+show_notes(res.notes)
 rows, cols = res.grid
 metrics([
     ("Pixels", f"{res.n_pixels:,}", f"{res.image_size}×{res.image_size}"),

@@ -181,3 +181,12 @@ def process_rss_mib() -> float:
     except OSError:
         pass
     return float("nan")
+
+
+def notes(items: Iterable[str]) -> None:
+    """What loading an input changed: a warning when the note says so ("Warning: …"), else an info box."""
+    for note in items:
+        if note.startswith("Warning:"):
+            st.warning(note.removeprefix("Warning:").strip(), icon="⚠️")
+        else:
+            st.info(note)
