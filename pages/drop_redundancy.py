@@ -41,9 +41,8 @@ with c1:
     figure(plots.layer_similarity(lres), key="layer_sim")
 with c2:
     figure(plots.layer_drop_curve(lres), key="layer_curve")
-st.caption(f"Similarity is averaged over {lres.tokens_evaluated:,} held-out tokens. The first attention layer "
-           "changes its input most (it mixes raw byte embeddings); deeper ones are closer to 1 and cost less "
-           f"to drop. Times: median of 2 forward passes (after a warm-up) of one batch of windows on {lres.device.upper()}.")
+st.caption(f"Similarity is averaged over {lres.tokens_evaluated:,} held-out tokens. {red.layer_sentence(lres)} "
+           f"Times: median of 2 forward passes (after a warm-up) of one batch of windows on {lres.device.upper()}.")
 
 st.subheader("Patch tokens of the tiny ViT (Fashion-MNIST)")
 c1, c2, c3 = st.columns(3)

@@ -50,10 +50,10 @@ figure(plots.weight_corners(res), key="corners")
 if res.ternary_meta:
     m = res.ternary_meta
     st.caption(f"Trained ternary model: {m.get('steps')} steps of quantisation-aware fine-tuning from the fp32 "
-               f"tiny GPT (lr {m.get('lr')}, {m.get('train_wall_s')} s on this CPU with {m.get('threads')} thread), "
+               f"tiny GPT (lr {m.get('lr')}, {m.get('train_wall_s')} s with {m.get('threads')} thread on the machine "
+               "named in its model card), "
                "weights stored packed at 2 bits each in assets/models/tiny-gpt-ternary.pt; evaluated here with float "
-               "activations. A *trained* ternary model keeps most of its quality where post-training ternarisation "
-               "does not (its 300 extra steps also help it a little).")
+               "activations. " + qz.qat_sentence(res))
 else:
     st.info("The trained ternary checkpoint is missing; run `python -m viz_core.train qat`.")
 

@@ -80,10 +80,8 @@ if len(res.sweep_gamma) > 1:
     best = int(res.sweep_gamma[res.sweep_speedup.argmax()])
     st.markdown(f"Here the best γ was **{best}** ({res.sweep_speedup.max():.2f}×).")
 st.markdown(f"Larger γ means more tokens per target pass when the draft is right, but more wasted draft work "
-            f"when it is wrong. The draft has "
-            f"{res.draft_params:,} parameters, the target {res.target_params:,}: the speed-up is bounded by how "
-            f"much cheaper a draft step is than a target step, and on a CPU tiny models are dominated by "
-            f"per-call overhead, not arithmetic.")
+            f"when it is wrong. The draft has {res.draft_params:,} parameters, the target {res.target_params:,}. "
+            + speculative.cost_sentence(res))
 claim_checks([speculative.claim_12_check(res)])
 st.caption("Bad input: an empty prompt is refused; any text is accepted (UTF-8 bytes); prompt + new tokens "
            "beyond the models' trained context is refused with a message.")

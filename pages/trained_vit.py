@@ -19,8 +19,8 @@ evaluate = cached.data(vit_explore.evaluate)
 header("A trained tiny ViT",
        "A vision transformer cuts a 28×28 Fashion-MNIST image into a 7×7 grid of 4×4 patches, adds a CLS "
        "token, and lets all 50 tokens attend to each other; the CLS token's final state is classified. "
-       "This one was trained **on this machine** (`python -m viz_core.train vit`, see its model card in "
-       "`assets/models/`). Attention rollout multiplies the head-averaged attention of every layer (with the "
+       "This one is a committed checkpoint trained by the lab's own script (`python -m viz_core.train vit`; "
+       "where and how long is in its model card in `assets/models/`). Attention rollout multiplies the head-averaged attention of every layer (with the "
        "residual connection as identity) to show which patches the decision draws on.",
        ["Dosovitskiy et al. 2021, An Image is Worth 16x16 Words (ViT)",
         "Abnar & Zuidema 2020, Quantifying Attention Flow in Transformers (rollout)",
@@ -67,4 +67,4 @@ with b:
                     + (f"; full 10,000-image test set at training time: {ev.full_test_accuracy * 100:.2f} %"
                        if ev.full_test_accuracy is not None else "") + ").")
         figure(plots.confusion(ev.confusion, v.classes, f"Confusion on {ev.n:,} test images"), key="vit_conf")
-        st.caption("Shirt, T-shirt, pullover and coat are the classes it confuses most.")
+        st.caption(vit_explore.most_confused(ev.confusion, v.classes))

@@ -148,6 +148,24 @@ def run(cfg: SpecConfig) -> SpecResult:
         threads=torch.get_num_threads())
 
 
+def cost_sentence(res: SpecResult) -> str:
+    """One sentence on what limits the speed-up, derived from the measured times (not assumed): the cost of a
+    draft step relative to a target step, against their parameter ratio, and the speed-up that cost allows."""
+    t_target = res.plain_s / max(1, res.plain_target_calls)  # s per plain target step
+    t_draft = (res.spec_s - res.target_calls * t_target) / max(1, res.draft_calls)  # verify ≈ one target step
+    c = t_draft / t_target if t_target > 0 else float("nan")
+    p = res.draft_params / res.target_params
+    if not c == c or c <= 0:
+        return (f"Draft and target step times could not be separated in this run ({res.device}): the verify steps "
+                "took as long as the whole speculative run.")
+    bound = res.tokens_per_target_call / (1 + res.gamma * c)
+    why = ("so fixed per-call cost, not arithmetic, sets a small model's step time here" if c > 2 * p else
+           "so step time follows model size here")
+    return (f"Measured on {res.device}: a draft step cost about {c:.0%} of a target step while the draft has "
+            f"{p:.0%} of the target's parameters, {why}. With γ = {res.gamma} and {res.tokens_per_target_call:.2f} "
+            f"tokens per target call that allows at most ≈ {bound:.2f}× (measured {res.speedup:.2f}×).")
+
+
 def claim_12_check(res: SpecResult) -> ClaimCheck:
     """Claim #12: 2–3× with no quality loss; '4 of 5 accepted → 4 tokens per target pass'."""
     same = "output identical to the target's own greedy decoding" if res.matches_target_greedy else (
