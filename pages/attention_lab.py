@@ -59,8 +59,6 @@ with st.expander("Variant parameters", expanded=False):
     kv_heads = p4.select_slider("KV heads (GQA)", [1, 2, 4, 8], value=min(2, heads))
     lam = p4.slider("λ (differential)", 0.0, 1.0, 0.5, 0.05)
     levels = p4.slider("Levels (hierarchical)", 0, 5, 2)
-    threads = p4.select_slider("CPU threads", [1, 2, 4, 8], value=1,
-                               help="torch threads while timing. On a shared CPU one thread is the repeatable choice.")
     impl = p1.radio("Sparse masks run as", ["blocks", "dense", "flex"], horizontal=True,
                     help="blocks: skip empty blocks; dense: masked N×N (the spec); flex: compiled FlexAttention.")
     if impl == "flex" and s.device != "cuda":
@@ -71,7 +69,7 @@ attn = AttnConfig(causal=causal, window=window, stride=stride, n_global=n_global
                   sparse_impl=impl, features=features, proj_k=proj_k, proj_kind=proj_kind, kv_heads=kv_heads,
                   lam=lam, levels=levels, seed=s.seed)
 cfg = LabConfig(variants=tuple(chosen), inputs=InputConfig(n, heads, head_dim, 1, kind, s.seed, s.device, s.dtype),
-                attn=attn, show_heads=2, threads=threads)
+                attn=attn, show_heads=2, threads=s.threads)
 
 with errors.guard():
     if not chosen:

@@ -58,6 +58,7 @@ class SweepPoint:
     flops: float = 0.0
     stopped: bool = False  # not run: the budget (or time limit) would be exceeded
     message: str = ""
+    remeasured: int = 0  # times this point was measured again because it contradicted the longer N (noise)
 
 
 @dataclass
@@ -145,6 +146,17 @@ def summarize(cfg: SweepConfig, points: list[SweepPoint]) -> SweepResult:
                        dev.type, cfg.threads or torch.get_num_threads(), method)
 
 
+def contradicts(shorter: SweepPoint, longer: SweepPoint) -> bool:
+    """True when a longer sequence took clearly less time than a shorter one (beyond both IQRs): impossible for
+    the work of attention, so the shorter point's timing was disturbed."""
+    a, b = shorter.time_s, longer.time_s
+    if not (a == a and b == b):
+        return False
+    spread = (shorter.time_iqr_s if shorter.time_iqr_s == shorter.time_iqr_s else 0) + \
+             (longer.time_iqr_s if longer.time_iqr_s == longer.time_iqr_s else 0)
+    return a - b > spread
+
+
 def sweep(cfg: SweepConfig, _progress=None) -> SweepResult:
     """All points, shortest first per variant; a variant stops at its first point over budget or time.
 
@@ -162,6 +174,15 @@ def sweep(cfg: SweepConfig, _progress=None) -> SweepResult:
                 done += 1
                 continue
             pt = measure_point(cfg, var, n, prev.n if prev else None, prev.time_s if prev else None)
+            if prev is not None and not pt.stopped and contradicts(prev, pt):
+                # more work took clearly less time: the shorter point was disturbed (load); measure it again
+                again = measure_point(cfg, var, prev.n)
+                if not again.stopped:
+                    again.remeasured = prev.remeasured + 1
+                    if contradicts(again, pt):
+                        again.message = (f"still slower than N = {n} after re-measuring: noise from other load "
+                                         "on this machine, not a finding")
+                    points[points.index(prev)] = again
             points.append(pt)
             prev = pt
             done += 1
