@@ -116,7 +116,7 @@ def test_claims_follow_the_recorded_run_of_the_device():
     from viz_core.labs.attention_lab import recorded_rows
 
     rows, prov = recorded_rows("cpu")
-    assert rows and prov.startswith("recorded") and "attention-cpu.json" in prov
+    assert rows and prov.startswith("recorded") and "attention-cpu.json" in prov and "upcast" not in prov
     checks = {c.claim.id: c for c in claim_checks(rows, provenance=prov)}
     assert checks[6].provenance == prov and checks[1].provenance.startswith("computed")
     assert checks[6].verdict is not Verdict.NOT_MEASURED
