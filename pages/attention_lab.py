@@ -14,7 +14,7 @@ from viz_core.labs.attention_lab import (DEFAULT_VARIANTS, InputConfig, LabConfi
 from viz_core.attention.types import AttnConfig
 from viz_core.plots import attention as plots
 
-run = cached.data(run_lab)
+run = cached.timed(run_lab)
 mass_1000 = cached.data(window_mass_n1000)
 variants = cached.resource(all_variants)()
 HIDDEN = {"flash_tiled"}  # the FlashAttention page steps through it; too slow to time here
@@ -76,9 +76,10 @@ with errors.guard():
         st.info("Pick at least one variant.")
         st.stop()
     with st.spinner("Running the variants…"):
-        res = run(cfg)
+        res, measured_at = run(cfg)
 
-st.caption(f"Measured on {res.device.upper()} ({res.threads} torch threads), {res.dtype}, B=1, H={res.heads}, "
+st.caption(f"Measured live {layout.ago(measured_at)} on {res.device.upper()} ({res.threads} torch thread(s)), "
+           f"{res.dtype}, B=1, H={res.heads}, "
            f"N={res.n}, d={res.head_dim}. Time: median of 3 calls after a warm-up. Peak memory: "
            f"{'CUDA max_memory_allocated' if res.device == 'cuda' else 'tensor bytes allocated, from the torch profiler'}."
            f" Exact attention here: {res.exact_time_s * 1e3:.3g} ms.")
@@ -92,17 +93,20 @@ st.caption("rel. err = ‖out − exact‖ / ‖exact‖ (Frobenius). Row KL = m
            "of the attention weights (empty where weights can be negative). At small N fixed overheads dominate "
            "the times: use the scaling page for long sequences.")
 
+live = layout.provenance_text("measured live", device=res.device.upper(), threads=res.threads, dtype=res.dtype,
+                              when=layout.ago(measured_at))
 if res.exact_weights is not None:
-    layout.figure(plots.exact_figure(res.exact_weights), key="exact")
+    layout.figure(plots.exact_figure(res.exact_weights), key="exact", provenance=live)
 for v in res.variants:
     st.markdown(f"#### {v.name} {'· exact for its mask' if v.exact else '· approximate'}")
     st.caption(f"{v.summary} — *{v.paper}*. Time {v.time_complexity}, memory {v.memory_complexity}.")
     if not v.ok:
         st.info(v.message)
         continue
-    layout.figure(plots.variant_figure(v, res.exact_weights), key=f"v-{v.name}")
+    layout.figure(plots.variant_figure(v, res.exact_weights), key=f"v-{v.name}", provenance=live)
 
-layout.figure(plots.cost_figure(res), key="cost")
+layout.figure(plots.cost_figure(res), key="cost",
+              provenance="Computed from formulas (score entries, FLOPs, bytes), beside times and peak memory " + live)
 
 rows, rows_from = recorded_rows(s.device)
 layout.claim_checks(claim_checks(rows, window_mass_n1000=mass_1000(s.seed), provenance=rows_from),

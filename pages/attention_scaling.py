@@ -13,7 +13,7 @@ from viz_core.labs.attention_scaling import EXPECTED_SLOPE, SweepConfig, contrad
 from viz_core.attention.types import AttnConfig
 from viz_core.plots import attention as plots
 
-point = cached.data(measure_point, max_entries=256)
+point = cached.timed(measure_point, max_entries=256)
 variants = cached.resource(all_variants)()
 LENGTHS = [128, 256, 512, 1024, 2048, 4096, 8192, 16384]
 
@@ -53,14 +53,15 @@ with errors.guard():
         st.stop()
     bar = st.progress(0.0, text="measuring…")
     chart = st.empty()
-    points = []
+    points, stamps = [], []
     total = len(cfg.variants) * len(cfg.lengths)
     for vi, var in enumerate(cfg.variants):
         prev = None
         for li, n in enumerate(cfg.lengths):
             if prev is not None and prev.stopped:
                 break
-            pt = point(cfg, var, n, prev.n if prev else None, prev.time_s if prev else None)
+            pt, t_pt = point(cfg, var, n, prev.n if prev else None, prev.time_s if prev else None)
+            stamps.append(t_pt)
             if prev is not None and not pt.stopped and contradicts(prev, pt):  # load noise: measure again, uncached
                 again = measure_point(cfg, var, prev.n)
                 again.remeasured = prev.remeasured + 1
@@ -70,14 +71,20 @@ with errors.guard():
             done = vi * len(cfg.lengths) + li + 1
             bar.progress(done / total, text=f"{var}, N = {n}: " +
                          ("stopped (budget or time limit)" if prev.stopped else f"{prev.time_s * 1e3:.3g} ms"))
-            with chart:
-                layout.figure(plots.scaling_figure(points, EXPECTED_SLOPE), key=f"live-{done}")
+            with chart.container():
+                layout.figure(plots.scaling_figure(points, EXPECTED_SLOPE), key=f"live-{done}",
+                              provenance="Measured live now, point by point")
     res = summarize(cfg, points)
     bar.progress(1.0, text=f"done: {len([p for p in points if not p.stopped])} points measured")
 
-with chart:
-    layout.figure(plots.scaling_figure(res.points, res.expected, "time"), key="time")
-layout.figure(plots.scaling_figure(res.points, res.expected, "memory"), key="memory")
+with chart.container():
+    when = layout.ago(min(stamps)) if stamps else "now"
+    live = layout.provenance_text("measured live", device=res.device.upper(), threads=res.threads, dtype=s.dtype,
+                                  when=f"oldest point {when}")
+    layout.figure(plots.scaling_figure(res.points, res.expected, "time"), key="time",
+                  provenance=live + f"; median of {cfg.repeats} repeats, bars ± IQR/2")
+layout.figure(plots.scaling_figure(res.points, res.expected, "memory"), key="memory",
+              provenance=live + f"; memory: {res.memory_method}")
 for m in res.messages:
     st.info(f"**Stopped:** {m}", icon="🛑")
 again = sum(1 for p in res.points if p.remeasured)

@@ -8,7 +8,7 @@ order: 10
 import streamlit as st
 
 from ui import cached
-from ui.layout import figure, header, metrics
+from ui.layout import figure, header, metrics, provenance_text
 from viz_core.labs import benchmarks as results
 from viz_core.plots.bench import run_chart
 
@@ -40,5 +40,6 @@ if nums:
     group = c3.selectbox("one line per", g_opts, index=g_opts.index(g_default), key="bench_group")
     log = c4.toggle("log-log axes", value=True, key="bench_log")
     figure(run_chart(run.rows, x, y, None if group == "(none)" else group, log_x=log, log_y=log,
-                     title=f"{run.suite} on {run.hardware}"), key="bench_chart")
+                     title=f"{run.suite} on {run.hardware}"), key="bench_chart",
+           provenance=provenance_text("recorded", when=run.started, hardware=run.hardware, file=run.path))
 st.dataframe(list(run.rows), width="stretch", hide_index=True)

@@ -9,12 +9,12 @@ import streamlit as st
 
 from ui import cached, state
 from ui.errors import guard
-from ui.layout import claim_checks, figure, header, metrics
+from ui.layout import ago, claim_checks, figure, header, metrics, provenance_text
 from viz_core.labs import drop_redundancy as red
 from viz_core.plots import compression as plots
 
-layer_drop = cached.data(red.layer_drop)
-token_drop = cached.data(red.token_drop)
+layer_drop = cached.timed(red.layer_drop)
+token_drop = cached.timed(red.token_drop)
 
 header("Dropping redundant layers and tokens",
        "Not every part of a trained transformer pulls its weight. If an attention sublayer's output is almost "
@@ -28,7 +28,7 @@ st.subheader("Attention layers of the tiny GPT (Shakespeare)")
 windows = st.select_slider("Held-out windows of 256 bytes", [4, 8, 16, 32], value=4, key="drop_windows")
 device = state.settings().device
 with guard():
-    lres = layer_drop(red.LayerDropConfig(windows=windows, device=device))
+    lres, lres_at = layer_drop(red.LayerDropConfig(windows=windows, device=device))
 half = lres.n_layer // 2
 metrics([
     ("Most redundant attention", f"layer {int(lres.drop_order[0])}", "highest cos(X, X + Attn(X))"),
@@ -38,9 +38,9 @@ metrics([
 ])
 c1, c2 = st.columns(2)
 with c1:
-    figure(plots.layer_similarity(lres), key="layer_sim")
+    figure(plots.layer_similarity(lres), key="layer_sim", provenance=provenance_text("measured live", device=lres.device, when=ago(lres_at)) + " (cosine on held-out text; committed tiny GPT)")
 with c2:
-    figure(plots.layer_drop_curve(lres), key="layer_curve")
+    figure(plots.layer_drop_curve(lres), key="layer_curve", provenance=provenance_text("measured live", device=lres.device, when=ago(lres_at)) + " (loss and forward time)")
 st.caption(f"Similarity is averaged over {lres.tokens_evaluated:,} held-out tokens. {red.layer_sentence(lres)} "
            f"Times: median of 2 forward passes (after a warm-up) of one batch of windows on {lres.device.upper()}.")
 
@@ -52,10 +52,10 @@ n_images = c2.select_slider("Test images", [100, 200, 500, 1000, 2000], value=10
 example_keep = c3.select_slider("Kept fraction in the example", [0.75, 0.5, 0.375, 0.25, 0.125], value=0.25,
                                 key="drop_keep")
 with guard():
-    tres = token_drop(red.TokenDropConfig(drop_after_layer=after, n_images=n_images, example_keep=example_keep,
+    tres, tres_at = token_drop(red.TokenDropConfig(drop_after_layer=after, n_images=n_images, example_keep=example_keep,
                                           device=device))
-figure(plots.token_drop_curves(tres), key="token_curves")
-figure(plots.kept_patches(tres), key="kept")
+figure(plots.token_drop_curves(tres), key="token_curves", provenance=provenance_text("measured live", device=tres.device, when=ago(tres_at)) + "; FLOPs computed by formula")
+figure(plots.kept_patches(tres), key="kept", provenance=provenance_text("measured live", device=tres.device, when=ago(tres_at)))
 st.caption("similarity: repeatedly drop the patch token most similar (cosine) to another kept one · "
            "cls-attention: keep the tokens the CLS token attends to most, as PyramidDrop ranks image tokens by "
            "the attention they receive · random: the control. Accuracy on the committed test subset.")

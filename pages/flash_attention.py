@@ -9,13 +9,13 @@ import streamlit as st
 
 from ui import cached, state
 from ui.errors import guard
-from ui.layout import claim_checks, figure, header, metrics
+from ui.layout import ago, claim_checks, figure, header, metrics, provenance_text
 from viz_core.labs import flash as flash_lab, flash_steps
 from viz_core.errors import human_bytes
 from viz_core.plots import flash as plots
 
 step_through = cached.data(flash_steps.step_through)
-measure = cached.data(flash_lab.measure, max_entries=8)
+measure = cached.timed(flash_lab.measure, max_entries=8)
 load_recorded = cached.data(flash_lab.load_recorded)
 
 header("FlashAttention, step by step",
@@ -35,6 +35,8 @@ br = c3.slider("Query block Br", 1, 64, 8, key="fa_br", help="Rows of Q per tile
 bc = c4.slider("Key block Bc", 1, 64, 8, key="fa_bc", help="Rows of K and V per tile.")
 causal = c5.toggle("Causal", key="fa_causal", help="Tiles entirely above the diagonal are skipped.")
 
+STEP_PROV = ("Computed live: the tiled algorithm run step by step on random inputs (CPU, float32); bytes by "
+             "the FlashAttention I/O formulas")
 with guard():
     res = step_through(flash_steps.StepConfig(n=n, d=d, block_q=br, block_k=bc, causal=causal, seed=s.seed,
                                             dtype=s.dtype))
@@ -70,14 +72,14 @@ def stepper():
         did.append(f"Block done: write O_{i} = Õ / l (and log-sum-exp) to HBM, once.")
     st.markdown(" ".join(did) + f" HBM this step: read {human_bytes(res.read_bytes[step])}, "
                 f"wrote {human_bytes(res.write_bytes[step])}.")
-    figure(plots.blocks_figure(res, step), key="fa_blocks")
+    figure(plots.blocks_figure(res, step), key="fa_blocks", provenance=STEP_PROV)
     main, side = st.columns([3, 2])
     with main:
-        figure(plots.tile_figure(res, step), key="fa_tile")
-        figure(plots.stats_figure(res, step), key="fa_stats")
+        figure(plots.tile_figure(res, step), key="fa_tile", provenance=STEP_PROV)
+        figure(plots.stats_figure(res, step), key="fa_stats", provenance=STEP_PROV)
     with side:
         st.markdown("**Memory traffic: naive vs tiled (this run)**")
-        figure(plots.traffic_figure(res, step), key="fa_traffic")
+        figure(plots.traffic_figure(res, step), key="fa_traffic", provenance=STEP_PROV)
         st.caption("Naive: read Q, K, write S; read S, write P; read P, V, write O — Θ(Nd + N²). Tiled: Q once, "
                    "K and V once per query block, O once — no N×N term. The bound Θ(N²d²/M) uses M = the "
                    f"tile's SRAM working set ({res.sram_values:,.0f} values).")
@@ -88,7 +90,7 @@ stepper()
 st.subheader("Traffic as N grows: the IO-complexity formula")
 left, right = st.columns([3, 2])
 with left:
-    figure(plots.traffic_curve_figure(res), key="fa_curve")
+    figure(plots.traffic_curve_figure(res), key="fa_curve", provenance=STEP_PROV)
 with right:
     st.latex(r"\text{naive} = \Theta(Nd + N^2) \qquad \text{tiled} = \Theta\!\left(\frac{N^2 d^2}{M}\right)")
     st.markdown(
@@ -119,13 +121,19 @@ with guard(stop=False):
         if mc2.button("Measure now", key="fa_measure") or st.session_state.get("fa_measured"):
             st.session_state["fa_measured"] = True
             with st.spinner("Measuring reference, SDPA and tiled attention…"):
-                mres = measure(flash_lab.MeasureConfig(ns=(256, 1024, 2048), device=s.device, dtype=s.dtype,
-                                                       repeats=3, methods=flash_lab.default_methods(s.device, s.dtype)))
+                mres, measured_at = measure(flash_lab.MeasureConfig(
+                    ns=(256, 1024, 2048), device=s.device, dtype=s.dtype, repeats=3, threads=s.threads,
+                    methods=flash_lab.default_methods(s.device, s.dtype)))
 if mres is not None:
+    if mres.source == "measured now":
+        prov = provenance_text("measured live", device=mres.device_label, dtype=mres.dtype, when=ago(measured_at))
+    else:
+        prov = provenance_text("recorded", when=mres.source, hardware=mres.device_label,
+                               file="assets/bench/" + choice.removeprefix("recorded: "))
     a, b = st.columns(2)
     with a:
-        figure(plots.memory_figure(mres), key="fa_mem")
+        figure(plots.memory_figure(mres), key="fa_mem", provenance=f"{prov} · memory: {mres.memory_method}")
     with b:
-        figure(plots.time_figure(mres), key="fa_time")
-    figure(plots.throughput_figure(mres), key="fa_tput")
+        figure(plots.time_figure(mres), key="fa_time", provenance=prov)
+    figure(plots.throughput_figure(mres), key="fa_tput", provenance=f"{prov} · peak: {mres.peak_source}")
 claim_checks(flash_lab.claim_checks(mres))

@@ -9,12 +9,12 @@ import streamlit as st
 
 from ui import cached, state
 from ui.errors import guard
-from ui.layout import claim_checks, figure, header, metrics
+from ui.layout import ago, claim_checks, figure, header, metrics, provenance_text
 from viz_core.labs import kv_cache as kv
 from viz_core.errors import human_bytes
 from viz_core.plots import decoding as plots
 
-run = cached.data(kv.run)
+run = cached.timed(kv.run)
 claim9 = cached.data(kv.claim_9)
 cache_bytes = cached.data(kv.tiny_gpt_cache_bytes)
 calc = cached.data(kv.calculate)
@@ -41,12 +41,13 @@ if st.button("Measure again", help="Timings are cached per setting; this re-runs
     st.session_state["kv_run"] += 1
 
 with guard():
-    res = run(kv.DecodeConfig(prompt=prompt, new_tokens=n_new, temperature=float(temp), seed=s.seed,
+    res, measured_at = run(kv.DecodeConfig(prompt=prompt, new_tokens=n_new, temperature=float(temp), seed=s.seed,
                                     device=s.device, dtype=s.dtype, run_id=st.session_state["kv_run"]))
 
 if res.non_ascii_bytes:
     st.info(f"Your prompt has {res.non_ascii_bytes} non-ASCII byte(s): multi-byte characters become several "
             "byte tokens, which this model (trained on ASCII Shakespeare) rarely saw.")
+live = provenance_text("measured live", device=res.device, threads=res.threads, dtype=s.dtype, when=ago(measured_at))
 tc, tu = res.step_s_cached.sum(), res.step_s_uncached.sum()
 rows_u, rows_c = int(res.kv_rows_uncached.sum()), int(res.kv_rows_cached.sum())
 metrics([
@@ -62,15 +63,15 @@ st.code(res.text_cached, language=None, wrap_lines=True)
 
 l, r = st.columns(2)
 with l:
-    figure(plots.latency(res), key="kv_latency")
+    figure(plots.latency(res), key="kv_latency", provenance=live)
 with r:
-    figure(plots.cumulative(res), key="kv_cumulative")
+    figure(plots.cumulative(res), key="kv_cumulative", provenance=live)
 st.caption(f"Each point is the wall-clock time of one step (device synchronised), the median of {res.repeats} "
            "runs; the two methods alternate step by step, so both see the same machine load. The first cached step "
            "also processes the whole prompt (prefill). Without a cache, step i runs the model over P + i tokens.")
 
 st.subheader("How many K/V vectors were computed")
-figure(plots.projections(res), key="kv_rows")
+figure(plots.projections(res), key="kv_rows", provenance="Counted live by hooks on the K/V projections; " + live)
 st.markdown(f"Counted by a hook on every layer's K projection: **{rows_u:,}** K/V rows per layer without the "
             f"cache against **{rows_c:,}** with it (P = {res.prompt_tokens} prompt tokens, n = {res.new_tokens}: "
             f"Σ (P + i) = {res.new_tokens * res.prompt_tokens + res.new_tokens * (res.new_tokens - 1) // 2:,} and "
@@ -80,7 +81,7 @@ with guard(stop=False):
     claim_checks([c9.check], title="Claim #9, made real")
 
 st.subheader("The cache grows by a fixed amount per token")
-figure(plots.cache_growth(res), key="kv_bytes")
+figure(plots.cache_growth(res), key="kv_bytes", provenance="Measured live from the cache tensors (nbytes) and computed by the formula below")
 per_tok = 2 * res.n_layer * res.n_kv_head * res.head_dim * res.bytes_per_value
 st.markdown(f"bytes = 2 × layers × kv_heads × head_dim × tokens × bytes/value = 2 × {res.n_layer} × "
             f"{res.n_kv_head} × {res.head_dim} × tokens × {res.bytes_per_value} = **{per_tok:,} B per token**; "
@@ -96,7 +97,7 @@ models = st.multiselect("Models", list(kv.MODEL_SHAPES), default=list(kv.Calcula
                         key="kv_models")
 with guard():
     cr = calc(kv.CalculatorConfig(context=int(ctx), batch=int(batch), dtype=dt, models=tuple(models)))
-figure(plots.calculator(cr), key="kv_calc")
+figure(plots.calculator(cr), key="kv_calc", provenance=provenance_text("computed", formula="2 × layers × kv_heads × head_dim × tokens × bytes, with the published shapes in the table"))
 st.dataframe({
     "model": cr.names, "attention": cr.kinds, "layers": cr.layers, "heads": cr.heads, "kv_heads": cr.kv_heads,
     "head_dim": cr.head_dim, "per token": [human_bytes(b) for b in cr.bytes_per_token],
@@ -114,7 +115,7 @@ steps = st.select_slider("Uptrain every variant (AdamW steps, batch 8 × 128 tok
                               "too, gets the same steps so the comparison stays fair. Each step takes 0.1–1 s here.")
 with guard(stop=False):
     g = gqa_run(kv.GQAConfig(device=s.device, dtype=s.dtype, uptrain_steps=int(steps)))
-    figure(plots.gqa(g), key="kv_gqa")
+    figure(plots.gqa(g), key="kv_gqa", provenance="Measured live: held-out loss and cache tensor bytes of the pooled models on " + s.device)
     st.dataframe({"variant": g.labels, "KV heads": g.kv_heads, "held-out loss (nats/byte)": g.loss.round(4),
                   "perplexity": g.perplexity.round(4), "cache at 256 tokens": [human_bytes(b) for b in g.cache_bytes],
                   "cache ÷": [f"{g.cache_bytes[0] / b:g}×" for b in g.cache_bytes]}, hide_index=True)

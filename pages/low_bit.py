@@ -9,12 +9,12 @@ import streamlit as st
 
 from ui import cached, state
 from ui.errors import guard
-from ui.layout import claim_checks, figure, header, metrics
+from ui.layout import ago, claim_checks, figure, header, metrics, provenance_text
 from viz_core.labs import low_bit as qz
 from viz_core.errors import human_bytes
 from viz_core.plots import compression as plots
 
-run = cached.data(qz.run)
+run = cached.timed(qz.run)
 
 header("Low-bit weights: int8 and ternary",
        "BitNet b1.58 stores every weight as −1, 0 or +1 times one scale per matrix (γ = mean |W|): about "
@@ -32,7 +32,7 @@ tokens = c2.select_slider("Tokens per product", [1, 16, 256], value=1, key="lowb
 n_in, n_out = {"4096 × 4096 (7B-class)": (4096, 4096), "4096 × 11008 (7B MLP)": (4096, 11008),
                "128 × 512 (tiny GPT MLP)": (128, 512)}[shape]
 with guard():
-    res = run(qz.QuantConfig(layer_in=n_in, layer_out=n_out, batch_tokens=tokens, windows=4,
+    res, res_at = run(qz.QuantConfig(layer_in=n_in, layer_out=n_out, batch_tokens=tokens, windows=4,
                              device=state.settings().device))
 
 s = {n: i for i, n in enumerate(res.schemes)}
@@ -45,8 +45,8 @@ if "ternary (trained, STE)" in s:
 items.append(("Ternary storage", f"{res.storage_bytes[0] / res.storage_bytes[s['ternary (post-training)']]:.1f}× less",
               f"{human_bytes(res.storage_bytes[0])} → {human_bytes(res.storage_bytes[s['ternary (post-training)']])}"))
 metrics(items)
-figure(plots.quant_quality(res), key="quality")
-figure(plots.weight_corners(res), key="corners")
+figure(plots.quant_quality(res), key="quality", provenance=provenance_text("measured live", device=res.device, when=ago(res_at)) + " (held-out loss of the committed checkpoints; storage by formula)")
+figure(plots.weight_corners(res), key="corners", provenance="Computed from the committed tiny-GPT weights")
 if res.ternary_meta:
     m = res.ternary_meta
     st.caption(f"Trained ternary model: {m.get('steps')} steps of quantisation-aware fine-tuning from the fp32 "
@@ -58,7 +58,8 @@ else:
     st.info("The trained ternary checkpoint is missing; run `python -m viz_core.train qat`.")
 
 st.subheader("Does fewer bits mean faster here?")
-figure(plots.kernel_times(res, f"W {n_out}×{n_in}, {tokens} token(s)"), key="kernels")
+figure(plots.kernel_times(res, f"W {n_out}×{n_in}, {tokens} token(s)"), key="kernels",
+       provenance=provenance_text("measured live", device=res.device, when=ago(res_at)) + " (median kernel times)")
 st.caption("Median of up to 7 timed calls (at most 0.5 s of them) after a warm-up, on " + res.device.upper() + ". Output error of each kernel vs fp32 "
            "(max, relative): " + ", ".join(f"{k}: {e:.1e}" for k, e in zip(res.kernels, res.kernel_max_err))
            + ". The ternary rows compute the ternarised matrix, a different model, hence their large error.")

@@ -13,6 +13,8 @@ from ui.layout import claim_checks, figure, header, metrics
 from viz_core.labs import paged
 from viz_core.plots import decoding as plots
 
+PROV = ("Computed live: the block manager serves this request stream step by step and counts slots (no timing; "
+        "paged attention checked equal to contiguous)")
 simulate = cached.data(paged.simulate)
 
 header("PagedAttention: a KV cache in fixed-size blocks",
@@ -54,7 +56,7 @@ metrics([
                                                                   "at every step (fp32)"),
 ])
 
-figure(plots.block_map(snap), key="pg_blocks")
+figure(plots.block_map(snap), key="pg_blocks", provenance=PROV)
 st.caption("Each square is one physical block of the pool. Blocks of one request are scattered over the pool "
            "— the block table, not adjacency, says where its tokens are. A grey block is shared by several "
            "requests (reference count > 1); when a request writes into a shared, partly filled block it gets "
@@ -71,7 +73,7 @@ if live:
         "unused slots in last block": [len(snap.tables[i]) * res.block_size - int(snap.lengths[i]) for i in live],
     }, hide_index=True)
 
-figure(plots.memory_timeline(res), key="pg_timeline")
+figure(plots.memory_timeline(res), key="pg_timeline", provenance=PROV)
 st.markdown(
     f"**Requests**: prompts {', '.join(str(int(p)) for p in res.prompt_lens)} tokens; answers "
     f"{', '.join(str(int(o)) for o in res.output_lens)} tokens. A contiguous pool of {res.num_blocks} × "

@@ -16,6 +16,8 @@ from ui.layout import figure, header, metrics
 from viz_core.labs import rope as rope_lab
 from viz_core.plots import rope as plots
 
+PROV = ("Computed live from the RoPE formulas (angles in float64) on the settings above; random q, k drawn with "
+        "the sidebar seed")
 run_rotation = cached.data(rope_lab.rotation)
 run_spectrum = cached.data(rope_lab.spectrum)
 run_relative = cached.data(rope_lab.relative)
@@ -46,9 +48,9 @@ with guard():
                                                seed=s.seed))
 left, right = st.columns(2)
 with left:
-    figure(plots.rotation_figure(rot))
+    figure(plots.rotation_figure(rot), provenance=PROV)
 with right:
-    figure(plots.clocks_figure(rot))
+    figure(plots.clocks_figure(rot), provenance=PROV)
 metrics([("m·θᵢ (mod 2π)", f"{rot.angle % (2 * math.pi):.4g} rad", f"m·θᵢ = {rot.angle:.6g} rad"),
          ("Angle measured", f"{rot.measured_angle:.4g} rad",
           "atan2 of the rotated pair minus atan2 of the original, mod 2π"),
@@ -63,7 +65,7 @@ spec_dim = c1.selectbox("Head dimension", [32, 64, 128, 256], index=1, key="spec
 context = c2.select_slider("Context length (tokens)", [256, 1024, 2048, 4096, 8192, 32768, 131072], value=4096)
 with guard():
     sp = run_spectrum(rope_lab.SpectrumConfig(head_dim=spec_dim, base=base, context=context))
-figure(plots.spectrum_figure(sp))
+figure(plots.spectrum_figure(sp), provenance=PROV)
 st.caption(f"With base {base:g}, the slowest pair needs {sp.max_wavelength:,.0f} tokens for one turn. Pairs that never "
            "complete a turn inside the context see only part of the circle during training — the root of the "
            "long-context problem on the next page.")
@@ -81,7 +83,7 @@ with guard():
     rel = run_relative(rope_lab.RelativeConfig(head_dim=rel_dim, n=n_pos, base=base, offset=offset, seed=s.seed,
                                                dtype=s.dtype, device=s.device))
 labels = rope_lab.EMBEDDING_LABELS
-figure(plots.relative_heatmaps(rel, labels))
+figure(plots.relative_heatmaps(rel, labels), provenance=PROV)
 i_rope = rel.methods.index("rope")
 metrics([("RoPE: diagonal deviation", f"{rel.diag_deviation[i_rope]:.2e}",
           f"in {rel.dtype} on {rel.device}; the largest possible |score| is {rel.score_scale:.2f}"),
@@ -91,7 +93,7 @@ metrics([("RoPE: diagonal deviation", f"{rel.diag_deviation[i_rope]:.2e}",
           "max |score − exact score| when m·θ is computed in float32: fine near 0, wrong at 10⁶ and beyond")],
         columns=4)
 st.markdown("**Every (m, n) score against its distance m − n:** RoPE's points (big, blue) fall on one curve.")
-figure(plots.relative_profile(rel, labels))
+figure(plots.relative_profile(rel, labels), provenance=PROV)
 st.caption(f"'No position information' is also constant along diagonals — but it is the same number everywhere "
            f"(spread of the diagonal means: {rel.diag_spread[rel.methods.index('none')]:.1e}, against "
            f"{rel.diag_spread[i_rope]:.2f} with RoPE): it cannot tell distances apart. The learned-style table "
@@ -118,7 +120,7 @@ with guard():
                                                       head_dim=64, base=img_base))
 for note in pr.notes:
     st.info(note)
-figure(plots.patch_figure(pr))
+figure(plots.patch_figure(pr), provenance=PROV)
 st.caption(f"{label}, 224×224, {g}×{g} patches, head dimension 64. The 2D map is a '+' shape: axial RoPE adds a "
            "row term and a column term, so patches in the same row or column stay similar (mixed-frequency "
            "variants learn diagonal directions too). Moving the chosen patch only shifts the map: the map for "

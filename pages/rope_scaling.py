@@ -13,6 +13,7 @@ from ui.layout import claim_checks, figure, header, metrics
 from viz_core.labs import rope as rope_lab, rope_scaling
 from viz_core.plots import rope as plots
 
+PROV = "Computed from the scaling formulas (PI, NTK, YaRN) and the RoPE frequencies on the settings above"
 run_scaling = cached.data(rope_scaling.scaling)
 run_relative = cached.data(rope_lab.relative)
 run_gpt = cached.data(rope_scaling.long_context_gpt, max_entries=8)
@@ -44,7 +45,7 @@ with guard():
                                             pair=pair))
 
 st.subheader("1 · Beyond L: angle vs position, per method")
-figure(plots.scaling_angle_figure(sc))
+figure(plots.scaling_angle_figure(sc), provenance=PROV)
 SHORT = {"none": "No scaling", "linear": "PI", "ntk": "NTK-aware", "yarn": "YaRN"}
 names = [SHORT[m] for m in sc.methods]
 metrics([(f"{n}: pairs at unseen angles", f"{u} / {head_dim // 2}",
@@ -53,7 +54,7 @@ metrics([(f"{n}: pairs at unseen angles", f"{u} / {head_dim // 2}",
 metrics([(f"{n}: pairs changed inside L", f"{c} / {head_dim // 2}",
           "pairs whose angle at some position < L differs from the original")
          for n, c in zip(names, sc.inside_changed)])
-figure(plots.freq_ratio_figure(sc))
+figure(plots.freq_ratio_figure(sc), provenance=PROV)
 st.caption(f"PI divides every frequency by s = {factor:g}, so it also changes the angles the model learned inside "
            f"L (it needs fine-tuning). NTK-aware keeps pair 0 exactly and divides the slowest by exactly s. YaRN "
            f"keeps pairs that turn more than β = 32 times within L, interpolates pairs turning less than once, "
@@ -61,7 +62,7 @@ st.caption(f"PI divides every frequency by s = {factor:g}, so it also changes th
            "never completed a turn within L and, up to s·L, rotate past the largest angle reached in training.")
 
 st.subheader("2 · How scores decay with distance")
-figure(plots.decay_figure(sc))
+figure(plots.decay_figure(sc), provenance=PROV)
 st.caption("Left: the score of a random direction q with a copy of itself r tokens away, averaged over directions "
            "(= trace of the rotation / d, computed by rotating the identity matrix with RoPE). Right: the upper "
            "bound RoFormer uses to argue long-term decay. Scaling stretches both curves: distant tokens look "
@@ -83,7 +84,8 @@ else:
             gpt = run_gpt(rope_scaling.LongContextConfig(factor=gpt_factor, n_windows=windows, seed=s.seed,
                                                      device=s.device))
         with c2:
-            figure(plots.long_context_figure(gpt))
+            figure(plots.long_context_figure(gpt), provenance=f"Measured live: the committed tiny GPT's held-out loss "
+                                                              f"beyond its training context ({gpt.device})")
         metrics([(f"{SHORT[m]}: loss < L / ≥ L", f"{a:.2f} / {b:.2f}", "nats per token (bytes here)")
                  for m, a, b in zip(gpt.methods, gpt.loss_inside, gpt.loss_beyond)])
         st.caption(f"No fine-tuning: the model was trained on {gpt.train_context} tokens with plain RoPE and is run "

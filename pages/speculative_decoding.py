@@ -9,11 +9,11 @@ import streamlit as st
 
 from ui import cached, state
 from ui.errors import guard
-from ui.layout import claim_checks, figure, header, metrics
+from ui.layout import ago, claim_checks, figure, header, metrics, provenance_text
 from viz_core.labs import speculative
 from viz_core.plots import decoding as plots
 
-run = cached.data(speculative.run)
+run = cached.timed(speculative.run)
 
 header("Speculative decoding: draft fast, verify in one pass",
        "Generating with a big model costs one full forward pass per token. A small **draft** model guesses the "
@@ -42,7 +42,7 @@ if not speculative.model_available(cfg_draft):
                "run `python -m viz_core.train gpt` to make it.")
     st.stop()
 with guard():
-    res = run(speculative.SpecConfig(prompt=prompt, new_tokens=n_new, gamma=gamma, temperature=float(temp),
+    res, measured_at = run(speculative.SpecConfig(prompt=prompt, new_tokens=n_new, gamma=gamma, temperature=float(temp),
                                      seed=s.seed, device=s.device, dtype=s.dtype, run_id=st.session_state["sd_run"],
                                      sweep=(1, 2, 3, 4, 6, 8) if sweep else ()))
 
@@ -62,7 +62,7 @@ metrics([
                                      "keeps the target's distribution (tested statistically)"),
 ])
 
-figure(plots.rounds(res), key="sd_rounds")
+figure(plots.rounds(res), key="sd_rounds", provenance=provenance_text("measured live", device=res.device, threads=res.threads, dtype=s.dtype, when=ago(measured_at)))
 st.caption("One row per round: the draft's γ proposals left to right, then the target's own token. The target "
            "scores every proposal in the same forward pass; the first rejected one is replaced by the target's "
            "choice and the rest are discarded (grey). If all are accepted, that pass also yields a bonus token.")
@@ -76,7 +76,7 @@ with r:
     st.code(res.plain_text, language=None, wrap_lines=True)
 
 if len(res.sweep_gamma) > 1:
-    figure(plots.gamma_sweep(res), key="sd_sweep_fig")
+    figure(plots.gamma_sweep(res), key="sd_sweep_fig", provenance=provenance_text("measured live", device=res.device, threads=res.threads, dtype=s.dtype, when=ago(measured_at)))
     best = int(res.sweep_gamma[res.sweep_speedup.argmax()])
     st.markdown(f"Here the best γ was **{best}** ({res.sweep_speedup.max():.2f}×).")
 st.markdown(f"Larger γ means more tokens per target pass when the draft is right, but more wasted draft work "

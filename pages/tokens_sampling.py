@@ -13,6 +13,8 @@ from ui.layout import figure, header, metrics
 from viz_core.labs import tokens as explore
 from viz_core.plots import tokens as plots
 
+PROV = ("Computed live with the committed checkpoints (assets/models) and, for BPE, merges trained here on the "
+        "committed Shakespeare subset")
 bpe = cached.data(explore.bpe_demo)
 next_tok = cached.data(explore.next_token)
 cont = cached.data(explore.continuations)
@@ -72,7 +74,7 @@ st.caption("Each chip is one token (· = space, ↵ = newline, ⟨F0 9F⟩ = byt
 cc1, cc2 = st.columns([3, 2])
 with cc1:
     figure(plots.merge_curve(b.curve_merges, b.curve_tokens, min(b.n_bytes, len(text[:1500].encode())),
-                             None if real else n_merges), key="ts_curve")
+                             None if real else n_merges), key="ts_curve", provenance=PROV)
 with cc2:
     st.markdown(f"**How `{b.trace_word}` is built** (one merge per row, lowest rank first)")
     st.code("\n".join(" · ".join(r) for r in b.trace_rows[-12:]), language=None)
@@ -103,9 +105,9 @@ metrics([("Prompt tokens", str(nt.n_prompt_tokens)), ("Tokens that can be drawn"
          ("Most likely", f"{nt.labels[0]!s} ({nt.p_t1[0] * 100:.1f} %)")])
 b1, b2 = st.columns([3, 2])
 with b1:
-    figure(plots.next_token_bars(nt.labels, nt.p_t1, nt.p_t, nt.p_final, temp), key="ts_bars")
+    figure(plots.next_token_bars(nt.labels, nt.p_t1, nt.p_t, nt.p_final, temp), key="ts_bars", provenance=PROV)
 with b2:
-    figure(plots.temperature_curve(nt.p_t1, max(temp, 0.01)), key="ts_tcurve")
+    figure(plots.temperature_curve(nt.p_t1, max(temp, 0.01)), key="ts_tcurve", provenance=PROV)
 
 st.markdown("**Sampled continuations** (seeded: the sidebar seed, then seed + 1)")
 n1, n2 = st.columns([1, 3])
@@ -131,6 +133,6 @@ with guard():
 for note in am.notes[len(nt.notes):] if am.notes[:len(nt.notes)] == nt.notes else am.notes:
     st.info(note)
 figure(plots.attention_heatmap(am.weights, am.labels, f"{model}: layer {layer}, head {head} "
-                               f"({am.n_head} query heads share {am.n_kv_head} KV heads)"), key="ts_attn")
+                               f"({am.n_head} query heads share {am.n_kv_head} KV heads)"), key="ts_attn", provenance=PROV)
 st.caption("Row = the token doing the looking, column = the token looked at; each row sums to 1. Cells above "
            "the diagonal are blank: the causal mask forbids looking at the future.")

@@ -23,3 +23,16 @@ def data(fn: F, *, max_entries: int = 32, ttl: float | None = None) -> F:
 
 def resource(fn: F, *, max_entries: int | None = 4) -> F:
     return st.cache_resource(fn, max_entries=max_entries, show_spinner=False)
+
+
+def timed(fn: F, *, max_entries: int = 32) -> Callable:
+    """Like ``data``, but the call returns ``(result, measured_at)`` with the time.time() of the run that made the
+    result, so a page can say how long ago a cached measurement was taken."""
+    import functools
+    import time
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        return fn(*args, **kwargs), time.time()
+
+    return st.cache_data(run, max_entries=max_entries, show_spinner=False)
