@@ -55,13 +55,19 @@ metrics([
     ("i.i.d. estimate", f"{res.expected_tokens_per_call:.2f}",
      "(1 − α^(γ+1)) / (1 − α) tokens per call (Leviathan et al. eq. 1) with the measured α; real acceptances "
      "are correlated (easy stretches of text), so the measured figure can differ"),
-    ("Speed-up", f"{res.speedup:.2f}×", f"median of timed runs: {res.spec_s * 1e3:.0f} ms vs "
-                                         f"{res.plain_s * 1e3:.0f} ms "
-                                         f"plain cached decoding; {res.device}, {res.threads} thread(s)"),
+    ("Speed-up", f"{res.speedup:.2f}×", f"median of {res.repeats} timed runs (IQR {res.speedup_q1:.2f}–"
+                                         f"{res.speedup_q3:.2f}×): {res.spec_s * 1e3:.0f} ms vs "
+                                         f"{res.plain_s * 1e3:.0f} ms plain cached decoding; {res.device}, "
+                                         f"{res.threads} thread(s), measured {ago(measured_at)}"),
     ("Output vs target alone", same, "greedy: must be token-for-token identical; sampling: the rejection rule "
                                      "keeps the target's distribution (tested statistically)"),
 ])
 
+if res.remeasured:
+    st.warning(f"A speed-up above the tokens per target call is impossible, so {res.remeasured} more round(s) of "
+               "repeats were measured" + ("; still above it: the machine is loaded and these timings are noise, "
+                                          "not a finding." if res.noisy else "; the medians are now within it."),
+               icon="⚠️")
 figure(plots.rounds(res), key="sd_rounds", provenance=provenance_text("measured live", device=res.device, threads=res.threads, dtype=s.dtype, when=ago(measured_at)))
 st.caption("One row per round: the draft's γ proposals left to right, then the target's own token. The target "
            "scores every proposal in the same forward pass; the first rejected one is replaced by the target's "
