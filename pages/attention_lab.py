@@ -7,7 +7,7 @@ order: 10
 """
 import streamlit as st
 
-from ui import cached, errors, layout, state
+from ui import cached, errors, layout, params, state
 from viz_core.attention import all_variants
 from viz_core.labs.attention_lab import (DEFAULT_VARIANTS, InputConfig, LabConfig, claim_checks, recorded_rows,
                                          run_lab, window_mass_n1000)
@@ -34,32 +34,32 @@ layout.header(
 s = state.settings()
 
 names = [n for n in sorted(variants) if n not in HIDDEN]
-chosen = st.multiselect("Variants", names, default=[n for n in DEFAULT_VARIANTS if n in names],
+chosen = params.multiselect("Variants", names, default=[n for n in DEFAULT_VARIANTS if n in names],
                         help="Each is compared with exact softmax attention on the same inputs.")
 c1, c2, c3, c4, c5 = st.columns(5)
-kind = c1.radio("Inputs", ["structured", "random"], horizontal=True,
+kind = params.radio(c1, "Inputs", ["structured", "random"], horizontal=True,
                 help="Structured: each head is a smooth random walk, so nearby tokens are similar and patterns "
                      "are visible. Random: i.i.d. Gaussian Q, K, V.")
-n = c2.select_slider("Sequence length N", [16, 32, 64, 128, 256, 512, 1024, 2048], value=128)
-heads = c3.select_slider("Heads", [1, 2, 4, 8], value=4)
-head_dim = c4.select_slider("Head size d", [8, 16, 32, 64], value=32)
-causal = c5.toggle("Causal", value=False, help="Each query sees only itself and earlier tokens.")
+n = params.select_slider(c2, "Sequence length N", [16, 32, 64, 128, 256, 512, 1024, 2048], value=128)
+heads = params.select_slider(c3, "Heads", [1, 2, 4, 8], value=4)
+head_dim = params.select_slider(c4, "Head size d", [8, 16, 32, 64], value=32)
+causal = params.toggle(c5, "Causal", value=False, help="Each query sees only itself and earlier tokens.")
 
 with st.expander("Variant parameters", expanded=False):
     p1, p2, p3, p4 = st.columns(4)
-    window = p1.slider("Window (keys per query)", 2, 256, 32, help="Sliding window, strided, Longformer, BigBird.")
-    stride = p1.slider("Stride", 2, 32, 8, help="Strided: also every stride-th key; fixed layout: block period.")
-    block = p2.select_slider("Block size", [4, 8, 16, 32, 64], value=16,
+    window = params.slider(p1, "Window (keys per query)", 2, 256, 32, help="Sliding window, strided, Longformer, BigBird.")
+    stride = params.slider(p1, "Stride", 2, 32, 8, help="Strided: also every stride-th key; fixed layout: block period.")
+    block = params.select_slider(p2, "Block size", [4, 8, 16, 32, 64], value=16,
                              help="Block-sparse kernel, BigBird random blocks, hierarchical blocks.")
-    n_global = p2.slider("Global tokens", 0, 16, 2)
-    n_random = p2.slider("Random blocks (BigBird)", 0, 8, 1)
-    features = p3.select_slider("Performer features m", [8, 16, 32, 64, 128, 256, 512, 1024], value=64)
-    proj_k = p3.select_slider("Linformer k", [4, 8, 16, 32, 64, 128, 256], value=32)
-    proj_kind = p3.radio("Linformer projection", ["pool", "random"], horizontal=True)
-    kv_heads = p4.select_slider("KV heads (GQA)", [1, 2, 4, 8], value=min(2, heads))
-    lam = p4.slider("λ (differential)", 0.0, 1.0, 0.5, 0.05)
-    levels = p4.slider("Levels (hierarchical)", 0, 5, 2)
-    impl = p1.radio("Sparse masks run as", ["blocks", "dense", "flex"], horizontal=True,
+    n_global = params.slider(p2, "Global tokens", 0, 16, 2)
+    n_random = params.slider(p2, "Random blocks (BigBird)", 0, 8, 1)
+    features = params.select_slider(p3, "Performer features m", [8, 16, 32, 64, 128, 256, 512, 1024], value=64)
+    proj_k = params.select_slider(p3, "Linformer k", [4, 8, 16, 32, 64, 128, 256], value=32)
+    proj_kind = params.radio(p3, "Linformer projection", ["pool", "random"], horizontal=True)
+    kv_heads = params.select_slider(p4, "KV heads (GQA)", [1, 2, 4, 8], value=min(2, heads))
+    lam = params.slider(p4, "λ (differential)", 0.0, 1.0, 0.5, 0.05)
+    levels = params.slider(p4, "Levels (hierarchical)", 0, 5, 2)
+    impl = params.radio(p1, "Sparse masks run as", ["blocks", "dense", "flex"], horizontal=True,
                     help="blocks: skip empty blocks; dense: masked N×N (the spec); flex: compiled FlexAttention.")
     if impl == "flex" and s.device != "cuda":
         st.warning("FlexAttention compiles with torch.compile first: 20–30 s on this CPU per new shape. The "
@@ -83,15 +83,23 @@ st.caption(f"Measured live {layout.ago(measured_at)} on {res.device.upper()} ({r
            f"N={res.n}, d={res.head_dim}. Time: median of 3 calls after a warm-up. Peak memory: "
            f"{'CUDA max_memory_allocated' if res.device == 'cuda' else 'tensor bytes allocated, from the torch profiler'}."
            f" Exact attention here: {res.exact_time_s * 1e3:.3g} ms.")
-st.dataframe(plots.results_table(res), hide_index=True, width="stretch",
+layout.table(plots.results_table(res), name="attention_variants", hide_index=True, width="stretch",
              column_config={"max |err|": st.column_config.NumberColumn(format="%.3g"),
                             "rel. err": st.column_config.NumberColumn(format="%.3g"),
                             "row KL (nats)": st.column_config.NumberColumn(format="%.3g"),
                             "time (ms)": st.column_config.NumberColumn(format="%.3g"),
                             "speed-up vs exact": st.column_config.NumberColumn(format="%.2f×")})
-st.caption("rel. err = ‖out − exact‖ / ‖exact‖ (Frobenius). Row KL = mean over query rows of KL(variant ‖ exact) "
-           "of the attention weights (empty where weights can be negative). At small N fixed overheads dominate "
-           "the times: use the scaling page for long sequences.")
+for v in res.variants:
+    if not v.ok:
+        st.warning(f"**{v.name}** did not run with these settings: {v.message}", icon="⚠️")
+st.caption("**exact for its mask** = softmax attention computed exactly over the pairs the variant's mask allows; "
+           "its rel. err against *full* attention is the weight outside the mask, so it can be large (a window "
+           "misses distant keys). rel. err = ‖out − exact‖ / ‖exact‖ (Frobenius). Row KL = mean over query rows of "
+           "KL(variant ‖ exact) of the attention weights (empty where weights can be negative). At small N fixed "
+           "overheads dominate the times: use the scaling page for long sequences.")
+if res.exact_weights is None:
+    st.info(f"At N = {res.n} the N×N weight maps are too large to draw (they are drawn for N ≤ 512): each variant "
+            "shows, per query row, the keys it may attend to and the relative error of that row's output.")
 
 live = layout.provenance_text("measured live", device=res.device.upper(), threads=res.threads, dtype=res.dtype,
                               when=layout.ago(measured_at))

@@ -7,7 +7,7 @@ order: 20
 """
 import streamlit as st
 
-from ui import cached, errors, layout, state
+from ui import cached, errors, layout, params, state
 from viz_core.attention import all_variants
 from viz_core.labs.attention_scaling import EXPECTED_SLOPE, SweepConfig, contradicts, measure_point, summarize
 from viz_core.attention.types import AttnConfig
@@ -29,18 +29,18 @@ layout.header(
 )
 s = state.settings()
 names = [n for n in sorted(variants) if n != "flash_tiled"]
-chosen = st.multiselect("Variants", names, default=["full", "sdpa", "sliding_window", "linear"],
+chosen = params.multiselect("Variants", names, default=["full", "sdpa", "sliding_window", "linear"],
                         help="full = eager softmax(QKᵀ)V storing the N×N scores; sdpa = PyTorch's fused kernel.")
 c1, c2, c3, c4 = st.columns(4)
-max_n = c1.select_slider("Longest sequence N", LENGTHS, value=1024)
-heads = c2.select_slider("Heads", [1, 2, 4, 8], value=4)
-head_dim = c2.select_slider("Head size d", [16, 32, 64], value=32)
-budget_mib = c3.select_slider("Memory budget (MiB)", [64, 128, 256, 512, 1024, 2048, 4096, 8192], value=512,
+max_n = params.select_slider(c1, "Longest sequence N", LENGTHS, value=1024)
+heads = params.select_slider(c2, "Heads", [1, 2, 4, 8], value=4)
+head_dim = params.select_slider(c2, "Head size d", [16, 32, 64], value=32)
+budget_mib = params.select_slider(c3, "Memory budget (MiB)", [64, 128, 256, 512, 1024, 2048, 4096, 8192], value=512,
                               help="A point whose estimated memory exceeds this is not run.")
-max_s = c3.slider("Time limit per point (s)", 1, 60, 10)
-causal = c4.toggle("Causal", value=False)
-window = c4.select_slider("Window (sliding window, Longformer, BigBird)", [32, 64, 128, 256], value=64)
-features = c4.select_slider("Performer features / Linformer k", [32, 64, 128, 256], value=64)
+max_s = params.slider(c3, "Time limit per point (s)", 1, 60, 10)
+causal = params.toggle(c4, "Causal", value=False)
+window = params.select_slider(c4, "Window (sliding window, Longformer, BigBird)", [32, 64, 128, 256], value=64)
+features = params.select_slider(c4, "Performer features / Linformer k", [32, 64, 128, 256], value=64)
 
 cfg = SweepConfig(variants=tuple(chosen), lengths=tuple(n for n in LENGTHS if n <= max_n), heads=heads,
                   head_dim=head_dim, device=s.device, dtype=s.dtype, seed=s.seed, repeats=5,
@@ -93,7 +93,7 @@ st.caption(f"Measured live on {res.device.upper()} with {res.threads} torch thre
            f"Peak memory: {res.memory_method}. Dotted lines: the expected slope, drawn back from each variant's "
            "longest N." + (f" {again} point(s) took longer than a longer sequence (impossible for this work) and "
                            "were measured again." if again else ""))
-st.dataframe([{"variant": v, "expected slope": res.expected[v],
+layout.table(name="scaling_slopes", data=[{"variant": v, "expected slope": res.expected[v],
                "measured time slope": round(res.slopes[v], 2) if res.slopes[v] == res.slopes[v] else None,
                "measured memory slope": round(res.memory_slopes[v], 2) if res.memory_slopes[v] == res.memory_slopes[v]
                else None} for v in cfg.variants], hide_index=True)

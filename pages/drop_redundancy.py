@@ -7,9 +7,10 @@ order: 10
 """
 import streamlit as st
 
-from ui import cached, state
+from ui import cached, params, state
 from ui.errors import guard
 from ui.layout import ago, claim_checks, figure, header, metrics, provenance_text
+from viz_core.errors import human_bytes
 from viz_core.labs import drop_redundancy as red
 from viz_core.plots import compression as plots
 
@@ -25,7 +26,7 @@ header("Dropping redundant layers and tokens",
         "Xing et al. 2024, PyramidDrop", "Abnar & Zuidema 2020 (attention flow)"])
 
 st.subheader("Attention layers of the tiny GPT (Shakespeare)")
-windows = st.select_slider("Held-out windows of 256 bytes", [4, 8, 16, 32], value=4, key="drop_windows")
+windows = params.select_slider("Held-out windows of 256 bytes", [4, 8, 16, 32], value=4, key="drop_windows")
 device = state.settings().device
 with guard():
     lres, lres_at = layer_drop(red.LayerDropConfig(windows=windows, device=device))
@@ -34,7 +35,8 @@ metrics([
     ("Most redundant attention", f"layer {int(lres.drop_order[0])}", "highest cos(X, X + Attn(X))"),
     (f"Loss, {half} dropped", f"{lres.loss[half]:.3f}", f"vs {lres.loss[0]:.3f} nats/byte with all layers"),
     (f"Control, {half} dropped", f"{lres.loss_reverse[half]:.3f}", "dropping the least redundant first"),
-    ("KV cache left", f"{lres.kv_bytes_per_token[half]} B/token", f"of {lres.kv_bytes_per_token[0]} (fp32)"),
+    ("KV cache per token", human_bytes(lres.kv_bytes_per_token[half]),
+     f"of {human_bytes(lres.kv_bytes_per_token[0])} (fp32)"),
 ])
 c1, c2 = st.columns(2)
 with c1:
@@ -46,10 +48,10 @@ st.caption(f"Similarity is averaged over {lres.tokens_evaluated:,} held-out toke
 
 st.subheader("Patch tokens of the tiny ViT (Fashion-MNIST)")
 c1, c2, c3 = st.columns(3)
-after = c1.slider("Drop after layer", 0, 3, 1, key="drop_after",
+after = params.slider(c1, "Drop after layer", 0, 3, 1, key="drop_after",
                   help="Tokens are removed after this many encoder blocks (0 = before the first).")
-n_images = c2.select_slider("Test images", [100, 200, 500, 1000, 2000], value=100, key="drop_images")
-example_keep = c3.select_slider("Kept fraction in the example", [0.75, 0.5, 0.375, 0.25, 0.125], value=0.25,
+n_images = params.select_slider(c2, "Test images", [100, 200, 500, 1000, 2000], value=100, key="drop_images")
+example_keep = params.select_slider(c3, "Kept fraction in the example", [0.75, 0.5, 0.375, 0.25, 0.125], value=0.25,
                                 key="drop_keep")
 with guard():
     tres, tres_at = token_drop(red.TokenDropConfig(drop_after_layer=after, n_images=n_images, example_keep=example_keep,

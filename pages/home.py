@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import cached, registry, state
+from ui import cached, params, registry, state
 from ui.layout import metrics
 from viz_core.device import describe
 from viz_core.errors import human_bytes
@@ -34,7 +34,7 @@ metrics([
     ("Processor", hw.name[:28] + ("…" if len(hw.name) > 28 else ""), hw.name),
     ("Threads" if hw.device == "cpu" else "SMs", str(hw.threads)),
     ("Memory", human_bytes(hw.total_memory_bytes) if hw.total_memory_bytes else "unknown"),
-    ("torch", hw.torch_version),
+    ("torch", hw.torch_version.split("+")[0], f"torch {hw.torch_version}"),
 ])
 
 st.subheader("The path an image takes through a vision transformer")
@@ -47,16 +47,19 @@ STEPS = [
     ("KV cache", "generate without recomputing", "pages/kv_cache.py"),
 ]
 root = Path(registry.ROOT)
-cols = st.columns([7, 1] * (len(STEPS) - 1) + [7], vertical_alignment="center", gap="small")
-for i, (label, what, path) in enumerate(STEPS):
-    with cols[2 * i].container(border=True):
-        if path and (root / path).exists():
-            st.page_link(path, label=f"**{label}**")
-        else:
-            st.markdown(f"**{label}**")
-        st.caption(what)
-    if i < len(STEPS) - 1:
-        cols[2 * i + 1].markdown("<div style='text-align:center;font-size:1.6rem'>→</div>", unsafe_allow_html=True)
+per_row = 3 if s.presentation else len(STEPS)  # large text on a projector: two rows of three boxes fit
+for start in range(0, len(STEPS), per_row):
+    row = STEPS[start:start + per_row]
+    cols = st.columns([7, 1] * (len(row) - 1) + [7], vertical_alignment="center", gap="small")
+    for j, (label, what, path) in enumerate(row):
+        with cols[2 * j].container(border=True):
+            if path and (root / path).exists():
+                st.page_link(path, label=f"**{label}**", query_params=params.shared())
+            else:
+                st.markdown(f"**{label}**")
+            st.caption(what)
+        if j < len(row) - 1:
+            cols[2 * j + 1].markdown("<div style='text-align:center;font-size:1.6rem'>→</div>", unsafe_allow_html=True)
 
 st.subheader("All pages")
 for section, pages in registry.by_section().items():
@@ -64,4 +67,4 @@ for section, pages in registry.by_section().items():
         continue
     st.markdown(f"**{section}**")
     for p in pages:
-        st.page_link(p.path, label=f"{p.title} — {p.summary}", icon=p.icon)
+        st.page_link(p.path, label=f"{p.title} — {p.summary}", icon=p.icon, query_params=params.shared())

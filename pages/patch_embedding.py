@@ -7,7 +7,7 @@ order: 20
 """
 import streamlit as st
 
-from ui import cached, state
+from ui import cached, params, state
 from ui.errors import guard
 from ui.image_source import pick_image
 from ui.layout import figure, header, metrics
@@ -30,17 +30,17 @@ header("Patch embedding: patches become vectors",
 
 source, label = pick_image("embedding")
 c1, c2, c3 = st.columns(3)
-size = c1.select_slider("Image size", patching.IMAGE_SIZES, value=224, key="emb_image_size")
-patch = c2.select_slider("Patch size", patching.PATCH_SIZES, value=16, key="emb_patch")
-d_model = c3.select_slider("Embedding width D", [32, 64, 128, 192, 384, 768], value=192, key="emb_d")
+size = params.select_slider(c1, "Image size", patching.IMAGE_SIZES, value=224, key="emb_image_size")
+patch = params.select_slider(c2, "Patch size", patching.PATCH_SIZES, value=16, key="emb_patch")
+d_model = params.select_slider(c3, "Embedding width D", [32, 64, 128, 192, 384, 768], value=192, key="emb_d")
 seed = state.settings().seed
 
 with guard():
     fitted, _ = patching.fit_size(size, patch)
     g = fitted // patch
-    q = st.slider("Query patch for the position maps (token index)", 0, max(0, g * g - 1),
+    q = params.slider("Query patch for the position maps (token index)", 0, max(0, g * g - 1),
                   value=min(g * g // 2 + g // 2, g * g - 1), key="emb_query")
-    dims = st.radio("PCA", ["2D", "3D"], horizontal=True, key="emb_pca")
+    dims = params.radio("PCA", ["2D", "3D"], horizontal=True, key="emb_pca")
     res = run(source, embedding.EmbedConfig(image_size=size, patch_size=patch, d_model=d_model, seed=seed,
                                             pca_components=3 if dims == "3D" else 2, query_patch=q))
 
@@ -59,7 +59,7 @@ st.caption(f"Weights: torch's default Conv2d initialisation drawn from seed {see
 figure(plots.embedding_heatmap(res.embeddings), key="emb", provenance=PROV)
 left, right = st.columns(2)
 with left:
-    colour_by = st.radio("Colour points by", ["row", "column"], horizontal=True, key="emb_colour")
+    colour_by = params.radio("Colour points by", ["row", "column"], horizontal=True, key="emb_colour")
     figure(plots.pca_scatter(res.pca_coords, res.rows, res.cols, res.pca_explained,
                              "row" if colour_by == "row" else "col"), key="pca", provenance=PROV)
 with right:

@@ -7,9 +7,9 @@ order: 20
 """
 import streamlit as st
 
-from ui import cached, state
+from ui import cached, params, state
 from ui.errors import guard
-from ui.layout import claim_checks, figure, header, metrics
+from ui.layout import claim_checks, figure, header
 from viz_core.labs import rope as rope_lab, rope_scaling
 from viz_core.plots import rope as plots
 
@@ -31,13 +31,13 @@ header("RoPE beyond the training context",
 s = state.settings()
 
 c1, c2, c3, c4 = st.columns(4)
-head_dim = c1.selectbox("Head dimension d", [16, 32, 64, 128], index=2)
-base = c2.select_slider("Base", [100.0, 1000.0, 10000.0, 500000.0], value=10000.0)
-L = c3.select_slider("Trained context L", [64, 256, 1024, 2048, 4096], value=256)
-factor = c4.select_slider("Scale factor s", [2.0, 4.0, 8.0, 16.0], value=4.0,
+head_dim = params.selectbox(c1, "Head dimension d", [16, 32, 64, 128], index=2)
+base = params.select_slider(c2, "Base", [100.0, 1000.0, 10000.0, 500000.0], value=10000.0)
+L = params.select_slider(c3, "Trained context L", [64, 256, 1024, 2048, 4096], value=256)
+factor = params.select_slider(c4, "Scale factor s", [2.0, 4.0, 8.0, 16.0], value=4.0,
                           format_func=lambda v: f"{v:g}× → {int(v * L):,} tokens")
 auto = rope_scaling.first_slow_pair(head_dim, base, L)
-pair = st.slider("Pair drawn in the angle chart", 0, head_dim // 2 - 1, auto,
+pair = params.slider("Pair drawn in the angle chart", 0, head_dim // 2 - 1, auto,
                  help=f"Default: pair {auto}, the first whose wavelength exceeds L, so it never turns fully in "
                       "training.")
 with guard():
@@ -48,12 +48,10 @@ st.subheader("1 · Beyond L: angle vs position, per method")
 figure(plots.scaling_angle_figure(sc), provenance=PROV)
 SHORT = {"none": "No scaling", "linear": "PI", "ntk": "NTK-aware", "yarn": "YaRN"}
 names = [SHORT[m] for m in sc.methods]
-metrics([(f"{n}: pairs at unseen angles", f"{u} / {head_dim // 2}",
-          f"up to {t:.2f} turns past the range seen in training")
-         for n, u, t in zip(names, sc.unseen_pairs, sc.unseen_turns)])
-metrics([(f"{n}: pairs changed inside L", f"{c} / {head_dim // 2}",
-          "pairs whose angle at some position < L differs from the original")
-         for n, c in zip(names, sc.inside_changed)])
+st.dataframe({"method": names,
+              "pairs at unseen angles": [f"{u} / {head_dim // 2}" for u in sc.unseen_pairs],
+              "turns past the range seen in training (at most)": [f"{t:.2f}" for t in sc.unseen_turns],
+              "pairs changed inside L": [f"{c} / {head_dim // 2}" for c in sc.inside_changed]}, hide_index=True)
 figure(plots.freq_ratio_figure(sc), provenance=PROV)
 st.caption(f"PI divides every frequency by s = {factor:g}, so it also changes the angles the model learned inside "
            f"L (it needs fine-tuning). NTK-aware keeps pair 0 exactly and divides the slowest by exactly s. YaRN "
@@ -75,8 +73,8 @@ if not gpt_available():
             "measure instead. Make it with `python -m viz_core.train gpt`.")
 else:
     c1, c2 = st.columns([1, 3])
-    gpt_factor = c1.select_slider("Evaluate at", [2.0, 4.0, 8.0], value=4.0, format_func=lambda v: f"{v:g}× its context")
-    windows = c1.select_slider("Text windows", [2, 4, 8, 16], value=4)
+    gpt_factor = params.select_slider(c1, "Evaluate at", [2.0, 4.0, 8.0], value=4.0, format_func=lambda v: f"{v:g}× its context")
+    windows = params.select_slider(c1, "Text windows", [2, 4, 8, 16], value=4)
     if c1.button("Run the tiny GPT", type="primary", help="≈0.6 s per window at 4× on one CPU thread") or \
             st.session_state.get("rope_gpt_ran"):
         st.session_state["rope_gpt_ran"] = True
@@ -84,10 +82,11 @@ else:
             gpt = run_gpt(rope_scaling.LongContextConfig(factor=gpt_factor, n_windows=windows, seed=s.seed,
                                                      device=s.device))
         with c2:
-            figure(plots.long_context_figure(gpt), provenance=f"Measured live: the committed tiny GPT's held-out loss "
-                                                              f"beyond its training context ({gpt.device})")
-        metrics([(f"{SHORT[m]}: loss < L / ≥ L", f"{a:.2f} / {b:.2f}", "nats per token (bytes here)")
-                 for m, a, b in zip(gpt.methods, gpt.loss_inside, gpt.loss_beyond)])
+            figure(plots.long_context_figure(gpt), provenance=PROV)
+        st.dataframe({"method": [SHORT[m] for m in gpt.methods],
+                      "loss at positions < L (nats/token)": [round(float(a), 2) for a in gpt.loss_inside],
+                      "loss at positions ≥ L (nats/token)": [round(float(b), 2) for b in gpt.loss_beyond]},
+                     hide_index=True)
         st.caption(f"No fine-tuning: the model was trained on {gpt.train_context} tokens with plain RoPE and is run "
                    "with each method's frequencies as is. PI without fine-tuning shifts every learned angle, which "
                    "is why the PI paper fine-tunes; NTK-aware and YaRN were designed to work without it.")

@@ -5,15 +5,18 @@ title: Speculative decoding
 icon: 🎯
 order: 40
 """
+import dataclasses
+
+import numpy as np
 import streamlit as st
 
-from ui import cached, state
+from ui import cached, params, progress, state
 from ui.errors import guard
 from ui.layout import ago, claim_checks, figure, header, metrics, provenance_text
 from viz_core.labs import speculative
 from viz_core.plots import decoding as plots
 
-run = cached.timed(speculative.run)
+run = cached.data(speculative.run)
 
 header("Speculative decoding: draft fast, verify in one pass",
        "Generating with a big model costs one full forward pass per token. A small **draft** model guesses the "
@@ -27,24 +30,41 @@ header("Speculative decoding: draft fast, verify in one pass",
 s = state.settings()
 st.session_state.setdefault("sd_run", 0)
 c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
-prompt = c1.text_input("Prompt", "ROMEO: But soft, what light", key="sd_prompt")
-gamma = c2.slider("Draft length γ", 1, 10, 4, key="sd_gamma")
-n_new = c3.slider("New tokens", 16, 160, 48, step=16, key="sd_new")
-temp = c4.select_slider("Temperature", [0.0, 0.5, 0.8, 1.0], value=0.0, key="sd_temp", help="0 = greedy")
+prompt = params.text_input(c1, "Prompt", "ROMEO: But soft, what light", key="sd_prompt")
+gamma = params.slider(c2, "Draft length γ", 1, 10, 4, key="sd_gamma")
+n_new = params.slider(c3, "New tokens", 16, 160, 48, step=16, key="sd_new")
+temp = params.select_slider(c4, "Temperature", [0.0, 0.5, 0.8, 1.0], value=0.0, key="sd_temp", help="0 = greedy")
 c1, c2 = st.columns([1, 3])
 if c1.button("Measure again", key="sd_again"):
     st.session_state["sd_run"] += 1
-sweep = c2.toggle("Also sweep γ = 1, 2, 3, 4, 6, 8 (a few seconds)", value=False, key="sd_sweep")
+sweep = params.toggle(c2, "Also sweep γ = 1, 2, 3, 4, 6, 8 (a few seconds)", value=False, key="sd_sweep")
 
 cfg_draft = speculative.SpecConfig().draft
 if not speculative.model_available(cfg_draft):
     st.warning(f"The draft model `{cfg_draft}` has not been trained yet (assets/models/{cfg_draft}.pt is missing): "
                "run `python -m viz_core.train gpt` to make it.")
     st.stop()
+cfg = speculative.SpecConfig(prompt=prompt, new_tokens=n_new, gamma=gamma, temperature=float(temp), seed=s.seed,
+                             device=s.device, dtype=s.dtype, run_id=st.session_state["sd_run"])
 with guard():
-    res, measured_at = run(speculative.SpecConfig(prompt=prompt, new_tokens=n_new, gamma=gamma, temperature=float(temp),
-                                     seed=s.seed, device=s.device, dtype=s.dtype, run_id=st.session_state["sd_run"],
-                                     sweep=(1, 2, 3, 4, 6, 8) if sweep else ()))
+    res = run(cfg)
+
+
+def with_sweep(base, done: list) -> object:
+    """The γ curve from one cached run per γ (each timed against plain decoding interleaved in that run)."""
+    return dataclasses.replace(base, sweep_gamma=np.array([o.gamma for o in done]),
+                               sweep_speedup=np.array([o.speedup for o in done]),
+                               sweep_acceptance=np.array([o.acceptance_rate for o in done]),
+                               sweep_tokens_per_call=np.array([o.tokens_per_target_call for o in done]))
+
+
+if sweep:
+    with guard(stop=False):
+        done, complete = progress.sweep(
+            "Sweeping the draft length γ", (1, 2, 3, 4, 6, 8), lambda g: run(dataclasses.replace(cfg, gamma=g)),
+            key="sd_sweep_run", describe=lambda g: f"γ = {g}: draft, verify, time against plain decoding",
+            draw_partial=lambda part: figure(plots.gamma_sweep(with_sweep(res, part)), provenance="Measuring live …"))
+        res = with_sweep(res, done) if done else res
 
 same = {True: "same ✅", False: "differs ❌", None: "sampled"}[res.matches_target_greedy]
 metrics([
@@ -58,8 +78,8 @@ metrics([
     ("Speed-up", f"{res.speedup:.2f}×", f"median of {res.repeats} timed runs (IQR {res.speedup_q1:.2f}–"
                                          f"{res.speedup_q3:.2f}×): {res.spec_s * 1e3:.0f} ms vs "
                                          f"{res.plain_s * 1e3:.0f} ms plain cached decoding; {res.device}, "
-                                         f"{res.threads} thread(s), measured {ago(measured_at)}"),
-    ("Output vs target alone", same, "greedy: must be token-for-token identical; sampling: the rejection rule "
+                                         f"{res.threads} thread(s)"),
+    ("Same as target", same, "greedy: must be token-for-token identical; sampling: the rejection rule "
                                      "keeps the target's distribution (tested statistically)"),
 ])
 
@@ -68,7 +88,7 @@ if res.remeasured:
                "repeats were measured" + ("; still above it: the machine is loaded and these timings are noise, "
                                           "not a finding." if res.noisy else "; the medians are now within it."),
                icon="⚠️")
-figure(plots.rounds(res), key="sd_rounds", provenance=provenance_text("measured live", device=res.device, threads=res.threads, dtype=s.dtype, when=ago(measured_at)))
+figure(plots.rounds(res), key="sd_rounds", provenance=provenance_text("measured live", device=res.device, threads=res.threads, dtype=s.dtype))
 st.caption("One row per round: the draft's γ proposals left to right, then the target's own token. The target "
            "scores every proposal in the same forward pass; the first rejected one is replaced by the target's "
            "choice and the rest are discarded (grey). If all are accepted, that pass also yields a bonus token.")
@@ -82,7 +102,7 @@ with r:
     st.code(res.plain_text, language=None, wrap_lines=True)
 
 if len(res.sweep_gamma) > 1:
-    figure(plots.gamma_sweep(res), key="sd_sweep_fig", provenance=provenance_text("measured live", device=res.device, threads=res.threads, dtype=s.dtype, when=ago(measured_at)))
+    figure(plots.gamma_sweep(res), key="sd_sweep_fig", provenance=provenance_text("measured live", device=res.device, threads=res.threads, dtype=s.dtype))
     best = int(res.sweep_gamma[res.sweep_speedup.argmax()])
     st.markdown(f"Here the best γ was **{best}** ({res.sweep_speedup.max():.2f}×).")
 st.markdown(f"Larger γ means more tokens per target pass when the draft is right, but more wasted draft work "

@@ -7,7 +7,7 @@ order: 30
 """
 import streamlit as st
 
-from ui import cached
+from ui import cached, params
 from ui.errors import guard
 from ui.layout import figure, header, metrics
 from viz_core.labs import trained_vit as vit_explore
@@ -33,20 +33,20 @@ if not names:
     st.warning("No ViT checkpoint in assets/models/; run `python -m viz_core.train vit`.")
     st.stop()
 c1, c2, c3, c4 = st.columns([2, 3, 2, 2])
-name = c1.selectbox("Model", names, key="vit_model",
+name = params.selectbox(c1, "Model", names, key="vit_model",
                     help="tiny-vit: learned position embeddings; tiny-vit-rope2d: axial 2D rotary positions.")
-index = c2.slider("Test image #", 0, 1999, 0, key="vit_index", help="From the committed 2,000-image test subset.")
-head = c3.selectbox("Head for per-layer maps", ["mean of heads", 0, 1, 2, 3], key="vit_head")
-residual = c4.slider("Rollout residual weight", 0.0, 0.9, 0.5, step=0.1, key="vit_residual",
+index = params.slider(c2, "Test image #", 0, 1999, 0, key="vit_index", help="From the committed 2,000-image test subset.")
+head = params.selectbox(c3, "Head for per-layer maps", ["mean of heads", 0, 1, 2, 3], key="vit_head")
+residual = params.slider(c4, "Rollout residual weight", 0.0, 0.9, 0.5, step=0.1, key="vit_residual",
                      help="0.5 is the paper's choice: Â = ½I + ½A.")
 
 with guard():
     v = view(vit_explore.ViewConfig(model=name, index=index, head=-1 if head == "mean of heads" else int(head),
                                     residual=residual))
 pred = int(v.probs.argmax())
-metrics([("True class", v.classes[v.label]),
-         ("Predicted", v.classes[pred] + (" ✅" if pred == v.label else " ❌")),
-         ("Confidence", f"{v.probs[pred] * 100:.1f} %"),
+st.markdown(f"True class **{v.classes[v.label]}**, predicted **{v.classes[pred]}** "
+            + ("✅" if pred == v.label else "❌"))
+metrics([("Confidence", f"{v.probs[pred] * 100:.1f} %"),
          ("Accuracy (model card)", f"{vit_explore.card_accuracy(name) * 100:.2f} %",
           "measured at training time on the committed 2,000 test images; recompute it below")])
 figure(plots.vit_attention_panels(v.image, v.rollout, v.layer_maps,

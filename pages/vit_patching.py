@@ -7,7 +7,7 @@ order: 10
 """
 import streamlit as st
 
-from ui import cached
+from ui import cached, params
 from ui.errors import guard
 from ui.image_source import pick_image
 from ui.layout import claim_checks, figure, header, metrics
@@ -28,10 +28,10 @@ header("ViT patching: an image becomes a sequence",
 
 source, label = pick_image("patching")
 c1, c2 = st.columns(2)
-size = c1.select_slider("Image size (pixels per side)", IMAGE_SIZES, value=224, key="patch_image_size")
-patch = c2.select_slider("Patch size (pixels per side)", PATCH_SIZES, value=16, key="patch_size")
+size = params.select_slider(c1, "Image size (pixels per side)", IMAGE_SIZES, value=224, key="patch_image_size")
+patch = params.select_slider(c2, "Patch size (pixels per side)", PATCH_SIZES, value=16, key="patch_size")
 with st.expander("Model width used for the FLOP count"):
-    d_model = st.select_slider("d_model", [192, 384, 768, 1024, 1280], value=768,
+    d_model = params.select_slider("d_model", [192, 384, 768, 1024, 1280], value=768,
                                help="ViT-Ti 192, ViT-S 384, ViT-B 768, ViT-L 1024, ViT-H 1280")
     heads = {192: 3, 384: 6, 768: 12, 1024: 16, 1280: 16}[d_model]
 

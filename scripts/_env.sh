@@ -16,7 +16,11 @@ ensure_venv() {
   want="$(cat "$req" requirements.txt | sha256sum | cut -d' ' -f1)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "== installing $req into .venv (first time: a minute or two)" >&2
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+    # requirements.txt pins torch's CPU wheel by URL for Community Cloud; here the same pins with a plain
+    # torch==VERSION (that index is unreachable here; a GPU box gets PyPI's CUDA build).
+    local resolved="$VENV/.requirements-local-$(basename "$req")"
+    "$VENV/bin/python" scripts/local_requirements.py "$req" > "$resolved"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$resolved"
     echo "$want" > "$stamp"
   fi
 }

@@ -1,20 +1,45 @@
 """Small building blocks every page uses: header with citations, metric rows, claim checks."""
 from __future__ import annotations
 
+import re
 from typing import Iterable, Sequence
 
 import streamlit as st
 
 from viz_core.claims import ClaimCheck, Verdict
+from viz_core.plots import theme
 
 _VERDICT_ICON = {Verdict.HOLDS: "✅", Verdict.PARTLY: "🟡", Verdict.NOT_HERE: "❌", Verdict.NOT_MEASURED: "⏸️"}
 
 
-def header(title: str, intro: str, papers: Sequence[str] = ()) -> None:
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*_(\"“])")
+
+
+def split_intro(intro: str, max_chars: int = 280) -> tuple[str, str]:
+    """The opening (one or two sentences, at most ``max_chars`` unless one sentence is longer) and the rest."""
+    parts = _SENTENCE_END.split(intro.strip())
+    lead = parts[0]
+    for k, p in enumerate(parts[1:], start=1):
+        if k >= 2 or len(lead) + 1 + len(p) > max_chars:
+            return lead, " ".join(parts[k:])
+        lead += " " + p
+    return lead, ""
+
+
+def header(title: str, intro: str, papers: Sequence[str] = (), more: str = "") -> None:
+    """Title, one or two sentences, then (folded) the longer explanation and the citations."""
     st.title(title)
-    st.markdown(intro)
-    if papers:
-        st.caption("Papers: " + " · ".join(papers))
+    lead, rest = split_intro(intro)
+    st.markdown(lead)
+    rest = "\n\n".join(t for t in (rest, more) if t)
+    if rest or papers:
+        label = "More about this page" + (f" and its {len(papers)} paper{'s' if len(papers) > 1 else ''}"
+                                          if papers else "")
+        with st.expander(label):
+            if rest:
+                st.markdown(rest)
+            if papers:
+                st.markdown("**Papers**\n" + "\n".join(f"- {p}" for p in papers))
 
 
 def metrics(items: Iterable[tuple[str, str] | tuple[str, str, str]], columns: int | None = None) -> None:
@@ -71,15 +96,99 @@ def provenance(kind: str, **kw) -> None:
 
 def figure(fig, key: str | None = None, provenance: str | None = None) -> None:
     """Draw a plotly figure full-width (one place to change how figures are shown), with its provenance line
-    (``provenance_text(...)``: measured live / recorded / computed / cited) under it."""
-    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
+    (``provenance_text(...)``: measured live / recorded / computed / cited) under it.
+
+    In presentation mode every font is raised to the projector minimum (``theme.enlarge``); Plotly's own
+    toolbar keeps its "download as PNG" button.
+    """
+    theme.enlarge(fig)
+    st.plotly_chart(fig, width="stretch", key=key,
+                    config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}})
     if provenance:
         st.caption("ⓘ " + provenance)
 
 
 def ago(ts: float) -> str:
-    """'measured 3 s ago' / '2 min ago' / '1.5 h ago' for a time.time() stamp."""
+    """'3 s ago' / '2 min ago' / '1.5 h ago' for a time.time() stamp."""
     import time
 
     d = max(0.0, time.time() - ts)
     return f"{d:.0f} s ago" if d < 120 else f"{d / 60:.0f} min ago" if d < 7200 else f"{d / 3600:.1f} h ago"
+
+
+def table(data, *, name: str = "table", key: str | None = None, caption: str | None = None, **kwargs) -> None:
+    """A result table with its CSV download; collapsed behind an expander in presentation mode."""
+    from ui import export
+
+    def draw() -> None:
+        st.dataframe(data, hide_index=kwargs.pop("hide_index", True), key=key, **kwargs)
+        export.csv_button(data, name=name, key=f"csv_{key or name}")
+        if caption:
+            st.caption(caption)
+
+    if presenting():
+        with st.expander(f"Table: {name.replace('_', ' ')}"):
+            draw()
+    else:
+        draw()
+
+
+# ------------------------------------------------------------------ presentation mode
+_PRESENT_CSS = """<style>
+html { font-size: 20px; }                                   /* every rem-sized text x1.25: never smaller */
+h1 { font-size: 2.6rem !important; }
+[data-testid="stMainBlockContainer"] { padding: 1.6rem 1.6rem 3rem 1.6rem !important; max-width: 100% !important; }
+[data-testid="stSidebarHeader"] { height: 1.2rem !important; min-height: 0 !important; padding: 0.4rem !important; }
+[data-testid="stSidebarUserContent"] { padding-top: 0 !important; }
+[data-testid="stMetricValue"] { font-size: 1.9rem !important; }
+[data-testid="stMetricLabel"], [data-testid="stMetricLabel"] *, [data-testid="stMetricValue"],
+[data-testid="stMetricValue"] *, [data-testid="stWidgetLabel"], [data-testid="stWidgetLabel"] p,
+[data-testid="stCheckbox"] label p, [data-testid="stCheckbox"] [data-testid="stMarkdownContainer"] {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+  height: auto !important; }                                 /* labels and values wrap instead of "Tiles comp…" */
+[data-testid="stMetricValue"] > div { overflow-wrap: break-word; line-height: 1.15; }
+[data-testid="stSidebar"] { font-size: 0.85rem; }
+[data-testid="stCaptionContainer"] { font-size: 0.9rem; }
+</style>"""
+
+
+def presentation_css() -> None:
+    st.markdown(_PRESENT_CSS, unsafe_allow_html=True)
+
+
+def presenting() -> bool:
+    return bool(st.session_state.get("presentation", False))
+
+
+def lesson_nav(current) -> None:
+    """Previous / Next buttons through the lesson (ui.registry.LESSON)."""
+    from ui import params, registry
+
+    stem = current.path.rsplit("/", 1)[-1].removesuffix(".py")
+    prev, nxt = registry.lesson_neighbours(stem)
+    if prev is None and nxt is None:
+        return
+    order = [p.path for p in registry.lesson()]
+    where = f"Lesson {order.index(current.path) + 1} of {len(order)}" if current.path in order else "The lesson"
+    st.divider()
+    c1, c2, c3 = st.columns([2, 1, 2], vertical_alignment="center")
+    if prev is not None and c1.button(f"← Previous: {prev.title}", key="lesson_prev", width="stretch"):
+        st.switch_page(prev.path, query_params=params.shared())
+    c2.markdown(f"<div style='text-align:center'>{where}</div>", unsafe_allow_html=True)
+    label = f"Next: {nxt.title} →" if nxt is not None else ""
+    if nxt is not None and c3.button(label if stem in [o.rsplit('/', 1)[-1][:-3] for o in order]
+                                     else f"Start the lesson: {nxt.title} →", key="lesson_next", type="primary",
+                                     width="stretch"):
+        st.switch_page(nxt.path, query_params=params.shared())
+
+
+def process_rss_mib() -> float:
+    """Resident memory of this server process now (Linux /proc; NaN elsewhere)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")

@@ -15,6 +15,7 @@ Pure Python: no streamlit here, so tests can use it directly.
 from __future__ import annotations
 
 import ast
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,10 +63,25 @@ def parse_header(path: Path) -> PageInfo:
     )
 
 
+_LOCK = threading.Lock()
+_CACHE: dict[tuple, list[PageInfo]] = {}
+
+
 def discover_pages() -> list[PageInfo]:
-    """All pages, sorted by section then order."""
-    pages = [parse_header(p) for p in sorted(PAGES_DIR.glob("*.py")) if not p.name.startswith("_")]
-    return sorted(pages, key=lambda p: (SECTIONS.index(p.section), p.order, p.title))
+    """All pages, sorted by section then order.
+
+    Parsed once per set of files (name, mtime) and under a lock: every session's app.py run calls this, and
+    CPython 3.11's ``ast.parse`` is not thread-safe (concurrent calls raise "SystemError: AST constructor
+    recursion depth mismatch", seen in the 2-session load test).
+    """
+    files = sorted(p for p in PAGES_DIR.glob("*.py") if not p.name.startswith("_"))
+    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in files)
+    with _LOCK:
+        if stamp not in _CACHE:
+            pages = [parse_header(p) for p in files]
+            _CACHE.clear()
+            _CACHE[stamp] = sorted(pages, key=lambda p: (SECTIONS.index(p.section), p.order, p.title))
+        return list(_CACHE[stamp])
 
 
 def by_section() -> dict[str, list[PageInfo]]:
@@ -73,3 +89,42 @@ def by_section() -> dict[str, list[PageInfo]]:
     for p in discover_pages():
         out.setdefault(p.section, []).append(p)
     return out
+
+
+# The lesson: the order a class walks through the pages (presentation mode's Previous/Next buttons).
+# Stems of pages/*.py; a stem whose file does not exist (yet) is skipped, so one list serves every branch.
+LESSON = (
+    "tokens_sampling",  # tokens and sampling
+    "attention_lab",  # attention: Q/K/V, masks, heads, efficient variants
+    "vit_patching",  # ViT patches
+    "patch_embedding",
+    "trained_vit",
+    "rope",
+    "rope_scaling",  # RoPE at long context
+    "attention_scaling",
+    "flash_attention",
+    "kv_cache",  # KV cache, GQA/MQA
+    "paged_attention",
+    "speculative_decoding",
+    "ssm",  # beyond attention: state-space models
+    "drop_redundancy",  # compression
+    "low_bit",
+    "benchmarks",
+)
+NOT_IN_LESSON = ("home",)
+
+
+def lesson() -> list[PageInfo]:
+    """The pages of the lesson that exist, in lesson order."""
+    pages = {Path(p.path).stem: p for p in discover_pages()}
+    return [pages[s] for s in LESSON if s in pages]
+
+
+def lesson_neighbours(stem: str) -> tuple[PageInfo | None, PageInfo | None]:
+    """(previous, next) of a page in the lesson; Home leads to the first page."""
+    order = lesson()
+    stems = [Path(p.path).stem for p in order]
+    if stem not in stems:
+        return None, (order[0] if order else None)
+    i = stems.index(stem)
+    return (order[i - 1] if i > 0 else None), (order[i + 1] if i + 1 < len(order) else None)

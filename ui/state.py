@@ -1,14 +1,16 @@
-"""The shared sidebar (device, dtype, seed, presentation mode) and how pages read it."""
+"""The shared sidebar (presentation mode, device, dtype, seed, threads) and how pages read it.
+
+Device, precision, seed and presentation mode live in the URL too (``ui.params``): ``?present=1&seed=7``.
+Presentation mode is the first control in the sidebar so it is reachable without scrolling at 720 px.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import streamlit as st
 
+from ui import params
 from viz_core.device import DTYPES, available_devices, cpu_count, recommended_threads, set_threads
-
-_DEFAULTS = {"device": "auto", "dtype": "float32", "seed": 0, "presentation": False,
-             "threads": recommended_threads()}
 
 
 @dataclass(frozen=True)
@@ -20,29 +22,32 @@ class Settings:
     threads: int
 
 
-def sidebar() -> Settings:
-    """Draw the shared controls (called by app.py on every run, before the page)."""
-    for k, v in _DEFAULTS.items():
-        st.session_state.setdefault(k, v)
+def presentation_toggle() -> bool:
+    """The presentation-mode toggle (drawn first in the sidebar by app.py); ``?present=1`` turns it on."""
     with st.sidebar:
-        st.markdown("### Run settings")
-        devices = available_devices()
-        if st.session_state["device"] not in devices:
-            st.session_state["device"] = "auto"
-        st.selectbox("Device", devices, key="device",
-                     help="'auto' uses CUDA when this machine has a GPU, else the CPU.")
-        st.selectbox("Precision", list(DTYPES), key="dtype",
-                     help="Data type of activations. float16 on CPU runs as bfloat16.")
-        st.number_input("Random seed", min_value=0, max_value=2**31 - 1, step=1, key="seed",
-                        help="Every random input and weight in the lab is drawn from this seed.")
-        st.number_input("CPU threads", min_value=1, max_value=cpu_count(), step=1, key="threads",
-                        help="torch intra-op threads for CPU work. The default leaves one core for the server "
-                             "and the browser; every CPU timing states the threads it ran with.")
-        st.toggle("Presentation mode", key="presentation", help="Larger text for a projector.")
-    set_threads(st.session_state["threads"])
-    if st.session_state["presentation"]:
-        st.markdown("<style>html, body, [class*='st-'] {font-size: 1.15rem;} h1 {font-size: 2.6rem;}</style>",
-                    unsafe_allow_html=True)
+        return bool(params.toggle("Presentation mode", value=False, key="presentation", url_name="present",
+                                  help="Projector view: larger text and charts, developer detail hidden, "
+                                       "Previous/Next buttons through the lesson."))
+
+
+def sidebar() -> Settings:
+    """Draw the shared run settings (called by app.py on every run, before the page)."""
+    with st.sidebar:
+        s = settings()
+        summary = f"{s.device} · {s.dtype} · seed {s.seed} · {s.threads} thread{'s' if s.threads > 1 else ''}"
+        with st.expander(f"Run settings: {summary}", expanded=False):
+            devices = available_devices()
+            params.selectbox("Device", devices, index=devices.index("auto") if "auto" in devices else 0,
+                             key="device", help="'auto' uses CUDA when this machine has a GPU, else the CPU.")
+            params.selectbox("Precision", list(DTYPES), index=0, key="dtype",
+                             help="Data type of activations. float16 on CPU runs as bfloat16.")
+            params.number_input("Random seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="seed",
+                                help="Every random input and weight in the lab is drawn from this seed.")
+            st.number_input("CPU threads", min_value=1, max_value=cpu_count(), value=recommended_threads(), step=1,
+                            key="threads",
+                            help="torch intra-op threads for CPU work. The default leaves one core for the server "
+                                 "and the browser; every CPU timing states the threads it ran with.")
+    set_threads(settings().threads)
     return settings()
 
 
@@ -51,3 +56,7 @@ def settings() -> Settings:
     return Settings(device=s.get("device", "auto"), dtype=s.get("dtype", "float32"),
                     seed=int(s.get("seed", 0)), presentation=bool(s.get("presentation", False)),
                     threads=int(s.get("threads", recommended_threads())))
+
+
+def presenting() -> bool:
+    return bool(st.session_state.get("presentation", False))

@@ -220,3 +220,21 @@ def test_a_shorter_point_slower_than_a_longer_one_is_remeasured(monkeypatch):
     p128 = [p for p in res.points if p.n == 128][0]
     assert p128.remeasured == 1 and p128.time_s < 10.0
     assert not sc.contradicts(p128, [p for p in res.points if p.n == 256][0]) or "noise" in p128.message
+
+
+def test_large_n_gives_per_row_summaries_instead_of_maps():
+    from viz_core.attention.types import AttnConfig
+    from viz_core.labs.attention_lab import InputConfig, LabConfig, run_lab
+
+    lab = run_lab(LabConfig(variants=("sliding_window", "linformer"), inputs=InputConfig(1024, 1, 8),
+                            attn=AttnConfig(window=16, proj_k=32), repeats=1, measure_memory=False))
+    sw, lf = lab.variants
+    assert lab.exact_weights is None and sw.weights is None
+    assert sw.row_keys.shape == (1024,) and 1 <= sw.row_keys.min() and sw.row_keys.max() <= 2 * 16 + 1
+    assert np.all(lf.row_keys == 32)
+    # rows that see every key they would see under full attention (none here) vs. the overall error
+    assert np.all(np.isfinite(sw.row_err)) and sw.row_err.max() >= sw.rel_err * 0.999
+    fig = plots.variant_figure(sw, None)
+    assert [a.text for a in fig.layout.annotations] == ["keys each query row may attend to",
+                                                        "error of each query row's output vs exact"]
+    assert len(fig.data) == 3 and len(fig.data[0].x) == 256  # 1024 rows in 256 bins

@@ -39,7 +39,7 @@ CASES = {
     18: ((60.0,), P, (10.0,), N),  # the training-time part is never measured here: at best "partly"
     19: ((5.5, 0.5), H, (0.8, 0.5), N),
     20: ((10.0, 1.0), H, (100.0, 1.0), N),
-    21: ((5.0, 1.0), P, (1.1, 2.0), N),  # "unlimited length" is never measured: at best "partly"
+    21: ((5.0, 1.0, True), H, (1.1, 2.0, False), N),
     22: ((1e-7, 2.0), H, (1e-2, 2.0), N),
 }
 

@@ -10,7 +10,7 @@ from viz_core.labs import flash as flash_lab, flash_steps
 from viz_core.cli.runner import main as bench_main
 from viz_core.claims import Verdict
 from viz_core.errors import InputError
-from viz_core.plots import flash as plots
+from viz_core.plots import flash as plots, flash_walk as walk
 
 
 @pytest.mark.parametrize("cfg", [
@@ -30,11 +30,17 @@ def test_step_through_is_exact_and_counts_match(cfg):
     last = flash_steps.state_at(res, res.n_steps - 1)
     assert (last["status"] == 2).all()
     np.testing.assert_allclose(last["o"], res.reference_out, atol=1e-5)
-    # figures build for the first and last step
-    for step in (0, res.n_steps - 1):
-        for fig in (plots.blocks_figure(res, step), plots.tile_figure(res, step), plots.stats_figure(res, step),
-                    plots.traffic_figure(res, step)):
-            assert fig.data
+    # the browser walk: one frame per step, each frame's O, m and l equal the state after that step
+    frames = walk.walk_figure(res).to_dict()["frames"]
+    assert len(frames) == res.n_steps
+    for k in range(res.n_steps):
+        want = flash_steps.state_at(res, k)
+        o, grid, tile, m, ll = (d for d in frames[k]["data"])
+        np.testing.assert_allclose(np.array(o["z"], dtype=float), np.round(want["o"], 3), atol=1e-9)
+        np.testing.assert_allclose(np.array(m["y"], dtype=float), np.round(want["m"], 3), atol=1e-9)
+        np.testing.assert_allclose(np.array(ll["y"], dtype=float), np.round(want["l"], 3), atol=1e-9)
+        assert sum(v == "current tile" for row in grid["text"] for v in row) == (res.kv_block[k] >= 0)
+    assert plots.traffic_figure(res).data
 
 
 def test_state_at_fills_rows_block_by_block():

@@ -62,6 +62,8 @@ class VariantResult:
     mask: np.ndarray | None = None  # (N, N) bool, for mask-based variants
     density: float | None = None  # allowed pairs / all pairs (or keys per query / N)
     weights: np.ndarray | None = None  # (show_heads, N, N) explicit or effective weights
+    row_keys: np.ndarray | None = None  # (N,) keys each query row may attend to (mask-based variants)
+    row_err: np.ndarray | None = None  # (N,) ‖out_i − exact_i‖ / ‖exact_i‖ per query row, over heads and dims
     signed_weights: bool = False  # weights may be negative (differential, random Linformer)
     max_abs_err: float = float("nan")
     rel_err: float = float("nan")
@@ -169,6 +171,8 @@ def _run_variant(r: VariantResult, name: str, q, k, v, ref, cfg: LabConfig, dev,
     if attn.sparse_impl == "flex" and name in SPARSE:
         r.compile_s = o.extras.get("compile_s")
     r.max_abs_err, r.rel_err = _errors(o.out, ref.out)
+    d_out, d_ref = (o.out.float() - ref.out.float())[0], ref.out.float()[0]  # (H, N, D)
+    r.row_err = (d_out.pow(2).sum((0, 2)).sqrt() / d_ref.pow(2).sum((0, 2)).sqrt().clamp_min(1e-30)).cpu().numpy()
     for key, val in o.extras.items():
         if isinstance(val, (int, float)) and not isinstance(val, bool):
             r.extras[key] = float(val)
@@ -179,10 +183,12 @@ def _run_variant(r: VariantResult, name: str, q, k, v, ref, cfg: LabConfig, dev,
             m = dense_mask(spec.mask_mod(n, n), n, n)
             r.density = mask_density(m)
             r.mask = m.cpu().numpy() if small else None
+            r.row_keys = m.sum(-1).cpu().numpy().astype(float)
     elif name == "hierarchical":
         r.density = min(1.0, r.extras.get("keys_per_query", n) / n)
     elif name == "linformer":
         r.density = min(attn.proj_k, n) / n
+        r.row_keys = np.full(n, float(min(attn.proj_k, n)))  # k projected keys for every query
     if small:
         w = effective_weights(name, q, k, v, attn)
         r.signed_weights = bool((w < -1e-7).any())

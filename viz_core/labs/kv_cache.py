@@ -229,6 +229,7 @@ class GQAConfig:
     uptrain_steps: int = 0  # extra training steps given to EVERY variant (the original too, for fairness)
     device: str = "auto"
     dtype: str = "float32"
+    kv_heads: tuple[int, ...] = ()  # only these variants (empty: all); the page runs one at a time for progress
 
 
 @dataclass(frozen=True)
@@ -246,6 +247,26 @@ class GQAResult:
 
 
 @with_threads(PAGE_THREADS)
+def gqa_variants(mcfg) -> list[int]:
+    """KV-head counts a model can be pooled to (its own first): divisors of both head counts."""
+    return [k for k in range(mcfg.n_kv_head, 0, -1) if mcfg.n_kv_head % k == 0 and mcfg.n_head % k == 0]
+
+
+def gqa_variant_options(cfg: GQAConfig) -> tuple[int, ...]:
+    _, _, mcfg = load_model(cfg.model, "cpu", "float32")
+    return tuple(gqa_variants(mcfg))
+
+
+def merge_gqa(parts: list[GQAResult]) -> GQAResult:
+    """One result from per-variant runs (same config otherwise), in the order given."""
+    cat = lambda f: np.concatenate([getattr(p, f) for p in parts])  # noqa: E731
+    p0 = parts[0]
+    return GQAResult(kv_heads=cat("kv_heads"), labels=tuple(x for p in parts for x in p.labels), loss=cat("loss"),
+                     perplexity=cat("perplexity"), cache_bytes=cat("cache_bytes"), n_head=p0.n_head,
+                     context=p0.context, eval_tokens=p0.eval_tokens, trained=cat("trained"),
+                     uptrain_steps=p0.uptrain_steps)
+
+
 def run_gqa(cfg: GQAConfig) -> GQAResult:
     dev = resolve_device(cfg.device)
     model, tok, mcfg = load_model(cfg.model, dev.type, cfg.dtype)
@@ -256,7 +277,11 @@ def run_gqa(cfg: GQAConfig) -> GQAResult:
     tokens = tok.encode(load_corpus("val"))
     train_tokens = tok.encode(load_corpus("train")) if cfg.uptrain_steps else []
     seq = mcfg.max_seq_len
-    ks = [k for k in range(mcfg.n_kv_head, 0, -1) if mcfg.n_kv_head % k == 0 and mcfg.n_head % k == 0]
+    ks = gqa_variants(mcfg)
+    if cfg.kv_heads:
+        if not set(cfg.kv_heads) <= set(ks):
+            raise InputError(f"KV-head counts must be among {ks}.")
+        ks = [k for k in ks if k in cfg.kv_heads]
     losses, sizes, labels = [], [], []
     for k in ks:
         m = model if k == mcfg.n_kv_head else convert(model, k)

