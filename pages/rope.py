@@ -14,8 +14,7 @@ from ui.layout import figure, header, metrics
 from viz_core.labs import rope as rope_lab
 from viz_core.plots import rope as plots
 
-PROV = ("Computed live from the RoPE formulas (angles in float64) on the settings above; random q, k drawn with "
-        "the sidebar seed")
+PROV = "Computed live from the RoPE formulas (float64 angles) on these settings; random q, k from the seed"
 run_rotation = cached.data(rope_lab.rotation)
 run_spectrum = cached.data(rope_lab.spectrum)
 run_relative = cached.data(rope_lab.relative)
