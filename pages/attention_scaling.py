@@ -9,12 +9,12 @@ import streamlit as st
 
 from ui import cached, errors, layout, params, state
 from viz_core.attention import all_variants
-from viz_core.labs.attention_scaling import EXPECTED_SLOPE, SweepConfig, measure_point, summarize
+from viz_core.labs.attention_scaling import EXPECTED_SLOPE, SweepConfig, contradicts, measure_point, summarize
 from viz_core.attention.types import AttnConfig
 from viz_core.measure.budget import request_budget_bytes
 from viz_core.plots import attention as plots
 
-point = cached.data(measure_point, max_entries=256)
+point = cached.timed(measure_point, max_entries=256)
 variants = cached.resource(all_variants)()
 LENGTHS = [128, 256, 512, 1024, 2048, 4096, 8192, 16384]
 
@@ -34,8 +34,6 @@ chosen = params.multiselect("Variants", names, default=["full", "sdpa", "sliding
                         help="full = eager softmax(QKᵀ)V storing the N×N scores; sdpa = PyTorch's fused kernel.")
 c1, c2, c3, c4 = st.columns(4)
 max_n = params.select_slider(c1, "Longest sequence N", LENGTHS, value=1024)
-threads = params.select_slider(c1, "CPU threads", [1, 2, 4, 8], value=1,
-                           help="torch threads while timing. On a shared CPU one thread is the repeatable choice.")
 heads = params.select_slider(c2, "Heads", [1, 2, 4, 8], value=4)
 head_dim = params.select_slider(c2, "Head size d", [16, 32, 64], value=32)
 cap_mib = request_budget_bytes() // 2**20  # one request may not use more (LAB_REQUEST_BUDGET_MIB)
@@ -50,9 +48,9 @@ window = params.select_slider(c4, "Window (sliding window, Longformer, BigBird)"
 features = params.select_slider(c4, "Performer features / Linformer k", [32, 64, 128, 256], value=64)
 
 cfg = SweepConfig(variants=tuple(chosen), lengths=tuple(n for n in LENGTHS if n <= max_n), heads=heads,
-                  head_dim=head_dim, device=s.device, dtype=s.dtype, seed=s.seed, repeats=2,
+                  head_dim=head_dim, device=s.device, dtype=s.dtype, seed=s.seed, repeats=5,
                   attn=AttnConfig(causal=causal, window=window, block=32, features=features, proj_k=features),
-                  budget_bytes=budget_mib * 2**20, max_seconds=float(max_s), threads=threads)
+                  budget_bytes=budget_mib * 2**20, max_seconds=float(max_s), threads=s.threads)
 
 with errors.guard():
     if not chosen:
@@ -60,31 +58,46 @@ with errors.guard():
         errors.stop()
     bar = st.progress(0.0, text="measuring…")
     chart = st.empty()
-    points = []
+    points, stamps = [], []
     total = len(cfg.variants) * len(cfg.lengths)
     for vi, var in enumerate(cfg.variants):
         prev = None
         for li, n in enumerate(cfg.lengths):
             if prev is not None and prev.stopped:
                 break
-            prev = point(cfg, var, n, prev.n if prev else None, prev.time_s if prev else None)
+            pt, t_pt = point(cfg, var, n, prev.n if prev else None, prev.time_s if prev else None)
+            stamps.append(t_pt)
+            if prev is not None and not pt.stopped and contradicts(prev, pt):  # load noise: measure again, uncached
+                again = measure_point(cfg, var, prev.n)
+                again.remeasured = prev.remeasured + 1
+                points[points.index(prev)] = again
+            prev = pt
             points.append(prev)
             done = vi * len(cfg.lengths) + li + 1
             bar.progress(done / total, text=f"{var}, N = {n}: " +
                          ("stopped (budget or time limit)" if prev.stopped else f"{prev.time_s * 1e3:.3g} ms"))
-            with chart:
-                layout.figure(plots.scaling_figure(points, EXPECTED_SLOPE), key=f"live-{done}")
+            with chart.container():
+                layout.figure(plots.scaling_figure(points, EXPECTED_SLOPE), key=f"live-{done}",
+                              provenance="Measured live now, point by point")
     res = summarize(cfg, points)
     bar.progress(1.0, text=f"done: {len([p for p in points if not p.stopped])} points measured")
 
-with chart:
-    layout.figure(plots.scaling_figure(res.points, res.expected, "time"), key="time")
-layout.figure(plots.scaling_figure(res.points, res.expected, "memory"), key="memory")
+with chart.container():
+    when = layout.ago(min(stamps)) if stamps else "now"
+    live = layout.provenance_text("measured live", device=res.device.upper(), threads=res.threads, dtype=s.dtype,
+                                  when=f"oldest point {when}")
+    layout.figure(plots.scaling_figure(res.points, res.expected, "time"), key="time",
+                  provenance=live + f"; median of {cfg.repeats} repeats, bars ± IQR/2")
+layout.figure(plots.scaling_figure(res.points, res.expected, "memory"), key="memory",
+              provenance=live + f"; memory: {res.memory_method}")
 for m in res.messages:
     st.info(f"**Stopped:** {m}", icon="🛑")
-st.caption(f"Measured on {res.device.upper()} with {res.threads} torch threads, {s.dtype}, B=1, H={heads}, d={head_dim}, "
-           f"random inputs. Peak memory: {res.memory_method}. Dotted lines: the expected slope, drawn back "
-           "from each variant's longest N.")
+again = sum(1 for p in res.points if p.remeasured)
+st.caption(f"Measured live on {res.device.upper()} with {res.threads} torch thread(s), {s.dtype}, B=1, H={heads}, "
+           f"d={head_dim}, random inputs; median of {cfg.repeats} repeats, bars ± half the interquartile range. "
+           f"Peak memory: {res.memory_method}. Dotted lines: the expected slope, drawn back from each variant's "
+           "longest N." + (f" {again} point(s) took longer than a longer sequence (impossible for this work) and "
+                           "were measured again." if again else ""))
 layout.table(name="scaling_slopes", data=[{"variant": v, "expected slope": res.expected[v],
                "measured time slope": round(res.slopes[v], 2) if res.slopes[v] == res.slopes[v] else None,
                "measured memory slope": round(res.memory_slopes[v], 2) if res.memory_slopes[v] == res.memory_slopes[v]

@@ -41,15 +41,16 @@ with guard():
              ("Does not hold here", str(n["does not hold here"])), ("Not measured", str(n["not measured here"]))])
     st.caption(f"Live rows measured on {res.device.upper()} with {res.threads} thread(s) at {res.measured_at} "
                f"({age:.0f} s ago); recorded rows name their own run.")
+    icon = {"holds": "✅", "holds partly": "🟡", "does not hold here": "❌", "not measured here": "⏸️"}
     table = {"#": [r.id for r in res.rows],
+             "verdict": [f"{icon.get(r.verdict, '')} {r.verdict}" for r in res.rows],
              "claim": [r.claim for r in res.rows],
-             "source / condition": [r.source for r in res.rows],
-             "value": [r.measured for r in res.rows],
-             "verdict": [r.verdict for r in res.rows],
              "why": [r.why for r in res.rows],
+             "value": [r.measured for r in res.rows],
              "provenance": [r.provenance for r in res.rows],
+             "source / condition": [r.source for r in res.rows],
              "page": [f"/{r.page}" if r.page else "" for r in res.rows]}
-    st.dataframe(table, hide_index=True, width="stretch", key="claims_table",
+    st.dataframe(table, hide_index=True, width="stretch", key="claims_table", height=35 * (len(res.rows) + 1) + 3,
                  column_config={"page": st.column_config.LinkColumn("teaching page", display_text=r"/(.*)"),
                                 "claim": st.column_config.TextColumn(width="large"),
                                 "why": st.column_config.TextColumn(width="large")})

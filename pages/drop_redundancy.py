@@ -9,12 +9,12 @@ import streamlit as st
 
 from ui import cached, longrun, params, state
 from ui.errors import guard, stop
-from ui.layout import claim_checks, figure, header, metrics
+from ui.layout import ago, claim_checks, figure, header, metrics, provenance_text
 from viz_core.errors import human_bytes
 from viz_core.labs import drop_redundancy as red
 from viz_core.plots import compression as plots
 
-layer_drop = cached.data(red.layer_drop)
+layer_drop = cached.timed(red.layer_drop)
 token_drop = cached.data(red.token_drop)
 token_drop_estimate = cached.data(red.estimate_token_drop_s)
 
@@ -30,7 +30,7 @@ st.subheader("Attention layers of the tiny GPT (Shakespeare)")
 windows = params.select_slider("Held-out windows of 256 bytes", [4, 8, 16, 32], value=4, key="drop_windows")
 device = state.settings().device
 with guard():
-    lres = layer_drop(red.LayerDropConfig(windows=windows, device=device))
+    lres, lres_at = layer_drop(red.LayerDropConfig(windows=windows, device=device))
 half = lres.n_layer // 2
 metrics([
     ("Most redundant attention", f"layer {int(lres.drop_order[0])}", "highest cos(X, X + Attn(X))"),
@@ -41,12 +41,11 @@ metrics([
 ])
 c1, c2 = st.columns(2)
 with c1:
-    figure(plots.layer_similarity(lres), key="layer_sim")
+    figure(plots.layer_similarity(lres), key="layer_sim", provenance=provenance_text("measured live", device=lres.device, when=ago(lres_at)) + " (cosine on held-out text; committed tiny GPT)")
 with c2:
-    figure(plots.layer_drop_curve(lres), key="layer_curve")
-st.caption(f"Similarity is averaged over {lres.tokens_evaluated:,} held-out tokens. The first attention layer "
-           "changes its input most (it mixes raw byte embeddings); deeper ones are closer to 1 and cost less "
-           f"to drop. Times: median of 2 forward passes (after a warm-up) of one batch of windows on {lres.device.upper()}.")
+    figure(plots.layer_drop_curve(lres), key="layer_curve", provenance=provenance_text("measured live", device=lres.device, when=ago(lres_at)) + " (loss and forward time)")
+st.caption(f"Similarity is averaged over {lres.tokens_evaluated:,} held-out tokens. {red.layer_sentence(lres)} "
+           f"Times: median of 2 forward passes (after a warm-up) of one batch of windows on {lres.device.upper()}.")
 
 st.subheader("Patch tokens of the tiny ViT (Fashion-MNIST)")
 c1, c2, c3 = st.columns(3)
@@ -61,8 +60,9 @@ with guard():
                        what=f"Dropping tokens on {n_images:,} test images", fits="fewer test images")
 if tres is None:
     stop()
-figure(plots.token_drop_curves(tres), key="token_curves")
-figure(plots.kept_patches(tres), key="kept")
+live = provenance_text("measured live", device=tres.device)
+figure(plots.token_drop_curves(tres), key="token_curves", provenance=live + "; FLOPs computed by formula")
+figure(plots.kept_patches(tres), key="kept", provenance=live)
 st.caption("similarity: repeatedly drop the patch token most similar (cosine) to another kept one · "
            "cls-attention: keep the tokens the CLS token attends to most, as PyramidDrop ranks image tokens by "
            "the attention they receive · random: the control. Accuracy on the committed test subset.")

@@ -10,14 +10,14 @@ import dataclasses
 import streamlit as st
 
 from ui import cached, params, progress, state
-from ui.errors import guard, stop
-from ui.layout import claim_checks, figure, header, metrics, table
+from ui.errors import guard
+from ui.layout import ago, claim_checks, figure, header, metrics, provenance_text, table
 from viz_core.labs import kv_cache as kv, kv_cache_fast as fast_lab
 from viz_core.errors import human_bytes
 from viz_core.measure.budget import check_seconds
 from viz_core.plots import decoding as plots
 
-run = cached.data(kv.run)
+run = cached.timed(kv.run)
 claim9 = cached.data(kv.claim_9)
 cache_bytes = cached.data(kv.tiny_gpt_cache_bytes)
 calc = cached.data(kv.calculate)
@@ -52,7 +52,7 @@ def decode_section():
         st.session_state["kv_run"] += 1
 
     with guard(stop=False):
-        res = run(kv.DecodeConfig(prompt=prompt, new_tokens=n_new, temperature=float(temp), seed=s.seed,
+        res, measured_at = run(kv.DecodeConfig(prompt=prompt, new_tokens=n_new, temperature=float(temp), seed=s.seed,
                                         device=s.device, dtype=s.dtype, run_id=st.session_state["kv_run"]))
     if "res" not in locals():
         return
@@ -60,6 +60,8 @@ def decode_section():
     if res.non_ascii_bytes:
         st.info(f"Your prompt has {res.non_ascii_bytes} non-ASCII byte(s): multi-byte characters become several "
                 "byte tokens, which this model (trained on ASCII Shakespeare) rarely saw.")
+    live = provenance_text("measured live", device=res.device, threads=res.threads, dtype=s.dtype,
+                           when=ago(measured_at))
     tc, tu = res.step_s_cached.sum(), res.step_s_uncached.sum()
     rows_u, rows_c = int(res.kv_rows_uncached.sum()), int(res.kv_rows_cached.sum())
     metrics([
@@ -75,9 +77,9 @@ def decode_section():
 
     l, r = st.columns(2)
     with l:
-        figure(plots.latency(res), key="kv_latency")
+        figure(plots.latency(res), key="kv_latency", provenance=live)
     with r:
-        figure(plots.cumulative(res), key="kv_cumulative")
+        figure(plots.cumulative(res), key="kv_cumulative", provenance=live)
     st.caption(f"Each point is the wall-clock time of one step (device synchronised), the median of {res.repeats} "
                "runs; the two methods alternate step by step, so both see the same machine load. The first cached step "
                "also processes the whole prompt (prefill). Without a cache, step i runs the model over P + i tokens.")
@@ -85,10 +87,10 @@ def decode_section():
                 help=fast_lab.SWITCH_HELP) == fast_lab.MODES[1]:
         with guard(stop=False):
             fr = fast_run(fast_lab.FastDecodeConfig(new_tokens=64))
-            figure(plots.fast_paths(fr), key="kv_fast")
+            figure(plots.fast_paths(fr), key="kv_fast", provenance=provenance_text("measured live", device=s.device, threads=s.threads))
             st.markdown(fast_lab.overhead_explanation(fr))
     st.subheader("How many K/V vectors were computed")
-    figure(plots.projections(res), key="kv_rows")
+    figure(plots.projections(res), key="kv_rows", provenance="Counted live by hooks on the K/V projections; " + live)
     st.markdown(f"Counted by a hook on every layer's K projection: **{rows_u:,}** K/V rows per layer without the "
                 f"cache against **{rows_c:,}** with it (P = {res.prompt_tokens} prompt tokens, n = {res.new_tokens}: "
                 f"Σ (P + i) = {res.new_tokens * res.prompt_tokens + res.new_tokens * (res.new_tokens - 1) // 2:,} and "
@@ -98,7 +100,8 @@ def decode_section():
         claim_checks([c9.check], title="Claim #9, made real")
 
     st.subheader("The cache grows by a fixed amount per token")
-    figure(plots.cache_growth(res), key="kv_bytes")
+    figure(plots.cache_growth(res), key="kv_bytes",
+           provenance="Measured live from the cache tensors (nbytes) and computed by the formula below")
     per_tok = 2 * res.n_layer * res.n_kv_head * res.head_dim * res.bytes_per_value
     st.markdown(f"bytes = 2 × layers × kv_heads × head_dim × tokens × bytes/value = 2 × {res.n_layer} × "
                 f"{res.n_kv_head} × {res.head_dim} × tokens × {res.bytes_per_value} = **{per_tok:,} B per token**; "
@@ -122,7 +125,8 @@ def calculator_section():
         cr = calc(kv.CalculatorConfig(context=int(ctx), batch=int(batch), dtype=dt, models=tuple(models)))
     if "cr" not in locals():
         return
-    figure(plots.calculator(cr), key="kv_calc")
+    figure(plots.calculator(cr), key="kv_calc", provenance=provenance_text(
+        "computed", formula="2 × layers × kv_heads × head_dim × tokens × bytes, with the published shapes in the table"))
     table(name="kv_cache_models", data={
         "model": cr.names, "attention": cr.kinds, "layers": cr.layers, "heads": cr.heads, "kv_heads": cr.kv_heads,
         "head_dim": cr.head_dim, "per token": [human_bytes(b) for b in cr.bytes_per_token],
@@ -154,13 +158,14 @@ def gqa_section():
                 "Uptraining and scoring each variant", gqa_options(gcfg),
                 lambda k: gqa_run(dataclasses.replace(gcfg, kv_heads=(k,))), key="kv_gqa_sweep",
                 describe=lambda k: f"{k} KV head(s): {steps} AdamW steps, then the held-out loss",
-                draw_partial=lambda part: figure(plots.gqa(kv.merge_gqa(part))))
+                draw_partial=lambda part: figure(plots.gqa(kv.merge_gqa(part)), provenance="Measuring live …"))
             if not parts:
                 return
             g = kv.merge_gqa(parts)
         else:
             g = gqa_run(gcfg)
-        figure(plots.gqa(g), key="kv_gqa")
+        figure(plots.gqa(g), key="kv_gqa",
+               provenance="Measured live: held-out loss and cache tensor bytes of the pooled models on " + s.device)
         table(name="gqa_variants", data={"variant": g.labels, "KV heads": g.kv_heads, "held-out loss (nats/byte)": g.loss.round(4),
                       "perplexity": g.perplexity.round(4), "cache at 256 tokens": [human_bytes(b) for b in g.cache_bytes],
                       "cache ÷": [f"{g.cache_bytes[0] / b:g}×" for b in g.cache_bytes]}, hide_index=True)

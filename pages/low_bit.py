@@ -9,14 +9,14 @@ import streamlit as st
 
 from ui import cached, params, state
 from ui.errors import guard
-from ui.layout import claim_checks, figure, header, metrics
+from ui.layout import ago, claim_checks, figure, header, metrics, provenance_text
 from viz_core.device import cuda_available
 from viz_core.errors import human_bytes
 from viz_core.labs import low_bit as qz
 from viz_core.labs import low_bit_kernels as kl
 from viz_core.plots import compression as plots
 
-run = cached.data(qz.run)
+run = cached.timed(qz.run)
 run_kernels = cached.data(kl.run)
 
 header("Low-bit weights: int8 and ternary",
@@ -40,7 +40,7 @@ n_in, n_out = {"2048 × 2048 (1B-class)": (2048, 2048), "4096 × 4096 (7B-class)
                "4096 × 11008 (7B MLP)": (4096, 11008),
                "128 × 512 (tiny GPT MLP)": (128, 512)}[shape]
 with guard():
-    res = run(qz.QuantConfig(layer_in=n_in, layer_out=n_out, batch_tokens=tokens, windows=4,
+    res, res_at = run(qz.QuantConfig(layer_in=n_in, layer_out=n_out, batch_tokens=tokens, windows=4,
                              device=state.settings().device))
 
 s = {n: i for i, n in enumerate(res.schemes)}
@@ -53,20 +53,21 @@ if "ternary (trained, STE)" in s:
 items.append(("Ternary storage", f"{res.storage_bytes[0] / res.storage_bytes[s['ternary (post-training)']]:.1f}× less",
               f"{human_bytes(res.storage_bytes[0])} → {human_bytes(res.storage_bytes[s['ternary (post-training)']])}"))
 metrics(items)
-figure(plots.quant_quality(res), key="quality")
-figure(plots.weight_corners(res), key="corners")
+figure(plots.quant_quality(res), key="quality", provenance=provenance_text("measured live", device=res.device, when=ago(res_at)) + " (held-out loss of the committed checkpoints; storage by formula)")
+figure(plots.weight_corners(res), key="corners", provenance="Computed from the committed tiny-GPT weights")
 if res.ternary_meta:
     m = res.ternary_meta
     st.caption(f"Trained ternary model: {m.get('steps')} steps of quantisation-aware fine-tuning from the fp32 "
-               f"tiny GPT (lr {m.get('lr')}, {m.get('train_wall_s')} s on this CPU with {m.get('threads')} thread), "
+               f"tiny GPT (lr {m.get('lr')}, {m.get('train_wall_s')} s with {m.get('threads')} thread on the machine "
+               "named in its model card), "
                "weights stored packed at 2 bits each in assets/models/tiny-gpt-ternary.pt; evaluated here with float "
-               "activations. A *trained* ternary model keeps most of its quality where post-training ternarisation "
-               "does not (its 300 extra steps also help it a little).")
+               "activations. " + qz.qat_sentence(res))
 else:
     st.info("The trained ternary checkpoint is missing; run `python -m viz_core.train qat`.")
 
 st.subheader("Does fewer bits mean faster here?")
-figure(plots.kernel_times(res, f"W {n_out}×{n_in}, {tokens} token(s)"), key="kernels")
+figure(plots.kernel_times(res, f"W {n_out}×{n_in}, {tokens} token(s)"), key="kernels",
+       provenance=provenance_text("measured live", device=res.device, when=ago(res_at)) + " (median kernel times)")
 st.caption("Median of up to 7 timed calls (at most 0.5 s of them) after a warm-up, on " + res.device.upper() + ". Output error of each kernel vs fp32 "
            "(max, relative): " + ", ".join(f"{k}: {e:.1e}" for k, e in zip(res.kernels, res.kernel_max_err))
            + ". The ternary rows compute the ternarised matrix, a different model, hence their large error.")
@@ -82,7 +83,7 @@ kshape = k1.selectbox("GEMV shape (out × in)", ["4096x4096", "11008x4096"], key
 live = k2.toggle("Measure live here (about 10 s)", value=False, key="lowbit_live")
 with guard():
     kres = run_kernels(kl.KernelConfig(source="live" if live else "recorded", shape=kshape))
-    figure(plots.time_vs_bytes(kres), key="time_vs_bytes")
+    figure(plots.time_vs_bytes(kres), key="time_vs_bytes", provenance=kres.provenance)
     best = max((j for j, k in enumerate(kres.kernels) if k != "fp32"), key=lambda j: kres.speedup_best[j])
     st.caption(f"{kres.provenance}, {kres.threads} thread; filled: median of the timed calls (bars = IQR), open: "
                "the fastest call; × = speed-up vs fp32 (ratio of medians; best = ratio of fastest calls, the least "

@@ -14,6 +14,7 @@ from ui.layout import figure, header, metrics, notes as show_notes
 from viz_core.labs import rope as rope_lab
 from viz_core.plots import rope as plots
 
+PROV = "Computed live from the RoPE formulas (float64 angles) on these settings; random q, k from the seed"
 run_rotation = cached.data(rope_lab.rotation)
 run_spectrum = cached.data(rope_lab.spectrum)
 run_relative = cached.data(rope_lab.relative)
@@ -49,7 +50,7 @@ def rotation_section():
                                                    seed=s.seed))
     if "rot" not in locals():
         return
-    figure(plots.rotation_walk_figure(rot), key="rope_walk")
+    figure(plots.rotation_walk_figure(rot), key="rope_walk", provenance=PROV)
     st.caption(f"One control moves both views: the **Position m** slider under the figure (▶ plays it in your browser). "
                f"λ = tokens per turn (2π/θᵢ): pair 0 turns {rot.freqs[0]:.3g} rad per token, pair {head_dim // 2 - 1} "
                f"{rot.freqs[-1]:.3g} rad per token ({rot.wavelengths[-1]:,.0f} tokens per turn); |q| never changes.")
@@ -68,7 +69,7 @@ def spectrum_section():
         sp = run_spectrum(rope_lab.SpectrumConfig(head_dim=spec_dim, base=base, context=context))
     if "sp" not in locals():
         return
-    figure(plots.spectrum_figure(sp))
+    figure(plots.spectrum_figure(sp), provenance=PROV)
     st.caption(f"With base {base:g}, the slowest pair needs {sp.max_wavelength:,.0f} tokens for one turn. Pairs that "
                "never complete a turn inside the context see only part of the circle during training — the root of "
                "the long-context problem on the next page.")
@@ -95,7 +96,7 @@ def relative_section():
     if "rel" not in locals():
         return
     labels = rope_lab.EMBEDDING_LABELS
-    figure(plots.relative_heatmaps(rel, labels))
+    figure(plots.relative_heatmaps(rel, labels), provenance=PROV)
     i_rope = rel.methods.index("rope")
     metrics([("RoPE: diagonal deviation", f"{rel.diag_deviation[i_rope]:.2e}",
               f"in {rel.dtype} on {rel.device}; the largest possible |score| is {rel.score_scale:.2f}"),
@@ -105,7 +106,7 @@ def relative_section():
               "max |score − exact score| when m·θ is computed in float32: fine near 0, wrong at 10⁶ and beyond")],
             columns=4)
     st.markdown("**Every (m, n) score against its distance m − n:** RoPE's points (big, blue) fall on one curve.")
-    figure(plots.relative_profile(rel, labels))
+    figure(plots.relative_profile(rel, labels), provenance=PROV)
     st.caption(f"'No position information' is also constant along diagonals — but it is the same number everywhere "
                f"(spread of the diagonal means: {rel.diag_spread[rel.methods.index('none')]:.1e}, against "
                f"{rel.diag_spread[i_rope]:.2f} with RoPE): it cannot tell distances apart. The learned-style table "
@@ -139,7 +140,7 @@ def patch_section():
     if "pr" not in locals():
         return
     show_notes(pr.notes)
-    figure(plots.patch_figure(pr))
+    figure(plots.patch_figure(pr), provenance=PROV)
     st.caption(f"{label}, 224×224, {g}×{g} patches, head dimension 64. The 2D map is a '+' shape: axial RoPE adds a "
                "row term and a column term, so patches in the same row or column stay similar (mixed-frequency "
                "variants learn diagonal directions too). Moving the chosen patch only shifts the map: the map for "

@@ -16,6 +16,7 @@ from viz_core.plots import vision as plots
 from viz_core.labs import vit_patching as patching
 from viz_core.vision.patching import IMAGE_SIZES, PATCH_SIZES
 
+PROV = "Computed live: the chosen image cut into patches; costs by formula (tokens², FLOPs = 4·N²·d per layer)"
 run = cached.data(patching.run)
 
 header("ViT patching: an image becomes a sequence",
@@ -51,15 +52,15 @@ metrics([
 left, right = st.columns([1, 1])
 with left:
     st.markdown(f"**{label}**, resized to {res.image_size}×{res.image_size} with the patch grid")
-    figure(plots.image_with_grid(res.image, patch, height=460), key="grid")
+    figure(plots.image_with_grid(res.image, patch, height=460), key="grid", provenance=PROV)
 with right:
-    figure(plots.token_strip(res.patches, res.n_tokens, per_row=20), key="strip")
+    figure(plots.token_strip(res.patches, res.n_tokens, per_row=20), key="strip", provenance=PROV)
     st.caption("Read left to right, top to bottom: the grid is flattened into one sequence (rows of 20 here).")
 st.caption(f"Cutting and re-assembling is exact: fold(unfold(image)) differs from the image by at most "
            f"{res.reconstruction_max_error:g} (computed with torch.nn.functional.unfold / fold).")
 
 st.subheader("What full attention would cost")
-figure(plots.cost_bars(res.pixel_cost, res.patch_cost), key="costs")
+figure(plots.cost_bars(res.pixel_cost, res.patch_cost), key="costs", provenance=PROV)
 pc, tc = res.pixel_cost, res.patch_cost
 st.markdown(
     f"| | tokens N | score entries N² (one head) | score bytes (fp32, one head) | FLOPs per layer (4·N²·d, d={d_model}) |\n"

@@ -196,6 +196,14 @@ def token_drop(cfg: TokenDropConfig, _progress=None) -> TokenDropResult:
                            FASHION_CLASSES[int(labels[e])], kept_maps, vcfg.grid, n, str(dev))
 
 
+def layer_sentence(res: LayerDropResult) -> str:
+    """Which attention sublayer changes its input most and which least, from the measured similarities."""
+    sim = np.asarray(res.attn_similarity)
+    lo, hi = int(sim.argmin()), int(sim.argmax())
+    return (f"Attention layer {lo} changes its input most (cosine {sim[lo]:.3f}) and layer {hi} least "
+            f"({sim[hi]:.3f}); the least-changing layers are dropped first.")
+
+
 # ------------------------------------------------------------------------------------------------ claims
 def layer_claim(res: LayerDropResult):
     """Claim #17 (He et al. 2024) against dropping half the tiny GPT's attention sublayers."""
