@@ -5,22 +5,18 @@ title: Attention variants
 icon: 🔍
 order: 10
 """
-import json
-from pathlib import Path
-
 import streamlit as st
 
 from ui import cached, errors, layout, params, state
 from viz_core.attention import all_variants
-from viz_core.labs.attention_lab import (DEFAULT_VARIANTS, InputConfig, LabConfig, claim_checks, run_lab,
-                                         window_mass_n1000)
+from viz_core.labs.attention_lab import (DEFAULT_VARIANTS, InputConfig, LabConfig, claim_checks, recorded_rows,
+                                         run_lab, window_mass_n1000)
 from viz_core.attention.types import AttnConfig
 from viz_core.plots import attention as plots
 
 run = cached.data(run_lab)
 mass_1000 = cached.data(window_mass_n1000)
 variants = cached.resource(all_variants)()
-BENCH = Path(__file__).resolve().parents[1] / "assets" / "bench" / "attention-cpu.json"
 HIDDEN = {"flash_tiled"}  # the FlashAttention page steps through it; too slow to time here
 
 layout.header(
@@ -94,9 +90,17 @@ layout.table(plots.results_table(res), name="attention_variants", hide_index=Tru
                             "row KL (nats)": st.column_config.NumberColumn(format="%.3g"),
                             "time (ms)": st.column_config.NumberColumn(format="%.3g"),
                             "speed-up vs exact": st.column_config.NumberColumn(format="%.2f×")})
-st.caption("rel. err = ‖out − exact‖ / ‖exact‖ (Frobenius). Row KL = mean over query rows of KL(variant ‖ exact) "
-           "of the attention weights (empty where weights can be negative). At small N fixed overheads dominate "
-           "the times: use the scaling page for long sequences.")
+for v in res.variants:
+    if not v.ok:
+        st.warning(f"**{v.name}** did not run with these settings: {v.message}", icon="⚠️")
+st.caption("**exact for its mask** = softmax attention computed exactly over the pairs the variant's mask allows; "
+           "its rel. err against *full* attention is the weight outside the mask, so it can be large (a window "
+           "misses distant keys). rel. err = ‖out − exact‖ / ‖exact‖ (Frobenius). Row KL = mean over query rows of "
+           "KL(variant ‖ exact) of the attention weights (empty where weights can be negative). At small N fixed "
+           "overheads dominate the times: use the scaling page for long sequences.")
+if res.exact_weights is None:
+    st.info(f"At N = {res.n} the N×N weight maps are too large to draw (they are drawn for N ≤ 512): each variant "
+            "shows, per query row, the keys it may attend to and the relative error of that row's output.")
 
 if res.exact_weights is not None:
     layout.figure(plots.exact_figure(res.exact_weights), key="exact")
@@ -110,9 +114,8 @@ for v in res.variants:
 
 layout.figure(plots.cost_figure(res), key="cost")
 
-rows = json.loads(BENCH.read_text())["rows"] if BENCH.exists() else None
-layout.claim_checks(claim_checks(rows, window_mass_n1000=mass_1000(s.seed)),
-                    title="Claims, checked here (speed figures from the recorded CPU benchmark)")
-if rows:
-    st.caption("Speed claims use `assets/bench/attention-cpu.json`, written by `python -m viz_core bench attention` "
-               "on this 2-core CPU (B=1, H=8, d=64, fp32). Re-run it on your machine to update.")
+rows, rows_from = recorded_rows(s.device)
+layout.claim_checks(claim_checks(rows, window_mass_n1000=mass_1000(s.seed), provenance=rows_from),
+                    title="Claims, checked here")
+st.caption(f"Speed claims use the recorded `python -m viz_core bench attention` run for the sidebar's device "
+           f"({rows_from}). Re-run it on your machine to update.")

@@ -10,6 +10,7 @@ import streamlit as st
 from ui import cached, params, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics
+from viz_core.errors import human_bytes
 from viz_core.labs import drop_redundancy as red
 from viz_core.plots import compression as plots
 
@@ -34,7 +35,8 @@ metrics([
     ("Most redundant attention", f"layer {int(lres.drop_order[0])}", "highest cos(X, X + Attn(X))"),
     (f"Loss, {half} dropped", f"{lres.loss[half]:.3f}", f"vs {lres.loss[0]:.3f} nats/byte with all layers"),
     (f"Control, {half} dropped", f"{lres.loss_reverse[half]:.3f}", "dropping the least redundant first"),
-    ("KV cache left", f"{lres.kv_bytes_per_token[half]} B/token", f"of {lres.kv_bytes_per_token[0]} (fp32)"),
+    ("KV cache per token", human_bytes(lres.kv_bytes_per_token[half]),
+     f"of {human_bytes(lres.kv_bytes_per_token[0])} (fp32)"),
 ])
 c1, c2 = st.columns(2)
 with c1:

@@ -12,9 +12,8 @@ from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics
 from viz_core.labs import flash as flash_lab, flash_steps
 from viz_core.errors import human_bytes
-from viz_core.plots import flash as plots
+from viz_core.plots import flash as plots, flash_walk as walk
 
-step_through = cached.data(flash_steps.step_through)
 measure = cached.data(flash_lab.measure, max_entries=8)
 load_recorded = cached.data(flash_lab.load_recorded)
 
@@ -28,104 +27,94 @@ header("FlashAttention, step by step",
         "Dao 2023, FlashAttention-2", "Milakov & Gimelshein 2018, Online normalizer calculation for softmax"])
 
 s = state.settings()
-c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 1, 0.8])
-n = params.slider(c1, "Tokens N", 1, 64, 24, key="fa_n")
-d = params.slider(c2, "Head size d", 1, 16, 8, key="fa_d")
-br = params.slider(c3, "Query block Br", 1, 64, 8, key="fa_br", help="Rows of Q per tile; larger than N means one block.")
-bc = params.slider(c4, "Key block Bc", 1, 64, 8, key="fa_bc", help="Rows of K and V per tile.")
-causal = params.toggle(c5, "Causal", key="fa_causal", help="Tiles entirely above the diagonal are skipped.")
-
-with guard():
-    res = step_through(flash_steps.StepConfig(n=n, d=d, block_q=br, block_k=bc, causal=causal, seed=s.seed,
-                                            dtype=s.dtype))
-if br > n or bc > n:
-    st.info(f"A block larger than the sequence is clipped to it: Br = {res.block_q}, Bc = {res.block_k}.")
-metrics([
-    ("Tiles computed", f"{res.n_steps}", f"{len(res.skipped)} skipped by the causal mask"),
-    ("Max |tiled − reference|", f"{res.max_abs_error:.1e}", f"{s.dtype}; reference materialises softmax(QKᵀ/√d)"),
-    ("HBM traffic, naive", human_bytes(res.naive_read + res.naive_write), "Algorithm 0 of Dao et al."),
-    ("HBM traffic, tiled", human_bytes(res.tiled_read + res.tiled_write), "counted by the trace"),
-    ("SRAM per tile", human_bytes(res.sram_bytes), "Q_i, K_j, V_j, S, P, Õ, m, l"),
-])
-
-if st.session_state.get("fa_step", 0) >= res.n_steps:
-    st.session_state["fa_step"] = 0
-playing = params.toggle("▶ Play", key="fa_play", help="Advance one tile every 0.8 s (loops).")
+step_through = cached.data(flash_steps.step_through)
 
 
-@st.fragment(run_every=0.8 if playing else None)
-def stepper():
-    if playing:
-        st.session_state["fa_step"] = (st.session_state.get("fa_step", 0) + 1) % res.n_steps
-    step = params.slider("Step (tile)", 0, max(res.n_steps - 1, 1), key="fa_step", disabled=res.n_steps == 1)
-    step = min(step, res.n_steps - 1)
-    i, j = int(res.q_block[step]), int(res.kv_block[step])
-    (r0, r1), (k0, k1) = res.rows[step], res.cols[step]
-    did = [f"**Step {step + 1}/{res.n_steps}** — query block {i} (rows {r0}–{r1 - 1}) × key block {j} "
-           f"(keys {k0}–{k1 - 1})."]
-    if step == 0 or res.q_block[step - 1] != i:
-        did.append(f"Load Q_{i} from HBM; start m = −∞, l = 0, Õ = 0.")
-    did.append(f"Load K_{j}, V_{j}; S = Q_{i}K_{j}ᵀ/√d stays on chip; rescale l and Õ by exp(m_old − m_new).")
-    if step == res.n_steps - 1 or res.q_block[step + 1] != i:
-        did.append(f"Block done: write O_{i} = Õ / l (and log-sum-exp) to HBM, once.")
-    st.markdown(" ".join(did) + f" HBM this step: read {human_bytes(res.read_bytes[step])}, "
-                f"wrote {human_bytes(res.write_bytes[step])}.")
-    figure(plots.blocks_figure(res, step), key="fa_blocks")
-    main, side = st.columns([3, 2])
-    with main:
-        figure(plots.tile_figure(res, step), key="fa_tile")
-        figure(plots.stats_figure(res, step), key="fa_stats")
-    with side:
-        st.markdown("**Memory traffic: naive vs tiled (this run)**")
-        figure(plots.traffic_figure(res, step), key="fa_traffic")
-        st.caption("Naive: read Q, K, write S; read S, write P; read P, V, write O — Θ(Nd + N²). Tiled: Q once, "
-                   "K and V once per query block, O once — no N×N term. The bound Θ(N²d²/M) uses M = the "
-                   f"tile's SRAM working set ({res.sram_values:,.0f} values).")
-
-
-stepper()
-
-st.subheader("Traffic as N grows: the IO-complexity formula")
-left, right = st.columns([3, 2])
-with left:
-    figure(plots.traffic_curve_figure(res), key="fa_curve")
-with right:
-    st.latex(r"\text{naive} = \Theta(Nd + N^2) \qquad \text{tiled} = \Theta\!\left(\frac{N^2 d^2}{M}\right)")
+@st.fragment
+def step_section():
+    """Controls, metrics and the tile walk: moving one of these reruns only this section."""
+    c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 1, 0.8])
+    n = params.slider(c1, "Tokens N", 1, 64, 24, key="fa_n")
+    d = params.slider(c2, "Head size d", 1, 16, 8, key="fa_d")
+    br = params.slider(c3, "Query block Br", 1, 64, 8, key="fa_br", help="Rows of Q per tile; larger than N means one block.")
+    bc = params.slider(c4, "Key block Bc", 1, 64, 8, key="fa_bc", help="Rows of K and V per tile.")
+    causal = params.toggle(c5, "Causal", key="fa_causal", help="Tiles entirely above the diagonal are skipped.")
+    res = None
+    with guard(stop=False):
+        res = step_through(flash_steps.StepConfig(n=n, d=d, block_q=br, block_k=bc, causal=causal, seed=s.seed,
+                                                  dtype=s.dtype))
+    if res is None:
+        return
+    if br > n or bc > n:
+        st.info(f"A block larger than the sequence is clipped to it: Br = {res.block_q}, Bc = {res.block_k}.")
+    metrics([
+        ("Tiles computed", f"{res.n_steps}", f"{len(res.skipped)} skipped by the causal mask"),
+        ("Max |tiled − reference|", f"{res.max_abs_error:.1e}", f"{s.dtype}; reference materialises softmax(QKᵀ/√d)"),
+        ("HBM traffic, naive", human_bytes(res.naive_read + res.naive_write), "Algorithm 0 of Dao et al."),
+        ("HBM traffic, tiled", human_bytes(res.tiled_read + res.tiled_write), "counted by the trace"),
+        ("SRAM per tile", human_bytes(res.sram_bytes), "Q_i, K_j, V_j, S, P, Õ, m, l"),
+    ])
+    if res.n_steps > walk.MAX_FRAMES:
+        st.info(f"{res.n_steps} tiles are too many to step through in the browser (at most {walk.MAX_FRAMES}): "
+                "choose larger blocks Br or Bc.")
+    else:
+        st.markdown("**The tile walk** — ▶ plays in your browser at the chosen speed; drag the slider to step. "
+                    "Every frame is one step of the traced run above: outlined blocks are in SRAM.")
+        figure(walk.walk_figure(res), key="fa_walk")
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown("**Traffic as N grows: the IO-complexity formula**")
+        figure(plots.traffic_curve_figure(res), key="fa_curve")
+    with right:
+        st.markdown("**HBM traffic of this run: naive vs tiled**")
+        figure(plots.traffic_figure(res), key="fa_traffic")
+        st.latex(r"\text{naive} = \Theta(Nd + N^2)")
+        st.latex(r"\text{tiled} = \Theta\!\left(N^2 d^2 / M\right)")
     st.markdown(
         f"Counted here (Br = {res.block_q}, Bc = {res.block_k}, {res.elem_bytes}-byte values): tiled reads "
         f"= N·d + ⌈N/Br⌉·N·2d values, writes = N·d values + N fp32 log-sum-exps. The trace's total "
         f"({human_bytes(res.tiled_read + res.tiled_write)}) equals this formula "
-        f"({human_bytes(res.formula_read + res.formula_write)}). With Br ≈ M/(4d) the K/V re-reads become "
-        "≈ 8·N²d²/M: more SRAM, fewer passes. It pays on a GPU, where HBM is ~10× slower than SRAM "
-        "(A100: 1.5–2 TB/s HBM vs ~19 TB/s SRAM, as quoted by Dao et al. 2022).")
+        f"({human_bytes(res.formula_read + res.formula_write)}). M is the tile's SRAM working set "
+        f"({res.sram_values:,.0f} values); with Br ≈ M/(4d) the K/V re-reads become ≈ 8·N²d²/M. It pays on a GPU, "
+        "where HBM is ~10× slower than SRAM (A100: 1.5–2 TB/s HBM vs ~19 TB/s SRAM, as quoted by Dao et al. 2022).")
 
-st.subheader("The memory story, measured")
-st.markdown("Peak extra memory and time of standard attention (stores N×N), PyTorch's fused SDPA kernel, and "
-            "the tiled loop above, as N grows. CPU: growth of peak RSS in a fresh process per point; CUDA: "
-            "the allocator's peak. On CPU a few MiB of allocator and thread workspace set the floor at small N.")
-backends = cached.data(flash_lab.backends_here)(s.device, s.dtype)
-st.caption(f"SDPA backends that run on this device ({s.dtype}, head size 64, probed): **{', '.join(backends)}**.")
-runs = [p.name for p in flash_lab.recorded_runs()]
-mc1, mc2 = st.columns([2, 1])
-choice = params.selectbox(mc1, "Show", ["recorded: " + r for r in runs] + ["measure on this device now"], key="fa_src")
-mres = None
-with guard(stop=False):
-    if choice.startswith("recorded: "):
-        mres = load_recorded(str(flash_lab.ASSETS_BENCH / choice.removeprefix("recorded: ")))
-        st.caption(f"Recorded with `python -m viz_core bench flash` on **{mres.device_label}** "
-                   f"({mres.source}, {mres.heads} heads, d={mres.d}, {mres.dtype}) — not this session's device.")
-    else:
-        mc2.markdown("Takes one to two minutes on a 2-core CPU (a fresh Python process per memory point).")
-        if mc2.button("Measure now", key="fa_measure") or st.session_state.get("fa_measured"):
-            st.session_state["fa_measured"] = True
-            with st.spinner("Measuring reference, SDPA and tiled attention…"):
-                mres = measure(flash_lab.MeasureConfig(ns=(256, 1024, 2048), device=s.device, dtype=s.dtype,
-                                                       repeats=3, methods=flash_lab.default_methods(s.device, s.dtype)))
-if mres is not None:
-    a, b = st.columns(2)
-    with a:
-        figure(plots.memory_figure(mres), key="fa_mem")
-    with b:
-        figure(plots.time_figure(mres), key="fa_time")
-    figure(plots.throughput_figure(mres), key="fa_tput")
-claim_checks(flash_lab.claim_checks(mres))
+
+step_section()
+
+
+@st.fragment
+def memory_section():
+    """The measured memory/time story and the claims: its selector and button rerun only this section."""
+    st.subheader("The memory story, measured")
+    st.markdown("Peak extra memory and time of standard attention (stores N×N), PyTorch's fused SDPA kernel, and "
+                "the tiled loop above, as N grows. CPU: growth of peak RSS in a fresh process per point; CUDA: "
+                "the allocator's peak. On CPU a few MiB of allocator and thread workspace set the floor at small N.")
+    backends = cached.data(flash_lab.backends_here)(s.device, s.dtype)
+    st.caption(f"SDPA backends that run on this device ({s.dtype}, head size 64, probed): **{', '.join(backends)}**.")
+    runs = [p.name for p in flash_lab.recorded_runs()]
+    mc1, mc2 = st.columns([2, 1])
+    choice = params.selectbox(mc1, "Show", ["recorded: " + r for r in runs] + ["measure on this device now"], key="fa_src")
+    mres = None
+    with guard(stop=False):
+        if choice.startswith("recorded: "):
+            mres = load_recorded(str(flash_lab.ASSETS_BENCH / choice.removeprefix("recorded: ")))
+            st.caption(f"Recorded with `python -m viz_core bench flash` on **{mres.device_label}** "
+                       f"({mres.source}, {mres.heads} heads, d={mres.d}, {mres.dtype}) — not this session's device.")
+        else:
+            mc2.markdown("Takes one to two minutes on a 2-core CPU (a fresh Python process per memory point).")
+            if mc2.button("Measure now", key="fa_measure") or st.session_state.get("fa_measured"):
+                st.session_state["fa_measured"] = True
+                with st.spinner("Measuring reference, SDPA and tiled attention…"):
+                    mres = measure(flash_lab.MeasureConfig(ns=(256, 1024, 2048), device=s.device, dtype=s.dtype,
+                                                           repeats=3, methods=flash_lab.default_methods(s.device, s.dtype)))
+    if mres is not None:
+        a, b = st.columns(2)
+        with a:
+            figure(plots.memory_figure(mres), key="fa_mem")
+        with b:
+            figure(plots.time_figure(mres), key="fa_time")
+        figure(plots.throughput_figure(mres), key="fa_tput")
+    claim_checks(flash_lab.claim_checks(mres))
+
+
+memory_section()

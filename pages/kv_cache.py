@@ -12,15 +12,17 @@ import streamlit as st
 from ui import cached, params, progress, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics, table
-from viz_core.labs import kv_cache as kv
+from viz_core.labs import kv_cache as kv, kv_cache_fast as fast_lab
 from viz_core.errors import human_bytes
 from viz_core.plots import decoding as plots
 
 run = cached.data(kv.run)
 claim9 = cached.data(kv.claim_9)
+cache_bytes = cached.data(kv.tiny_gpt_cache_bytes)
 calc = cached.data(kv.calculate)
 gqa_run = cached.data(kv.run_gqa)
 gqa_options = cached.data(kv.gqa_variant_options)
+fast_run = cached.data(fast_lab.run)
 
 header("KV cache: generate without recomputing the past",
        "A decoder writes one token at a time, and each new token attends to the **keys and values** of every "
@@ -33,110 +35,137 @@ header("KV cache: generate without recomputing the past",
 
 s = state.settings()
 st.session_state.setdefault("kv_run", 0)
-c1, c2, c3 = st.columns([3, 1.3, 1.3])
-prompt = params.text_input(c1, "Prompt", "ROMEO: But soft, what light", key="kv_prompt",
-                       help="Any text: the tiny GPT reads UTF-8 bytes, so no character is unknown.")
-n_new = params.slider(c2, "New tokens", 8, 200, 64, step=8, key="kv_new")
-temp = params.select_slider(c3, "Temperature", [0.0, 0.5, 0.8, 1.0, 1.5], value=0.0, key="kv_temp",
-                        help="0 = greedy. Sampling uses the same random draws in both runs.")
-if st.button("Measure again", help="Timings are cached per setting; this re-runs them."):
-    st.session_state["kv_run"] += 1
 
-with guard():
-    res = run(kv.DecodeConfig(prompt=prompt, new_tokens=n_new, temperature=float(temp), seed=s.seed,
-                                    device=s.device, dtype=s.dtype, run_id=st.session_state["kv_run"]))
 
-if res.non_ascii_bytes:
-    st.info(f"Your prompt has {res.non_ascii_bytes} non-ASCII byte(s): multi-byte characters become several "
-            "byte tokens, which this model (trained on ASCII Shakespeare) rarely saw.")
-tc, tu = res.step_s_cached.sum(), res.step_s_uncached.sum()
-rows_u, rows_c = int(res.kv_rows_uncached.sum()), int(res.kv_rows_cached.sum())
-metrics([
-    ("Same tokens both ways", "yes ✅" if res.identical else f"no ❌ (from #{res.first_mismatch})"),
-    ("Max |Δ logit|", f"{res.max_logit_diff:.1e}",
-     "largest logit difference between the two runs: rounding in the chosen precision only"),
-    ("Time without cache", f"{tu * 1e3:.0f} ms"),
-    ("Time with cache", f"{tc * 1e3:.0f} ms"),
-    ("Speed-up", f"{tu / tc:.1f}×", f"{res.device}, {res.threads} torch thread(s)"),
-])
-st.markdown(f"**Continuation** ({res.new_tokens} tokens after a {res.prompt_tokens}-token prompt):")
-st.code(res.text_cached, language=None, wrap_lines=True)
+@st.fragment
+def decode_section():
+    """Cached vs uncached generation; an error here (say, a prompt too long) leaves the other sections."""
+    c1, c2, c3 = st.columns([3, 1.3, 1.3])
+    prompt = params.text_input(c1, "Prompt", "ROMEO: But soft, what light", key="kv_prompt",
+                           help="Any text: the tiny GPT reads UTF-8 bytes, so no character is unknown.")
+    n_new = params.slider(c2, "New tokens", 8, 200, 64, step=8, key="kv_new")
+    temp = params.select_slider(c3, "Temperature", [0.0, 0.5, 0.8, 1.0, 1.5], value=0.0, key="kv_temp",
+                            help="0 = greedy. Sampling uses the same random draws in both runs.")
+    if st.button("Measure again", help="Timings are cached per setting; this re-runs them."):
+        st.session_state["kv_run"] += 1
 
-l, r = st.columns(2)
-with l:
-    figure(plots.latency(res), key="kv_latency")
-with r:
-    figure(plots.cumulative(res), key="kv_cumulative")
-st.caption(f"Each point is the wall-clock time of one step (device synchronised), the median of {res.repeats} "
-           "runs; the two methods alternate step by step, so both see the same machine load. The first cached step "
-           "also processes the whole prompt (prefill). Without a cache, step i runs the model over P + i tokens.")
+    with guard(stop=False):
+        res = run(kv.DecodeConfig(prompt=prompt, new_tokens=n_new, temperature=float(temp), seed=s.seed,
+                                        device=s.device, dtype=s.dtype, run_id=st.session_state["kv_run"]))
+    if "res" not in locals():
+        return
 
-st.subheader("How many K/V vectors were computed")
-figure(plots.projections(res), key="kv_rows")
-st.markdown(f"Counted by a hook on every layer's K projection: **{rows_u:,}** K/V rows per layer without the "
-            f"cache against **{rows_c:,}** with it (P = {res.prompt_tokens} prompt tokens, n = {res.new_tokens}: "
-            f"Σ (P + i) = {res.new_tokens * res.prompt_tokens + res.new_tokens * (res.new_tokens - 1) // 2:,} and "
-            f"P + n − 1 = {res.prompt_tokens + res.new_tokens - 1:,}).")
-with guard(stop=False):
-    c9 = claim9("tiny-gpt", s.device, s.dtype)
-    claim_checks([c9.check], title="Claim #9, made real")
+    if res.non_ascii_bytes:
+        st.info(f"Your prompt has {res.non_ascii_bytes} non-ASCII byte(s): multi-byte characters become several "
+                "byte tokens, which this model (trained on ASCII Shakespeare) rarely saw.")
+    tc, tu = res.step_s_cached.sum(), res.step_s_uncached.sum()
+    rows_u, rows_c = int(res.kv_rows_uncached.sum()), int(res.kv_rows_cached.sum())
+    metrics([
+        ("Same tokens both ways", "yes ✅" if res.identical else f"no ❌ (from #{res.first_mismatch})"),
+        ("Max |Δ logit|", f"{res.max_logit_diff:.1e}",
+         "largest logit difference between the two runs: rounding in the chosen precision only"),
+        ("Time without cache", f"{tu * 1e3:.0f} ms"),
+        ("Time with cache", f"{tc * 1e3:.0f} ms"),
+        ("Speed-up", f"{tu / tc:.1f}×", f"{res.device}, {res.threads} torch thread(s)"),
+    ])
+    st.markdown(f"**Continuation** ({res.new_tokens} tokens after a {res.prompt_tokens}-token prompt):")
+    st.code(res.text_cached, language=None, wrap_lines=True)
 
-st.subheader("The cache grows by a fixed amount per token")
-figure(plots.cache_growth(res), key="kv_bytes")
-per_tok = 2 * res.n_layer * res.n_kv_head * res.head_dim * res.bytes_per_value
-st.markdown(f"bytes = 2 × layers × kv_heads × head_dim × tokens × bytes/value = 2 × {res.n_layer} × "
-            f"{res.n_kv_head} × {res.head_dim} × tokens × {res.bytes_per_value} = **{per_tok:,} B per token**; "
-            f"after {res.prompt_tokens + res.new_tokens - 1} tokens the filled cache holds "
-            f"{human_bytes(res.cache_bytes[-1])} (measured from the cache tensors).")
+    l, r = st.columns(2)
+    with l:
+        figure(plots.latency(res), key="kv_latency")
+    with r:
+        figure(plots.cumulative(res), key="kv_cumulative")
+    st.caption(f"Each point is the wall-clock time of one step (device synchronised), the median of {res.repeats} "
+               "runs; the two methods alternate step by step, so both see the same machine load. The first cached step "
+               "also processes the whole prompt (prefill). Without a cache, step i runs the model over P + i tokens.")
+    if st.radio("**Eager or fast decoding?**", fast_lab.MODES, horizontal=True, key="kv_fast_mode",
+                help=fast_lab.SWITCH_HELP) == fast_lab.MODES[1]:
+        with guard(stop=False):
+            fr = fast_run(fast_lab.FastDecodeConfig(new_tokens=64))
+            figure(plots.fast_paths(fr), key="kv_fast")
+            st.markdown(fast_lab.overhead_explanation(fr))
+    st.subheader("How many K/V vectors were computed")
+    figure(plots.projections(res), key="kv_rows")
+    st.markdown(f"Counted by a hook on every layer's K projection: **{rows_u:,}** K/V rows per layer without the "
+                f"cache against **{rows_c:,}** with it (P = {res.prompt_tokens} prompt tokens, n = {res.new_tokens}: "
+                f"Σ (P + i) = {res.new_tokens * res.prompt_tokens + res.new_tokens * (res.new_tokens - 1) // 2:,} and "
+                f"P + n − 1 = {res.prompt_tokens + res.new_tokens - 1:,}).")
+    with guard(stop=False):
+        c9 = claim9("tiny-gpt", s.device, s.dtype)
+        claim_checks([c9.check], title="Claim #9, made real")
 
-st.subheader("KV cache of real models")
-c1, c2, c3 = st.columns(3)
-ctx = params.select_slider(c1, "Context (tokens)", [512, 1024, 2048, 4096, 8192, 32768, 131072], value=4096, key="kv_ctx")
-batch = params.select_slider(c2, "Batch (sequences)", [1, 2, 4, 8, 16, 32, 64, 128], value=1, key="kv_batch")
-dt = params.selectbox(c3, "Cache dtype", list(kv.BYTES_PER_VALUE), index=1, key="kv_dtype")
-models = params.multiselect("Models", list(kv.MODEL_SHAPES), default=list(kv.CalculatorConfig().models),
-                        key="kv_models")
-with guard():
-    cr = calc(kv.CalculatorConfig(context=int(ctx), batch=int(batch), dtype=dt, models=tuple(models)))
-figure(plots.calculator(cr), key="kv_calc")
-table(name="kv_cache_models", data={
-    "model": cr.names, "attention": cr.kinds, "layers": cr.layers, "heads": cr.heads, "kv_heads": cr.kv_heads,
-    "head_dim": cr.head_dim, "per token": [human_bytes(b) for b in cr.bytes_per_token],
-    "KV cache (GB)": [round(b / 1e9, 3) for b in cr.bytes_actual],
-    "÷ vs MHA": [f"{d:g}×" for d in cr.division], "source": cr.sources,
-}, hide_index=True)
-st.caption("GB = 10⁹ bytes. Shapes are from each model's paper and published configuration (source column).")
+    st.subheader("The cache grows by a fixed amount per token")
+    figure(plots.cache_growth(res), key="kv_bytes")
+    per_tok = 2 * res.n_layer * res.n_kv_head * res.head_dim * res.bytes_per_value
+    st.markdown(f"bytes = 2 × layers × kv_heads × head_dim × tokens × bytes/value = 2 × {res.n_layer} × "
+                f"{res.n_kv_head} × {res.head_dim} × tokens × {res.bytes_per_value} = **{per_tok:,} B per token**; "
+                f"after {res.prompt_tokens + res.new_tokens - 1} tokens the filled cache holds "
+                f"{human_bytes(res.cache_bytes[-1])} (measured from the cache tensors).")
 
-st.subheader("MQA and GQA on the tiny GPT")
-st.markdown("The tiny GPT's key/value heads are **mean-pooled** into fewer groups (Ainslie et al. 2023), "
-            "optionally uptrained for a few steps, then scored on held-out Shakespeare it never trained on.")
-steps = params.select_slider("Uptrain every variant (AdamW steps, batch 8 × 128 tokens)", [0, 20, 50, 100],
-                         value=0, key="kv_uptrain",
-                         help="Ainslie et al. uptrain converted checkpoints briefly. Every variant, the original "
-                              "too, gets the same steps so the comparison stays fair. Each step takes 0.1–1 s here.")
-with guard(stop=False):
-    gcfg = kv.GQAConfig(device=s.device, dtype=s.dtype, uptrain_steps=int(steps))
-    if steps:  # minutes on a CPU: one variant at a time, with progress, a stop button and partial results
-        parts, _ = progress.sweep(
-            "Uptraining and scoring each variant", gqa_options(gcfg),
-            lambda k: gqa_run(dataclasses.replace(gcfg, kv_heads=(k,))), key="kv_gqa_sweep",
-            describe=lambda k: f"{k} KV head(s): {steps} AdamW steps, then the held-out loss",
-            draw_partial=lambda part: figure(plots.gqa(kv.merge_gqa(part))))
-        if not parts:
-            st.stop()
-        g = kv.merge_gqa(parts)
-    else:
-        g = gqa_run(gcfg)
-    figure(plots.gqa(g), key="kv_gqa")
-    table(name="gqa_variants", data={"variant": g.labels, "KV heads": g.kv_heads, "held-out loss (nats/byte)": g.loss.round(4),
-                  "perplexity": g.perplexity.round(4), "cache at 256 tokens": [human_bytes(b) for b in g.cache_bytes],
-                  "cache ÷": [f"{g.cache_bytes[0] / b:g}×" for b in g.cache_bytes]}, hide_index=True)
-    st.caption(f"Measured on {g.eval_tokens:,} held-out tokens (the last 10% of the corpus)"
-               + (f"; every variant uptrained {g.uptrain_steps} steps first." if g.uptrain_steps else
-                  "; no uptraining (pooling alone)."))
-    claim_checks([kv.claim_10_check(int(ctx), "float16"),
-                  kv.claim_11_check(int(g.kv_heads[0]), float(g.cache_bytes[0] / g.cache_bytes[-1]))])
 
-st.caption("Bad input: an empty prompt is refused; any character is accepted (UTF-8 bytes); asking for more "
-           "tokens than the model's trained context is refused with a message — this page does not slide a "
-           "window over the cache, so what you see is never silently truncated.")
+decode_section()
+
+
+@st.fragment
+def calculator_section():
+    st.subheader("KV cache of real models")
+    c1, c2, c3 = st.columns(3)
+    ctx = params.select_slider(c1, "Context (tokens)", [512, 1024, 2048, 4096, 8192, 32768, 131072], value=4096, key="kv_ctx")
+    batch = params.select_slider(c2, "Batch (sequences)", [1, 2, 4, 8, 16, 32, 64, 128], value=1, key="kv_batch")
+    dt = params.selectbox(c3, "Cache dtype", list(kv.BYTES_PER_VALUE), index=1, key="kv_dtype")
+    models = params.multiselect("Models", list(kv.MODEL_SHAPES), default=list(kv.CalculatorConfig().models),
+                            key="kv_models")
+    with guard(stop=False):
+        cr = calc(kv.CalculatorConfig(context=int(ctx), batch=int(batch), dtype=dt, models=tuple(models)))
+    if "cr" not in locals():
+        return
+    figure(plots.calculator(cr), key="kv_calc")
+    table(name="kv_cache_models", data={
+        "model": cr.names, "attention": cr.kinds, "layers": cr.layers, "heads": cr.heads, "kv_heads": cr.kv_heads,
+        "head_dim": cr.head_dim, "per token": [human_bytes(b) for b in cr.bytes_per_token],
+        "KV cache (GB)": [round(b / 1e9, 3) for b in cr.bytes_actual],
+        "÷ vs MHA": [f"{d:g}×" for d in cr.division], "source": cr.sources,
+    }, hide_index=True)
+    st.caption("GB = 10⁹ bytes. Shapes are from each model's paper and published configuration (source column).")
+
+
+calculator_section()
+
+
+@st.fragment
+def gqa_section():
+    st.subheader("MQA and GQA on the tiny GPT")
+    st.markdown("The tiny GPT's key/value heads are **mean-pooled** into fewer groups (Ainslie et al. 2023), "
+                "optionally uptrained for a few steps, then scored on held-out Shakespeare it never trained on.")
+    steps = params.select_slider("Uptrain every variant (AdamW steps, batch 8 × 128 tokens)", [0, 20, 50, 100],
+                             value=0, key="kv_uptrain",
+                             help="Ainslie et al. uptrain converted checkpoints briefly. Every variant, the original "
+                                  "too, gets the same steps so the comparison stays fair. Each step takes 0.1–1 s here.")
+    with guard(stop=False):
+        gcfg = kv.GQAConfig(device=s.device, dtype=s.dtype, uptrain_steps=int(steps))
+        if steps:  # minutes on a CPU: one variant at a time, with progress, a stop button and partial results
+            parts, _ = progress.sweep(
+                "Uptraining and scoring each variant", gqa_options(gcfg),
+                lambda k: gqa_run(dataclasses.replace(gcfg, kv_heads=(k,))), key="kv_gqa_sweep",
+                describe=lambda k: f"{k} KV head(s): {steps} AdamW steps, then the held-out loss",
+                draw_partial=lambda part: figure(plots.gqa(kv.merge_gqa(part))))
+            if not parts:
+                return
+            g = kv.merge_gqa(parts)
+        else:
+            g = gqa_run(gcfg)
+        figure(plots.gqa(g), key="kv_gqa")
+        table(name="gqa_variants", data={"variant": g.labels, "KV heads": g.kv_heads, "held-out loss (nats/byte)": g.loss.round(4),
+                      "perplexity": g.perplexity.round(4), "cache at 256 tokens": [human_bytes(b) for b in g.cache_bytes],
+                      "cache ÷": [f"{g.cache_bytes[0] / b:g}×" for b in g.cache_bytes]}, hide_index=True)
+        st.caption(f"Measured on {g.eval_tokens:,} held-out tokens (the last 10% of the corpus)"
+                   + (f"; every variant uptrained {g.uptrain_steps} steps first." if g.uptrain_steps else
+                      "; no uptraining (pooling alone)."))
+        claim_checks([kv.claim_10_check(int(st.session_state.get("kv_ctx", 4096)), "float16"),
+                      kv.claim_11_check(cache_bytes(s.device))])
+
+
+gqa_section()
+st.caption("Bad input: an empty prompt, or more tokens than the model's trained context, is refused with a message (no "
+           "window slides over the cache, so nothing is silently truncated); any character is accepted (UTF-8 bytes).")

@@ -40,45 +40,60 @@ base = dict(block_size=int(block), num_blocks=int(pool) // int(block), max_len=i
             shared_prefix=int(prefix), share=bool(share), seed=int(seed))
 with guard():
     res = simulate(paged.ServeConfig(**base))
-    step = params.slider("Show the blocks at step", 0, res.steps - 1, int(res.snap_step), key="pg_step",
-                     help="Starts at the step of peak paged memory.")
-    snap = simulate(paged.ServeConfig(**base, step=int(step))) if step != res.snap_step else res
 
 metrics([
     ("Waste, contiguous", f"{res.contig_waste_pct:.0f}%", "reserved but unused slots, averaged over busy steps"),
     ("Waste, paged", f"{res.paged_waste_pct:.1f}%", "unused slots in partly filled last blocks"),
-    ("Peak slots, contiguous", f"{res.peak_contig_slots:,}", "what max-length reservation needs for the same "
-                                                             "requests in flight"),
-    ("Peak slots, paged", f"{res.peak_paged_slots:,}"),
-    ("Paged vs contiguous attention", f"{res.attn_max_err:.1e}", "max |difference| over every running request "
-                                                                  "at every step (fp32)"),
+    ("Contiguous needs", f"{res.peak_contig_slots:,} slots", "peak; max-length reservation for the same "
+                                                                        "requests in flight"),
+    ("Paged uses", f"{res.peak_paged_slots:,} slots", "peak"),
 ])
+st.markdown(f"**Paged attention = ordinary attention:** the largest |difference| of their outputs over every running "
+            f"request at every step is **{res.attn_max_err:.1e}** (fp32 rounding; outputs are unitless).")
 
-figure(plots.block_map(snap), key="pg_blocks")
-st.caption("Each square is one physical block of the pool. Blocks of one request are scattered over the pool "
-           "— the block table, not adjacency, says where its tokens are. A grey block is shared by several "
-           "requests (reference count > 1); when a request writes into a shared, partly filled block it gets "
-           "its own copy first (copy-on-write).")
 
-live = [i for i, t in enumerate(snap.tables) if t]
-if live:
-    st.markdown(f"**Block tables at step {snap.snap_step}** (logical block j → physical block):")
-    table(name="page_table", data={
-        "request": [f"request {i}" for i in live],
-        "tokens": [int(snap.lengths[i]) for i in live],
-        "blocks": [len(snap.tables[i]) for i in live],
-        "block table": [" → ".join(str(b) for b in snap.tables[i]) for i in live],
-        "unused slots in last block": [len(snap.tables[i]) * res.block_size - int(snap.lengths[i]) for i in live],
-    }, hide_index=True)
+@st.fragment
+def blocks_section():
+    """The block map at one step: moving its slider reruns only this section."""
+    step = params.slider("Show the blocks at step", 0, res.steps - 1, int(res.snap_step), key="pg_step",
+                     help="Starts at the step of peak paged memory.")
+    with guard(stop=False):
+        snap = simulate(paged.ServeConfig(**base, step=int(step))) if step != res.snap_step else res
+        blocks_view(snap)
 
+
+def blocks_view(snap):
+    figure(plots.block_map(snap), key="pg_blocks")
+    st.caption("Each square is one physical block of the pool. Blocks of one request are scattered over the pool "
+               "— the block table, not adjacency, says where its tokens are. A grey block is shared by several "
+               "requests (reference count > 1); when a request writes into a shared, partly filled block it gets "
+               "its own copy first (copy-on-write).")
+
+    live = [i for i, t in enumerate(snap.tables) if t]
+    if live:
+        st.markdown(f"**Block tables at step {snap.snap_step}** (logical block j → physical block):")
+        table(name="page_table", data={
+            "request": [f"request {i}" for i in live],
+            "tokens": [int(snap.lengths[i]) for i in live],
+            "blocks": [len(snap.tables[i]) for i in live],
+            "block table": [" → ".join(str(b) for b in snap.tables[i]) for i in live],
+            "unused slots in last block": [len(snap.tables[i]) * res.block_size - int(snap.lengths[i]) for i in live],
+        }, hide_index=True)
+
+
+blocks_section()
 figure(plots.memory_timeline(res), key="pg_timeline")
+cap = res.num_blocks * res.block_size
 st.markdown(
     f"**Requests**: prompts {', '.join(str(int(p)) for p in res.prompt_lens)} tokens; answers "
     f"{', '.join(str(int(o)) for o in res.output_lens)} tokens. A contiguous pool of {res.num_blocks} × "
-    f"{res.block_size} = {res.num_blocks * res.block_size:,} slots holds only **{res.contig_fit}** max-length "
-    f"requests at once; the paged pool ran up to **{int(res.running.max())}** at once"
-    + (f" ({res.preemptions} pre-emption(s) when it ran dry: the latest request's blocks were freed and its "
-       "tokens recomputed later, as vLLM does)" if res.preemptions else "") + ".")
+    f"{res.block_size} = {cap:,} slots fits only **{res.contig_fit}** max-length ({res.max_len}-token) requests at "
+    f"once. The paged pool ran up to **{int(res.running.max())}** at once; reserving {res.max_len} slots for each "
+    f"of those would take up to **{res.peak_contig_slots:,}** slots (the contiguous line), "
+    + ("more than the pool has — so a contiguous server could not have run them together" if
+       res.peak_contig_slots > cap else "which this pool could also hold")
+    + (f". {res.preemptions} pre-emption(s) when the paged pool ran dry: the latest request's blocks were freed and "
+       "its tokens recomputed later, as vLLM does" if res.preemptions else "") + ".")
 
 if prefix:
     with guard(stop=False):

@@ -9,7 +9,7 @@ import streamlit as st
 
 from ui import cached, params, state
 from ui.errors import guard
-from ui.layout import claim_checks, figure, header, metrics
+from ui.layout import claim_checks, figure, header
 from viz_core.labs import rope as rope_lab, rope_scaling
 from viz_core.plots import rope as plots
 
@@ -47,12 +47,10 @@ st.subheader("1 · Beyond L: angle vs position, per method")
 figure(plots.scaling_angle_figure(sc))
 SHORT = {"none": "No scaling", "linear": "PI", "ntk": "NTK-aware", "yarn": "YaRN"}
 names = [SHORT[m] for m in sc.methods]
-metrics([(f"{n}: pairs at unseen angles", f"{u} / {head_dim // 2}",
-          f"up to {t:.2f} turns past the range seen in training")
-         for n, u, t in zip(names, sc.unseen_pairs, sc.unseen_turns)])
-metrics([(f"{n}: pairs changed inside L", f"{c} / {head_dim // 2}",
-          "pairs whose angle at some position < L differs from the original")
-         for n, c in zip(names, sc.inside_changed)])
+st.dataframe({"method": names,
+              "pairs at unseen angles": [f"{u} / {head_dim // 2}" for u in sc.unseen_pairs],
+              "turns past the range seen in training (at most)": [f"{t:.2f}" for t in sc.unseen_turns],
+              "pairs changed inside L": [f"{c} / {head_dim // 2}" for c in sc.inside_changed]}, hide_index=True)
 figure(plots.freq_ratio_figure(sc))
 st.caption(f"PI divides every frequency by s = {factor:g}, so it also changes the angles the model learned inside "
            f"L (it needs fine-tuning). NTK-aware keeps pair 0 exactly and divides the slowest by exactly s. YaRN "
@@ -84,8 +82,10 @@ else:
                                                      device=s.device))
         with c2:
             figure(plots.long_context_figure(gpt))
-        metrics([(f"{SHORT[m]}: loss < L / ≥ L", f"{a:.2f} / {b:.2f}", "nats per token (bytes here)")
-                 for m, a, b in zip(gpt.methods, gpt.loss_inside, gpt.loss_beyond)])
+        st.dataframe({"method": [SHORT[m] for m in gpt.methods],
+                      "loss at positions < L (nats/token)": [round(float(a), 2) for a in gpt.loss_inside],
+                      "loss at positions ≥ L (nats/token)": [round(float(b), 2) for b in gpt.loss_beyond]},
+                     hide_index=True)
         st.caption(f"No fine-tuning: the model was trained on {gpt.train_context} tokens with plain RoPE and is run "
                    "with each method's frequencies as is. PI without fine-tuning shifts every learned angle, which "
                    "is why the PI paper fine-tunes; NTK-aware and YaRN were designed to work without it.")

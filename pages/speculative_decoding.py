@@ -78,7 +78,7 @@ metrics([
     ("Speed-up", f"{res.speedup:.2f}×", f"median of timed runs: {res.spec_s * 1e3:.0f} ms vs "
                                          f"{res.plain_s * 1e3:.0f} ms "
                                          f"plain cached decoding; {res.device}, {res.threads} thread(s)"),
-    ("Output vs target alone", same, "greedy: must be token-for-token identical; sampling: the rejection rule "
+    ("Same as target", same, "greedy: must be token-for-token identical; sampling: the rejection rule "
                                      "keeps the target's distribution (tested statistically)"),
 ])
 

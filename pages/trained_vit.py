@@ -43,9 +43,9 @@ with guard():
     v = view(vit_explore.ViewConfig(model=name, index=index, head=-1 if head == "mean of heads" else int(head),
                                     residual=residual))
 pred = int(v.probs.argmax())
-metrics([("True class", v.classes[v.label]),
-         ("Predicted", v.classes[pred] + (" ✅" if pred == v.label else " ❌")),
-         ("Confidence", f"{v.probs[pred] * 100:.1f} %"),
+st.markdown(f"True class **{v.classes[v.label]}**, predicted **{v.classes[pred]}** "
+            + ("✅" if pred == v.label else "❌"))
+metrics([("Confidence", f"{v.probs[pred] * 100:.1f} %"),
          ("Accuracy (model card)", f"{vit_explore.card_accuracy(name) * 100:.2f} %",
           "measured at training time on the committed 2,000 test images; recompute it below")])
 figure(plots.vit_attention_panels(v.image, v.rollout, v.layer_maps,

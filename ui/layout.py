@@ -1,6 +1,7 @@
 """Small building blocks every page uses: header with citations, metric rows, claim checks."""
 from __future__ import annotations
 
+import re
 from typing import Iterable, Sequence
 
 import streamlit as st
@@ -11,14 +12,34 @@ from viz_core.plots import theme
 _VERDICT_ICON = {Verdict.HOLDS: "✅", Verdict.PARTLY: "🟡", Verdict.NOT_HERE: "❌", Verdict.NOT_MEASURED: "⏸️"}
 
 
-def header(title: str, intro: str, papers: Sequence[str] = ()) -> None:
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*_(\"“])")
+
+
+def split_intro(intro: str, max_chars: int = 280) -> tuple[str, str]:
+    """The opening (one or two sentences, at most ``max_chars`` unless one sentence is longer) and the rest."""
+    parts = _SENTENCE_END.split(intro.strip())
+    lead = parts[0]
+    for k, p in enumerate(parts[1:], start=1):
+        if k >= 2 or len(lead) + 1 + len(p) > max_chars:
+            return lead, " ".join(parts[k:])
+        lead += " " + p
+    return lead, ""
+
+
+def header(title: str, intro: str, papers: Sequence[str] = (), more: str = "") -> None:
+    """Title, one or two sentences, then (folded) the longer explanation and the citations."""
     st.title(title)
-    st.markdown(intro)
-    if papers and presenting():  # long citations are developer detail on a projector
-        with st.expander(f"Papers ({len(papers)})"):
-            st.caption(" · ".join(papers))
-    elif papers:
-        st.caption("Papers: " + " · ".join(papers))
+    lead, rest = split_intro(intro)
+    st.markdown(lead)
+    rest = "\n\n".join(t for t in (rest, more) if t)
+    if rest or papers:
+        label = "More about this page" + (f" and its {len(papers)} paper{'s' if len(papers) > 1 else ''}"
+                                          if papers else "")
+        with st.expander(label):
+            if rest:
+                st.markdown(rest)
+            if papers:
+                st.markdown("**Papers**\n" + "\n".join(f"- {p}" for p in papers))
 
 
 def metrics(items: Iterable[tuple[str, str] | tuple[str, str, str]], columns: int | None = None) -> None:
@@ -40,8 +61,37 @@ def claim_checks(checks: Iterable[ClaimCheck], title: str = "Claims, checked her
         with st.container(border=True):
             st.markdown(f"**Claim #{c.claim.id}** — {c.claim.text}  \n"
                         f"<small>Source: {c.claim.source}</small>", unsafe_allow_html=True)
-            st.markdown(f"**Measured here:** {c.measured}  \n"
+            label = "Measured here" if c.provenance.startswith("measured live") else "Value"
+            st.markdown(f"**{label}:** {c.measured}  \n"
                         f"**Verdict:** {_VERDICT_ICON[c.verdict]} {c.verdict.value} — {c.why}")
+            if c.provenance:
+                st.caption(f"Provenance: {c.provenance}")
+
+
+PROVENANCE_KINDS = ("measured live", "recorded", "computed", "cited")
+
+
+def provenance_text(kind: str, *, device: str = "", threads: int | None = None, dtype: str = "",
+                    when: str = "", file: str = "", hardware: str = "", formula: str = "", paper: str = "") -> str:
+    """One provenance line for a figure or number (the rule: "measured here" only for live measurements).
+
+    measured live: device, threads, dtype, when · recorded: date, hardware, file · computed: formula · cited: paper.
+    """
+    if kind not in PROVENANCE_KINDS:
+        raise ValueError(f"provenance kind must be one of {PROVENANCE_KINDS}, got {kind!r}")
+    if kind == "measured live":
+        parts = [device, f"{threads} thread(s)" if threads else "", dtype, when]
+        return "Measured here, live: " + ", ".join(p for p in parts if p)
+    if kind == "recorded":
+        return "Recorded: " + ", ".join(p for p in (when, hardware, f"`{file}`" if file else "") if p)
+    if kind == "computed":
+        return "Computed" + (f" from {formula}" if formula else " from a formula")
+    return "Cited" + (f": {paper}" if paper else "")
+
+
+def provenance(kind: str, **kw) -> None:
+    """Draw the provenance line under a figure (see ``provenance_text``)."""
+    st.caption("ⓘ " + provenance_text(kind, **kw))
 
 
 def figure(fig, key: str | None = None) -> None:

@@ -269,13 +269,19 @@ class BPETokenizer:
         return [MergeStep(p, self.vocab[p[0] + p[1]], c) for p, c in zip(self.merges, counts)]
 
 
-def train_bpe(text: str, n_merges: int, pretokenizer: str = "gpt2") -> BPETokenizer:
-    """Learn ``n_merges`` merges from ``text``: repeatedly merge the most frequent adjacent pair (ties: the
-    pair seen first in the text), counting pairs incrementally. Ids: 0-255 bytes (byte order), then merges."""
+def train_bpe(text: str, n_merges: int, pretokenizer: str = "gpt2", ties: str = "first_seen") -> BPETokenizer:
+    """Learn ``n_merges`` merges from ``text``: repeatedly merge the most frequent adjacent pair, counting pairs
+    incrementally. Ids: 0-255 bytes (byte order), then merges. Ties between equally frequent pairs:
+    ``"first_seen"`` takes the pair seen first in the text; ``"tokenizers"`` takes the smallest pair by the
+    ids the `tokenizers` library's BpeTrainer gives (symbols sorted by code point, then merges in order), so
+    the merges equal that trainer's."""
     if n_merges < 0:
         raise InputError("The number of merges must be ≥ 0.")
+    if ties not in ("first_seen", "tokenizers"):
+        raise InputError("Ties are broken by 'first_seen' or 'tokenizers'.")
     b2u = bytes_to_unicode()
     vocab = {b2u[b]: b for b in range(256)}
+    rank = {c: i for i, c in enumerate(sorted(vocab))}  # the library's symbol ids, for ties="tokenizers"
     word_freq = Counter(pretokenize(text, pretokenizer))
     words = [to_byte_symbols(w) for w in word_freq]
     freqs = list(word_freq.values())
@@ -291,7 +297,10 @@ def train_bpe(text: str, n_merges: int, pretokenizer: str = "gpt2") -> BPETokeni
     for _ in range(n_merges):
         if not pair_counts:
             break
-        best = max(pair_counts.items(), key=lambda kv: (kv[1], -first_seen[kv[0]]))
+        if ties == "first_seen":
+            best = max(pair_counts.items(), key=lambda kv: (kv[1], -first_seen[kv[0]]))
+        else:
+            best = max(pair_counts.items(), key=lambda kv: (kv[1], -rank[kv[0][0]], -rank[kv[0][1]]))
         pair, cnt = best
         if cnt < 1:
             break
@@ -300,6 +309,7 @@ def train_bpe(text: str, n_merges: int, pretokenizer: str = "gpt2") -> BPETokeni
         counts.append(cnt)
         if new not in vocab:
             vocab[new] = len(vocab)
+        rank.setdefault(new, len(rank))
         for wi in list(where[pair]):
             syms, f = words[wi], freqs[wi]
             for p in zip(syms, syms[1:]):

@@ -39,6 +39,21 @@ def test_lab_page_shows_each_variant_and_reacts_to_controls():
     at.run()
     assert_clean(at)
     assert "no causal form" in texts(at)  # refused with a plain message, not a traceback
+    # ... and the reason sits right under the table, where the empty row is read
+    assert any(w.value.startswith("**linformer** did not run") for w in at.warning)
+    assert at.dataframe[0].value["note"][0].startswith("did not run:")
+
+
+def test_lab_page_at_large_n_shows_per_row_summaries():
+    at = open_page("pages/attention_lab.py")
+    _widget(at.select_slider, "Sequence length").set_value(1024)
+    at.multiselect[0].set_value(["sliding_window", "linear"])
+    at.run()
+    assert_clean(at)
+    assert "too large to draw" in texts(at)
+    titles = [a["text"] for sp in plotly_specs(at) for a in sp["layout"].get("annotations", [])]
+    assert titles.count("error of each query row's output vs exact") == 2
+    assert titles.count("keys each query row may attend to") == 1  # the window has a mask; linear has none
 
 
 def test_scaling_page_measures_and_stops_at_the_budget():

@@ -39,6 +39,11 @@ def test_kv_cache_page():
     assert any("empty" in e.value for e in at.error)
     at.text_input(key="kv_prompt").set_value("x" * 250).run()
     assert any("context" in e.value for e in at.error)
+    # the error stays in its section: the calculator and the GQA section still render
+    assert not at.exception
+    assert any("KV cache at" in str(s["layout"].get("title")) for s in plotly_specs(at))
+    assert "MQA and GQA on the tiny GPT" in texts(at)
+    assert any("held-out loss (nats/byte)" in list(df.value.columns) for df in at.dataframe)
 
 
 def test_paged_page():
@@ -50,6 +55,14 @@ def test_paged_page():
     at.select_slider(key="pg_block").set_value(64).run()
     assert_clean(at)
     assert [m.value for m in at.get("metric") if m.label == "Waste, paged"][0] != waste
+    # the sentence is computed from the same numbers as the chart: it never says a pool fits what the chart exceeds
+    sentence = next(m.value for m in at.markdown if m.value.startswith("**Requests**"))
+    peak = int([m.value for m in at.get("metric") if m.label == "Contiguous needs"][0].split()[0]
+               .replace(",", ""))
+    pool = int(at.select_slider(key="pg_pool").value)
+    assert f"{peak:,}** slots" in sentence
+    assert ("more than the pool has" in sentence) == (peak > pool)
+    assert "Paged attention = ordinary attention" in texts(at)
     at.select_slider(key="pg_prefix").set_value(40).run()
     assert_clean(at)
     assert "Prefix sharing" in texts(at)
@@ -59,9 +72,20 @@ def test_speculative_page():
     at = open_page("pages/speculative_decoding.py")
     assert_clean(at)
     t = texts(at)
-    assert "Output vs target alone: same" in t and "Claim #12" in t
+    assert "Same as target: same" in t and "Claim #12" in t
     rounds = plotly_specs(at)[0]
     assert len(_arr(rounds["data"][0]["x"])) == 4 + 1  # γ draft columns + the target's token
     at.slider(key="sd_gamma").set_value(2).run()
     assert_clean(at)
     assert len(_arr(plotly_specs(at)[0]["data"][0]["x"])) == 2 + 1
+
+
+def test_kv_cache_fast_switch():
+    at = open_page("pages/kv_cache.py")
+    assert "torch ops/step" not in str(plotly_specs(at))  # eager by default: nothing heavy runs
+    at.radio(key="kv_fast_mode").set_value("fast (time every path)").run()
+    assert_clean(at)
+    spec = [s for s in plotly_specs(at) if "greedy tokens with the KV cache" in str(s["layout"].get("title"))][0]
+    assert len(_arr(spec["data"][0]["x"])) == 4 and (_arr(spec["data"][0]["x"]) > 0).all()
+    t = texts(at)
+    assert "torch operations" in t and "µs per operation" in t and "same tokens as the eager spec: yes, yes, yes, yes" in t

@@ -14,27 +14,45 @@ def _tile_rects(spec):
     return [s for s in spec["layout"].get("shapes", []) if s.get("type") == "rect"]
 
 
-def test_page_renders_and_step_moves_the_tile():
+def _walk(at):
+    """The tile-walk figure: the one plotly chart with animation frames."""
+    return next(sp for sp in plotly_specs(at) if sp.get("frames"))
+
+
+def _step_text(frame) -> str:
+    return next(a["text"] for a in frame["layout"]["annotations"] if a["text"].startswith("<b>Step"))
+
+
+def test_page_renders_and_every_step_is_a_browser_frame():
     at = open_page(PAGE)
     assert_clean(at)
     text = texts(at)
-    assert "Max |tiled − reference|" in text and "Step 1/9" in text
+    assert "Max |tiled − reference|" in text
     err = next(m for m in at.get("metric") if m.label.startswith("Max |tiled"))
     assert float(err.value) <= 1e-5
-    before = plotly_specs(at)
-    _slider(at, "fa_step").set_value(4).run()
-    assert_clean(at)
-    assert "Step 5/9" in texts(at)
-    after = plotly_specs(at)
-    assert _tile_rects(before[0]) != _tile_rects(after[0])  # Q/K/V highlights moved
-    assert before[1]["data"][0]["z"] != after[1]["data"][0]["z"]  # score grid status changed
+    walk = _walk(at)
+    frames = walk["frames"]
+    assert len(frames) == 9  # N=24, Br=Bc=8: 3 × 3 tiles
+    slider = walk["layout"]["sliders"][0]
+    # the slider's label and the text of the same frame say the same step
+    for k in (0, 4, 8):
+        assert slider["steps"][k]["label"] == f"Step {k + 1} of 9"
+        assert slider["steps"][k]["args"][0] == [frames[k]["name"]]
+        assert _step_text(frames[k]).startswith(f"<b>Step {k + 1} of 9</b>")
+    # step 5 (k=4) is tile (1, 1): the highlighted rectangle on the score grid covers rows/keys 8..15
+    q_rect = [s for s in frames[4]["layout"]["shapes"] if s["type"] == "rect" and s["line"]["color"] == "#000"]
+    assert len(q_rect) == 1 and (q_rect[0]["x0"], q_rect[0]["y0"]) == (7.5, 7.5)
+    assert "query block 1 (rows 8–15) × key block 1 (keys 8–15)" in _step_text(frames[4])
+    # play controls: three speeds and a pause
+    labels = [b["label"] for b in walk["layout"]["updatemenus"][0]["buttons"]]
+    assert len([b for b in labels if b.startswith("▶")]) == 3 and "⏸ pause" in labels
 
 
 def test_controls_change_the_trace_and_causal_skips_tiles():
     at = open_page(PAGE)
     _slider(at, "fa_br").set_value(4).run()
     assert_clean(at)
-    assert "Step 1/18" in texts(at)
+    assert len(_walk(at)["frames"]) == 18
     at.toggle(key="fa_causal").set_value(True).run()
     assert_clean(at)
     tiles = next(m for m in at.get("metric") if m.label == "Tiles computed")
@@ -46,10 +64,20 @@ def test_blocks_bigger_than_n_and_n_equal_1():
     _slider(at, "fa_n").set_value(1).run()
     assert_clean(at)
     assert "clipped" in texts(at)
-    assert "Step 1/1" in texts(at)
+    assert _walk(at)["layout"]["sliders"][0]["steps"][0]["label"] == "Step 1 of 1"
     _slider(at, "fa_n").set_value(5).run()
     _slider(at, "fa_d").set_value(3).run()
     assert_clean(at)
+
+
+def test_too_many_tiles_ask_for_larger_blocks():
+    at = open_page(PAGE)
+    _slider(at, "fa_n").set_value(64).run()
+    _slider(at, "fa_br").set_value(2).run()
+    _slider(at, "fa_bc").set_value(2).run()  # 32 × 32 = 1024 tiles
+    assert not at.exception
+    assert "too many to step through in the browser" in texts(at)
+    assert not any(sp.get("frames") for sp in plotly_specs(at))
 
 
 def test_recorded_memory_run_and_claims_are_shown():

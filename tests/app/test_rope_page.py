@@ -17,29 +17,37 @@ def test_rope_page_controls_change_the_figures():
     at = open_page("pages/rope.py")
     assert_clean(at)
     specs = plotly_specs(at)
-    assert len(specs) == 6  # rotation, clocks, spectrum, heatmaps, profile, patches
+    assert len(specs) == 5  # rotation walk (pair + clocks), spectrum, heatmaps, profile, patches
     before = texts(at)
     assert "RoPE: diagonal deviation" in before
 
-    _by_label(at.number_input, "Position m").set_value(1000).run()
+    _by_label(at.number_input, "First position of the walk").set_value(1000).run()
     assert_clean(at)
-    rot = plotly_specs(at)[0]
-    assert "position 1,000" in str(rot["data"]) and rot != specs[0]
+    walk = plotly_specs(at)[0]
+    assert walk != specs[0] and len(walk["frames"]) == 48
+    # one control: the slider's label, the numbers above the plot and both panels change together per frame
+    slider = walk["layout"]["sliders"][0]
+    for k in (0, 17, 47):
+        frame = walk["frames"][k]
+        assert slider["steps"][k]["label"] == f"Position m = {1000 + k:,}"
+        assert slider["steps"][k]["args"][0] == [frame["name"]]
+        assert any(a["text"].startswith(f"<b>Position m = {1000 + k:,}</b>") for a in frame["layout"]["annotations"])
+        assert frame["traces"] == [2, 3, 6]  # trail and vector (left) and clock hands (right)
 
     _by_label(at.number_input, "Head dimension d").set_value(8).run()
     assert_clean(at)
-    clocks = plotly_specs(at)[1]
-    assert len(clocks["frames"]) == 48 and clocks != specs[1]
+    walk8 = plotly_specs(at)[0]
+    assert len(walk8["frames"]) == 48 and walk8 != walk
 
     _by_label(at.select_slider, "First position").set_value(10 ** 9).run()
     assert_clean(at)
     assert texts(at) != before
-    assert "10⁹" in texts(at) or "1,000,000,000" in str(plotly_specs(at)[3])
+    assert "10⁹" in texts(at) or "1,000,000,000" in str(plotly_specs(at)[2])
 
-    patches = plotly_specs(at)[5]
+    patches = plotly_specs(at)[4]
     _by_label(at.slider, "Patch row").set_value(2).run()
     assert_clean(at)
-    moved = plotly_specs(at)[5]
+    moved = plotly_specs(at)[4]
     assert moved["data"][1]["z"] != patches["data"][1]["z"]  # the similarity map follows the chosen patch
 
 
@@ -51,9 +59,9 @@ def test_rope_page_bad_inputs_show_clear_messages():
     _by_label(at.number_input, "Base").set_value(1.0).run()
     assert not at.exception and any("greater than 1" in e.value for e in at.error)
     _by_label(at.number_input, "Base").set_value(10000.0).run()
-    _by_label(at.number_input, "Position m").set_value(10 ** 15).run()  # huge position: float64 angles, no error
+    _by_label(at.number_input, "First position of the walk").set_value(10 ** 12).run()  # float64 angles: fine
     assert_clean(at)
-    assert "1,000,000,000,000,000" in str(plotly_specs(at)[0]["data"])
+    assert "Position m = 1,000,000,000,000" in str(plotly_specs(at)[0]["layout"]["annotations"])
 
 
 @pytest.mark.slow

@@ -49,18 +49,59 @@ def test_every_tiny_model_runs(at):
         if name.startswith("tiny-gpt"):
             at.selectbox(key="ts_model").set_value(name).run()
             assert_clean(at)
-            assert name in str([s["layout"]["title"] for s in plotly_specs(at)])
+            assert name in str([s["layout"].get("title") for s in plotly_specs(at)])
     at.selectbox(key="ts_model").set_value("tiny-gpt").run()
+
+
+def _heat(at):
+    return [s for s in plotly_specs(at) if s["data"][0]["type"] == "heatmap" and not s.get("frames")][0]
 
 
 def test_sampling_button_and_attention_head(at):
     at.button(key="ts_sample").click().run()
     assert len(at.get("code")) >= 3  # the merge trace + two continuations
-    heat = [s for s in plotly_specs(at) if s["data"][0]["type"] == "heatmap"][0]
+    heat = _heat(at)
     at.slider(key="ts_head").set_value(3).run()
-    heat2 = [s for s in plotly_specs(at) if s["data"][0]["type"] == "heatmap"][0]
-    assert heat["data"][0]["z"] != heat2["data"][0]["z"]
+    assert heat["data"][0]["z"] != _heat(at)["data"][0]["z"]
     assert_clean(at)
+
+
+def test_token_by_token_walk_matches_the_continuation(at):
+    """The step-through's frames are the tokens of the seed-s continuation, drawn one per frame."""
+    at.slider(key="ts_new").set_value(20).run()
+    walk = next(s for s in plotly_specs(at) if s.get("frames") and s["layout"]["sliders"][0]["steps"][0]["label"]
+                .startswith("Token 1 of"))
+    n = len(walk["frames"])
+    assert 1 <= n <= 20
+    steps = walk["layout"]["sliders"][0]["steps"]
+    drawn = []
+    for k in range(n):
+        assert steps[k]["label"] == f"Token {k + 1} of {n}"
+        text = walk["frames"][k]["layout"]["annotations"][0]["text"]
+        assert text.startswith(f"<b>Token {k + 1} of {n}</b>: drew “")
+        drawn.append(text.split("drew “", 1)[1].split("”", 1)[0])
+    first = next(c.value for c in at.get("code") if "HAMLET" in c.value)
+    shown = "".join(drawn).replace("·", " ").replace("↵", "\n").replace("\\n", "\n")
+    for a, b in (("&#x27;", "'"), ("&quot;", '"'), ("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&")):
+        shown = shown.replace(a, b)
+    assert first.rstrip().endswith(shown.rstrip())
+
+
+def test_attention_grid_covers_every_layer_and_head(at):
+    grid = next(s for s in plotly_specs(at) if s.get("frames") and s["data"][0]["type"] == "heatmap")
+    n = len(grid["frames"])
+    layers = [a for a in grid["layout"]["annotations"] if a["text"].startswith("layer ")]
+    heads = [a for a in grid["layout"]["annotations"] if a["text"].startswith("head ")]
+    assert len(layers) == 4 and len(heads) == 4  # tiny GPT: 4 layers × 4 heads
+    # choosing token k lights up exactly row k of each of the 16 maps; each lit row sums to 1 (a softmax)
+    k = n // 2
+    z = grid["frames"][k]["data"][0]["z"]
+    lit = [(i, row) for i, row in enumerate(z) if any(v is not None for v in row)]
+    assert [i for i, _ in lit] == [li * (n + 1) + k for li in range(4)]
+    for _, row in lit:
+        for h in range(4):
+            cells = [v for v in row[h * (n + 1): h * (n + 1) + n] if v is not None]
+            assert len(cells) == k + 1 and abs(sum(cells) - 1) < 0.01
 
 
 @pytest.mark.parametrize("prompt, expect", [

@@ -10,6 +10,15 @@ def test_decode_suite_smoke():
     p.add_argument("--device", default="cpu")
     args = p.parse_args(["--new-tokens", "12", "--gammas", "2,3", "--repeats", "2", "--long-prompt-tokens", "30"])
     rows = decode.run(args, lambda msg: None)
+    fast = [r for r in rows if r.get("part") == "fast"]
+    spec = [r for r in rows if r.get("part") == "fast-spec"]
+    rows = [r for r in rows if r.get("part") not in ("fast", "fast-spec")]
+    assert [r["gamma"] for r in spec] == [None, 1, 2, 3, 4]
+    assert all(r["same_tokens_as_target_greedy"] for r in spec[1:])
+    assert {(r["path"], r["cache"]) for r in fast} == {(p, c) for p in ("eager", "torch-unfused", "torch", "numba")
+                                                       for c in ("cached", "uncached")}
+    assert all(r["same_tokens_as_eager_cached"] for r in fast)
+    assert all(r["cached_vs_uncached"] > 0 for r in fast if r["cache"] == "cached")
     key = [(r["prompt"], r["method"], r["gamma"]) for r in rows]
     assert key == [("short", "uncached (recompute)", None), ("short", "KV cache", None),
                    ("long", "uncached (recompute)", None), ("long", "KV cache", None),

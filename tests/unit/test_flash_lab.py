@@ -10,7 +10,7 @@ from viz_core.labs import flash as flash_lab, flash_steps
 from viz_core.cli.runner import main as bench_main
 from viz_core.claims import Verdict
 from viz_core.errors import InputError
-from viz_core.plots import flash as plots
+from viz_core.plots import flash as plots, flash_walk as walk
 
 
 @pytest.mark.parametrize("cfg", [
@@ -30,11 +30,17 @@ def test_step_through_is_exact_and_counts_match(cfg):
     last = flash_steps.state_at(res, res.n_steps - 1)
     assert (last["status"] == 2).all()
     np.testing.assert_allclose(last["o"], res.reference_out, atol=1e-5)
-    # figures build for the first and last step
-    for step in (0, res.n_steps - 1):
-        for fig in (plots.blocks_figure(res, step), plots.tile_figure(res, step), plots.stats_figure(res, step),
-                    plots.traffic_figure(res, step)):
-            assert fig.data
+    # the browser walk: one frame per step, each frame's O, m and l equal the state after that step
+    frames = walk.walk_figure(res).to_dict()["frames"]
+    assert len(frames) == res.n_steps
+    for k in range(res.n_steps):
+        want = flash_steps.state_at(res, k)
+        o, grid, tile, m, ll = (d for d in frames[k]["data"])
+        np.testing.assert_allclose(np.array(o["z"], dtype=float), np.round(want["o"], 3), atol=1e-9)
+        np.testing.assert_allclose(np.array(m["y"], dtype=float), np.round(want["m"], 3), atol=1e-9)
+        np.testing.assert_allclose(np.array(ll["y"], dtype=float), np.round(want["l"], 3), atol=1e-9)
+        assert sum(v == "current tile" for row in grid["text"] for v in row) == (res.kv_block[k] >= 0)
+    assert plots.traffic_figure(res).data
 
 
 def test_state_at_fills_rows_block_by_block():
@@ -95,11 +101,18 @@ def _rows(mem_ratio: float, speed: float) -> list[dict]:
     (1.1, 0.5, Verdict.NOT_HERE, Verdict.NOT_HERE),
 ])
 def test_claim_verdicts_are_computed(mem, speed, verdict4, verdict5):
-    res = flash_lab.rows_to_result(_rows(mem, speed), device_label="test device", source="synthetic")
+    # "measured now": the exact part of claim #4 is checked on this device against float64
+    res = flash_lab.rows_to_result(_rows(mem, speed), device_label="test cpu", source="measured now")
     checks = {c.claim.id: c for c in flash_lab.claim_checks(res)}
     assert checks[4].verdict == verdict4, checks[4]
     assert checks[5].verdict == verdict5, checks[5]
     assert f"{mem:.1f}× less peak memory" in checks[4].measured
+    assert "measured now" in checks[4].provenance
+    # a recorded run did not check exactness here: at best "holds partly", and the why says so
+    rec = flash_lab.rows_to_result(_rows(mem, speed), device_label="test cpu", source="recorded 2026-11-22")
+    c4 = {c.claim.id: c for c in flash_lab.claim_checks(rec)}[4]
+    assert c4.verdict is (Verdict.PARTLY if verdict4 is Verdict.HOLDS else verdict4)
+    assert "recorded" in c4.provenance and ("exact" in c4.why or c4.verdict is Verdict.NOT_HERE)
 
 
 def test_arithmetic_claims_hold():

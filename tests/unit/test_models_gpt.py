@@ -62,3 +62,14 @@ def test_training_script_smoke(tmp_path):
     model, _, cfg, meta2 = load_checkpoint(tmp_path / "smoke.pt")
     assert cfg.n_kv_head == 1 and meta2["train_config"]["steps"] == 30
     assert "validation loss" in (tmp_path / "smoke.md").read_text()
+
+
+def test_continuations_stop_at_the_eos_id_the_gguf_declares(monkeypatch):
+    """SmolLM2's end-of-sequence id comes from the loaded GGUF (tokenizer.ggml.eos_token_id), not a constant."""
+    from types import SimpleNamespace
+
+    from viz_core.labs import tokens as explore
+
+    monkeypatch.setattr(explore, "_smol", lambda: SimpleNamespace(eos_id=49_152 - 7))
+    assert explore.stop_ids("smollm2-135m") == (49_145,)
+    assert explore.stop_ids("tiny-gpt") == ()

@@ -85,7 +85,7 @@ def test_bad_inputs_have_clear_messages():
         R.inv_freq(8, -3.0)
     with pytest.raises(InputError, match="layout"):
         R.rope(torch.zeros(1, 1, 3, 4), layout="diagonal")
-    with pytest.raises(InputError, match="2\\^53"):
+    with pytest.raises(InputError, match="exact|rad"):
         R.rope(torch.zeros(1, 1, 2, 4), positions=torch.tensor([0, 2 ** 60]))
     with pytest.raises(InputError, match="multiple of 4"):
         R.apply_rope_2d(torch.zeros(3, 6), torch.zeros(3), torch.zeros(3))
@@ -96,12 +96,42 @@ def test_bad_inputs_have_clear_messages():
 
 
 def test_huge_positions_do_not_overflow():
-    pos = torch.tensor([10 ** 15, 10 ** 15 + 1])
+    pos = torch.tensor([R.MAX_POSITION - 2, R.MAX_POSITION - 1])
+    R.check_positions(pos)
     a = R.angles(pos, 8)
     assert torch.isfinite(a).all()
-    torch.testing.assert_close(a[1] - a[0], R.inv_freq(8), rtol=0, atol=0.05)  # neighbours still differ by θ
+    torch.testing.assert_close(a[1] - a[0], R.inv_freq(8), rtol=0, atol=1e-3)  # neighbours still differ by θ
     c, s = R.cos_sin(pos, 8)
     assert torch.isfinite(c).all() and torch.isfinite(s).all()
+
+
+def _angle_error(pos: int, d: int, base: float) -> float:
+    """Largest |angle of (cos, sin) from cos_sin − pos·θᵢ| over the pairs, against 60-digit arithmetic."""
+    import math
+
+    import mpmath
+
+    mpmath.mp.dps = 60
+    c, s = R.cos_sin(torch.tensor([pos]), d, base, dtype=torch.float64)
+    worst = 0.0
+    for i in range(d // 2):
+        a = mpmath.mpf(pos) * mpmath.mpf(base) ** (-mpmath.mpf(2 * i) / d)
+        ce, se, ci, si = float(mpmath.cos(a)), float(mpmath.sin(a)), float(c[0, i]), float(s[0, i])
+        worst = max(worst, abs(math.atan2(si * ce - ci * se, ci * ce + si * se)))
+    return worst
+
+
+@pytest.mark.parametrize("d,base", [(8, 10000.0), (64, 10000.0), (128, 500000.0)])
+def test_positions_are_bounded_where_angles_stay_exact_to_1e_3_rad(d, base):
+    for pos in (R.MAX_POSITION - 1, R.MAX_POSITION // 3, 10 ** 9):
+        assert _angle_error(pos, d, base) <= R.MAX_ANGLE_ERROR
+    # far enough beyond the bound the angles are measurably wrong, and such positions are refused
+    beyond = 10 ** 15 + 123_457  # not a round power of ten: those happen to multiply exactly
+    assert _angle_error(beyond, d, base) > R.MAX_ANGLE_ERROR
+    with pytest.raises(InputError, match="rad"):
+        R.check_positions(torch.tensor([beyond]))
+    with pytest.raises(InputError):
+        R.check_positions(torch.tensor([R.MAX_POSITION]))
 
 
 # ---------------------------------------------------------------------------------------------- 2D axial RoPE

@@ -23,7 +23,22 @@ def test_rotation_angle_is_measured_from_the_vectors():
         assert r.norm_after == pytest.approx(r.norm_before, rel=1e-12)
         assert np.hypot(*r.after) == pytest.approx(np.hypot(*r.before), rel=1e-12)
     assert r.clock_angles.shape == (48, 8)
-    np.testing.assert_allclose(r.clock_angles[5], 5 * r.freqs)
+    np.testing.assert_allclose(r.clock_angles[5], (10 ** 12 + 5) * r.freqs, rtol=1e-15)
+
+
+def test_rotation_frames_agree_with_a_float64_rotation():
+    """Every animation frame: the pair after RoPE at m equals the 2×2 rotation by m·θ (numpy, float64)."""
+    r = L.rotation(L.RotationConfig(head_dim=16, pair=3, position=1000, n_frames=12, seed=1))
+    theta = 10000.0 ** (-2 * 3 / 16)
+    assert list(r.positions) == list(range(1000, 1012))
+    for k, m in enumerate(r.positions):
+        a = m * theta
+        rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+        np.testing.assert_allclose(r.frame_pair[k], rot @ r.before, atol=1e-12)
+        assert r.frame_angle[k] == pytest.approx(a, rel=1e-15)
+        diff = abs(r.frame_measured[k] - a % (2 * math.pi))
+        assert min(diff, 2 * math.pi - diff) < 1e-9
+        assert r.frame_norm[k] == pytest.approx(r.norm_before, rel=1e-12)
 
 
 def test_spectrum_counts_pairs_that_turn_within_the_context():
@@ -117,7 +132,7 @@ def test_bad_inputs():
         L.spectrum(L.SpectrumConfig(base=0.5))
     with pytest.raises(InputError, match="pair"):
         L.rotation(L.RotationConfig(head_dim=8, pair=4))
-    with pytest.raises(InputError, match="2\\^53"):
+    with pytest.raises(InputError, match="exact to"):
         L.relative(L.RelativeConfig(offset=2 ** 53))
     with pytest.raises(InputError, match="≥ 1"):
         LS.scaling(LS.ScalingConfig(factor=0.5))

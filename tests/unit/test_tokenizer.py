@@ -82,3 +82,57 @@ def test_trace_shows_each_merge(trained):
     assert rows[0] == list("Ġthereof") and len(rows[-1]) < len(rows[0])
     assert all(len(a) == len(b) + 1 for a, b in zip(rows, rows[1:]))
     assert "".join(rows[-1]) == "Ġthereof"
+
+
+# ------------------------------------------------------------------ training, checked two independent ways
+def _library_trained_merges(text: str, n: int) -> list[tuple[str, str]]:
+    """Merges learned by the `tokenizers` library's own BpeTrainer on the same text and pre-tokenizer."""
+    import json
+
+    from tokenizers import trainers
+
+    t = Tokenizer(models.BPE())
+    t.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tr = trainers.BpeTrainer(vocab_size=256 + n, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                             min_frequency=0, show_progress=False, special_tokens=[])
+    t.train_from_iterator([text], trainer=tr)
+    return [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in json.loads(t.to_str())["model"]["merges"]]
+
+
+def test_training_equals_the_tokenizers_trainer(corpus):
+    text = corpus[:20_000]
+    ours = train_bpe(text, 200, ties="tokenizers")
+    assert [tuple(m) for m in ours.merges] == _library_trained_merges(text, 200)
+    # the default tie rule picks among the same maximal counts: same counts, same merges up to tie order
+    default = train_bpe(text, 200)
+    assert default.merge_counts[:20] == ours.merge_counts[:20]
+
+
+def test_each_merge_is_the_most_frequent_pair_counted_from_scratch(corpus):
+    """Replay the incremental trainer's merges on the word table, recounting every pair at every step."""
+    from collections import Counter
+
+    text = corpus[:8_000]
+    tk = train_bpe(text, 120)
+    words = {tuple(w): f for w, f in ((list(w.encode("utf-8")), f) for w, f in Counter(pretokenize(text)).items())}
+    b2u = bytes_to_unicode()
+    words = {tuple(b2u[b] for b in w): f for w, f in words.items()}
+    for step, (pair, count) in enumerate(zip(tk.merges, tk.merge_counts)):
+        counts = Counter()
+        for w, f in words.items():
+            for p in zip(w, w[1:]):
+                counts[p] += f
+        assert counts[tuple(pair)] == count == max(counts.values()), step
+        a, b = pair
+        new_words = {}
+        for w, f in words.items():
+            out, i = [], 0
+            while i < len(w):
+                if i + 1 < len(w) and w[i] == a and w[i + 1] == b:
+                    out.append(a + b)
+                    i += 2
+                else:
+                    out.append(w[i])
+                    i += 1
+            new_words[tuple(out)] = f
+        words = new_words

@@ -27,7 +27,7 @@ def pool_heads(x: torch.Tensor, groups: int) -> torch.Tensor:
     if groups < 1 or H % groups:
         raise InputError(f"{H} heads cannot be split into {groups} key/value groups evenly; "
                          f"pick a divisor of {H}.")
-    return x.view(B, groups, H // groups, M, D).mean(dim=2)
+    return x.reshape(B, groups, H // groups, M, D).mean(dim=2)  # reshape: any strides
 
 
 def grouped_attention_core(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal: bool = False,
@@ -38,7 +38,7 @@ def grouped_attention_core(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *,
     if H % G:
         raise InputError(f"{H} query heads cannot share {G} key/value heads evenly.")
     scale = 1.0 / math.sqrt(D) if scale is None else scale
-    qg = q.view(B, G, H // G, N, D)  # query heads grouped by the K/V head they share
+    qg = q.reshape(B, G, H // G, N, D)  # query heads grouped by the K/V head they share (any strides)
     s = torch.matmul(qg, k.unsqueeze(2).transpose(-2, -1)) * scale  # (B, G, H/G, N, M)
     if causal:
         s = s.masked_fill(~causal_mask(N, M, q.device), float("-inf"))

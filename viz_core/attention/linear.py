@@ -70,19 +70,25 @@ def _causal_chunked(pq: torch.Tensor, pk: torch.Tensor, v: torch.Tensor, chunk: 
 
 def kernel_attention(pq: torch.Tensor, pk: torch.Tensor, v: torch.Tensor, *, causal: bool = False,
                      form: str = "chunked", chunk: int = 64) -> torch.Tensor:
-    """out_i = Σ_j (φq_i·φk_j) v_j / Σ_j φq_i·φk_j over allowed j. pq, pk (B, H, N, F), v (B, H, N, Dv)."""
+    """out_i = Σ_j (φq_i·φk_j) v_j / Σ_j φq_i·φk_j over allowed j. pq, pk (B, H, N, F), v (B, H, N, Dv).
+
+    Half-precision inputs are summed in float32 (a bf16 running sum stops growing once it is ~256× a term)
+    and the result is cast back to v's dtype."""
     if pk.shape[-2] != v.shape[-2]:
         raise InputError("k and v need the same length.")
+    orig = v.dtype
+    if orig in (torch.float16, torch.bfloat16) or pq.dtype in (torch.float16, torch.bfloat16):
+        pq, pk, v = pq.float(), pk.float(), v.float()
     if not causal:
-        return _noncausal(pq, pk, v)
+        return _noncausal(pq, pk, v).to(orig)
     if pq.shape[-2] != pk.shape[-2]:
         raise InputError("Causal linear attention needs as many queries as keys.")
     if form == "prefix":
-        return _causal_prefix(pq, pk, v)
+        return _causal_prefix(pq, pk, v).to(orig)
     if form == "chunked":
         if chunk < 1:
             raise InputError("The chunk length must be at least 1.")
-        return _causal_chunked(pq, pk, v, chunk)
+        return _causal_chunked(pq, pk, v, chunk).to(orig)
     raise InputError(f"Unknown causal form {form!r}; choose 'chunked' or 'prefix'.")
 
 

@@ -126,7 +126,8 @@ def block_sparse_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, sp
 
 
 # ------------------------------------------------------------------------------------------------ flex
-FLEX_COMPILE_S: dict[tuple, float] = {}  # (shape, dtype, device, spec) -> seconds of the first (compiling) call
+FLEX_COMPILE_S: dict[tuple, float] = {}  # (shape, dtype, device, spec) -> seconds of the latest compiling call
+FLEX_RECOMPILE_LIMIT = 64  # shapes × patterns one process may compile before Dynamo's cache is reset
 
 
 @functools.lru_cache(maxsize=1)
@@ -147,24 +148,44 @@ def flex_block_mask(spec: MaskSpec, n_q: int, n_kv: int, device: str = "cpu"):
     return create_block_mask(mod, None, None, n_q, n_kv, device=device, BLOCK_SIZE=FLEX_BLOCK)
 
 
+def _flex_call(fn, q, k, v, bm, scale):
+    """One compiled call that fails loudly instead of silently running eager once Dynamo's recompile limit
+    is reached (every new shape compiles again with ``dynamic=False``)."""
+    import torch._dynamo.config as dynamo_config
+
+    with dynamo_config.patch(recompile_limit=FLEX_RECOMPILE_LIMIT, fail_on_recompile_limit_hit=True):
+        return fn(q, k, v, block_mask=bm, scale=scale)
+
+
 def flex_sparse_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, spec: MaskSpec, *,
                           scale: float | None = None) -> tuple[torch.Tensor, float | None]:
     """(B, H, N, D) -> (B, H, N, Dv) through compiled FlexAttention. Returns (out, compile seconds or None).
 
-    The compile seconds are the time of the first call for this shape (compile + one run); None afterwards.
+    The compile seconds are the time of a call during which torch.compile compiled (the first call for a
+    shape, or any later recompile); None when the call ran compiled code only. Past the recompile limit
+    Dynamo's cache is reset and the call compiles again: it never falls back to eager FlexAttention.
     """
+    from torch._dynamo.exc import FailOnRecompileLimitHit
+
+    from viz_core.measure.timer import compile_count
+
     n_q, n_kv = q.shape[-2], k.shape[-2]
     bm = flex_block_mask(spec, n_q, n_kv, str(q.device))
     fn = _compiled_flex()
     key = (tuple(q.shape), tuple(k.shape), tuple(v.shape), str(q.dtype), str(q.device), spec)
-    if key not in FLEX_COMPILE_S:
-        t0 = time.perf_counter()
-        out = fn(q, k, v, block_mask=bm, scale=scale)
-        if q.device.type == "cuda":
-            torch.cuda.synchronize(q.device)
-        FLEX_COMPILE_S[key] = time.perf_counter() - t0
-        return out, FLEX_COMPILE_S[key]
-    return fn(q, k, v, block_mask=bm, scale=scale), None
+    c0, t0 = compile_count(), time.perf_counter()
+    try:
+        out = _flex_call(fn, q, k, v, bm, scale)
+    except FailOnRecompileLimitHit:
+        torch._dynamo.reset()  # drop every compiled shape, then compile this one afresh
+        c0, t0 = compile_count(), time.perf_counter()
+        out = _flex_call(fn, q, k, v, bm, scale)
+    if q.device.type == "cuda":
+        torch.cuda.synchronize(q.device)
+    if compile_count() == c0:
+        return out, None
+    FLEX_COMPILE_S[key] = time.perf_counter() - t0
+    return out, FLEX_COMPILE_S[key]
 
 
 # -------------------------------------------------------------------------------------------- variants

@@ -42,6 +42,8 @@ class AttnConfig:
     n_global: int = 2  # Longformer/BigBird: the first n_global tokens attend to and are attended by all
     n_random: int = 1  # BigBird: random key blocks per query block (seeded)
     block: int = 16  # block size of block-sparse layouts, the block-sparse kernel and hierarchical attention
+    block_q: int = 64  # tiled FlashAttention: query rows per tile (Br)
+    block_k: int = 64  # tiled FlashAttention: key columns per tile (Bc)
     sparse_impl: str = "blocks"  # how sparse masks run: "dense" (masked eager), "blocks" (skip empty), "flex"
     features: int = 64  # Performer: number of random features
     proj_k: int = 32  # Linformer: projected length k

@@ -11,7 +11,7 @@ import json
 import pkgutil
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
 
@@ -19,6 +19,31 @@ import torch
 
 import viz_core.cli.suites as suites_pkg
 from viz_core.device import describe
+from viz_core.labs.benchmarks import SCHEMA_VERSION
+from viz_core.measure.queue import queue_for
+from viz_core.measure.roofline import annotate_rows, cached_roofs
+
+
+
+def library_versions() -> dict:
+    """Versions of the libraries a result depends on (read from package metadata, nothing imported)."""
+    from importlib import metadata
+
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("torch", "numpy", "streamlit", "plotly"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def make_meta(suite: str, hw, argv, started: str, seconds: float, roofs=None, record=None) -> dict:
+    """The JSON ``meta`` block every run carries (the CLI and the Benchmarks page write the same)."""
+    return {"schema_version": SCHEMA_VERSION, "suite": suite, "hardware": asdict(hw), "device": hw.summary(),
+            "versions": library_versions(), "argv": [str(a) for a in argv], "started": started,
+            "seconds": round(seconds, 2), "roofline": roofs.to_dict() if roofs is not None else None,
+            "load": asdict(record) if record is not None else None}
 
 
 def available_suites() -> list[str]:
@@ -63,7 +88,7 @@ def write_results(rows: list[dict], meta: dict, out_dir: Path, stem: str) -> tup
         w = csv.DictWriter(fh, fieldnames=cols)
         w.writeheader()
         w.writerows(rows)
-    json_path.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1, default=str), encoding="utf-8")
+    json_path.write_text(json.dumps({"schema_version": meta.get("schema_version", SCHEMA_VERSION), "meta": meta, "rows": rows}, indent=1, default=str), encoding="utf-8")
     return csv_path, json_path
 
 
@@ -82,26 +107,49 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--out-dir", type=Path, default=Path("bench_results"), help="where CSV/JSON go")
         p.add_argument("--device", default="auto", help="auto, cpu or cuda")
         p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+        p.add_argument("--roofs", type=Path, default=None,
+                       help="a recorded roofs JSON (scripts/measure_roofs.py) instead of measuring them now")
         mod.add_arguments(p)
     sub.add_parser("suites", help="list benchmark suites")
     args = parser.parse_args(argv)
     if args.command == "suites":
         print("\n".join(available_suites()))
         return 0
-    if args.threads:
-        torch.set_num_threads(args.threads)
     mod = load_suite(args.suite)
     hw = describe(args.device)
     print(f"# {args.suite} on {hw.summary()}", flush=True)
+    started = time.strftime("%Y-%m-%dT%H:%M:%S")
     t0 = time.perf_counter()
-    rows = mod.run(args, _progress)
-    meta = {"suite": args.suite, "hardware": asdict(hw), "argv": sys.argv[1:] if argv is None else argv,
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "seconds": round(time.perf_counter() - t0, 2)}
+    # one timed run per device at a time (also against a Streamlit server in this process), threads set inside
+    with queue_for(hw.device).timed(f"bench {args.suite}", threads=args.threads,
+                                    on_wait=lambda k: _progress(f"queued, position {k}")) as held:
+        roofs = load_roofs(args.roofs) if args.roofs else cached_roofs(hw.device, torch.get_num_threads())
+        _progress(f"roofs: {roofs.summary()}")
+        rows = mod.run(args, _progress)
+        annotate_rows(rows, roofs)
+    if hw.device == "cpu":  # threads as they were during the run
+        hw = replace(hw, threads=held["record"].threads)
+    meta = make_meta(args.suite, hw, sys.argv[1:] if argv is None else argv, started,
+                     time.perf_counter() - t0, roofs, held["record"])
+    if held["record"].contended:
+        _progress("warning: other processes competed for the CPU during this run (see meta.load)")
     print(format_table(rows))
     stem = f"{args.suite}-{hw.device}"
     csv_path, json_path = write_results(rows, meta, args.out_dir, stem)
     print(f"\nwrote {csv_path} and {json_path}")
     return 0
+
+
+def load_roofs(path: str | Path):
+    """Roofs from a file written by scripts/measure_roofs.py (its best run) or a run's meta.roofline."""
+    from viz_core.measure.roofline import Roofs
+
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if "roofs" in data:
+        data = data["roofs"]
+    elif "meta" in data:
+        data = data["meta"].get("roofline") or {}
+    return Roofs.from_dict(data)
 
 
 def load_results(path: str | Path) -> tuple[dict, list[dict]]:

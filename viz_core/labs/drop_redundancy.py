@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from viz_core.claims import CLAIMS, ClaimCheck, Verdict
+from viz_core.claims import judge_17, judge_18
 from viz_core.compression.redundancy import TOKEN_METHODS, sublayer_similarities, vit_forward_dropping
 from viz_core.device import resolve_device
 from viz_core.errors import InputError
@@ -180,18 +180,11 @@ def layer_claim(res: LayerDropResult):
     k = res.n_layer // 2
     gain = (res.time_ms[0] / res.time_ms[k] - 1) * 100
     qdrop = (res.loss[k] / res.loss[0] - 1) * 100
-    ok_speed, ok_quality = gain >= 40, qdrop <= 3
-    verdict = Verdict.HOLDS if ok_speed and ok_quality else Verdict.PARTLY if ok_speed or ok_quality else Verdict.NOT_HERE
-    why = f"the forward pass got {gain:.0f}% faster (claim: 40–50%) and the loss rose {qdrop:.1f}% (claim: ~3%)"
-    if not ok_quality:
-        why += ("; a 4-layer, width-128 model has far less redundancy than a 70B one, so each dropped "
-                "attention layer costs more quality")
-    if not ok_speed:
-        why += "; at this size attention is a small share of the time and fixed per-call overheads dominate"
-    return ClaimCheck(CLAIMS[17], f"dropping {k} of {res.n_layer} attention sublayers (most redundant first): "
-                      f"{res.time_ms[0]:.1f} → {res.time_ms[k]:.1f} ms per batch, loss {res.loss[0]:.3f} → "
-                      f"{res.loss[k]:.3f} nats/byte, KV cache {res.kv_bytes_per_token[0]} → "
-                      f"{res.kv_bytes_per_token[k]} bytes/token", verdict, why)
+    return judge_17(gain, qdrop, measured=(
+        f"dropping {k} of {res.n_layer} attention sublayers (most redundant first): {res.time_ms[0]:.1f} → "
+        f"{res.time_ms[k]:.1f} ms per batch, loss {res.loss[0]:.3f} → {res.loss[k]:.3f} nats/byte, KV cache "
+        f"{res.kv_bytes_per_token[0]} → {res.kv_bytes_per_token[k]} bytes/token"),
+        provenance=f"measured live (tiny GPT, {res.device})")
 
 
 def token_claim(res: TokenDropResult, max_acc_drop: float = 0.01):
@@ -200,10 +193,9 @@ def token_claim(res: TokenDropResult, max_acc_drop: float = 0.01):
     saving = 1 - res.forward_flops / res.forward_flops[0]
     ok = acc >= acc[0] - max_acc_drop
     best = float(saving[ok].max()) if ok.any() else 0.0
-    verdict = Verdict.HOLDS if best >= 0.5 else Verdict.PARTLY if best >= 0.25 else Verdict.NOT_HERE
     i = int(np.argmax(np.where(ok, saving, -1)))
-    return ClaimCheck(CLAIMS[18], f"tiny ViT, dropping patch tokens by CLS attention: {best:.0%} fewer forward "
-                      f"FLOPs at {res.kept_tokens[i]} of {res.kept_tokens[0]} tokens with accuracy "
-                      f"{acc[0]:.1%} → {acc[i]:.1%} (first {res.n_images} test images)", verdict,
-                      "FLOP savings are arithmetic and carry over; the 40% training-time figure is for "
-                      "LLaVA-NeXT and was not measured here, and a 49-token model has little to drop")
+    return judge_18(best * 100, measured=(
+        f"tiny ViT, dropping patch tokens by CLS attention: {best:.0%} fewer forward FLOPs at {res.kept_tokens[i]} "
+        f"of {res.kept_tokens[0]} tokens with accuracy {acc[0]:.1%} → {acc[i]:.1%} (first {res.n_images} test "
+        f"images; the largest saving within {max_acc_drop:.0%} accuracy)"),
+        provenance=f"FLOPs computed (formula), accuracy measured live ({res.device})")

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from viz_core.claims import CLAIMS, ClaimCheck, Verdict
+from viz_core.claims import judge_19
 from viz_core.compression.quantize import (SCHEMES, int8_quantize, load_ternary, pack_ternary, quantizable_linears,
                                            quantized_copy, storage_bytes, ternary_quantize, unpack_ternary)
 from viz_core.device import resolve_device
@@ -119,13 +119,10 @@ def bitnet_claim(res: QuantResult):
     best = min(tern) if tern else float("nan")
     s = {n: i for i, n in enumerate(res.schemes)}
     storage = res.storage_bytes[s["fp32"]] / res.storage_bytes[s["ternary (post-training)"]]
-    loss = ""
+    loss, loss_pct = "", None
     if "ternary (trained, STE)" in s:
-        loss = (f"; trained ternary loss {res.val_loss[s['ternary (trained, STE)']]:.3f} vs fp32 "
-                f"{res.val_loss[s['fp32']]:.3f} nats/byte")
-    verdict = Verdict.HOLDS if best and fp / best >= 5 else Verdict.NOT_HERE
-    return ClaimCheck(CLAIMS[19], f"best ternary product in PyTorch {best:.2f} ms vs fp32 {fp:.2f} ms "
-                      f"({fp / best:.2f}×); weights {storage:.1f}× smaller{loss}", verdict,
-                      "the speed-up needs bitnet.cpp's lookup-table kernels; PyTorch has no ternary kernel, so "
-                      "here only the 16× smaller storage is real, and ternary weights cost quality unless the "
-                      "model is trained with them")
+        lt, lf = res.val_loss[s["ternary (trained, STE)"]], res.val_loss[s["fp32"]]
+        loss, loss_pct = f"; trained ternary loss {lt:.3f} vs fp32 {lf:.3f} nats/byte", float((lt / lf - 1) * 100)
+    return judge_19(fp / best if best else None, loss_pct, measured=(
+        f"best ternary product in PyTorch {best:.2f} ms vs fp32 {fp:.2f} ms ({fp / best:.2f}×); weights "
+        f"{storage:.1f}× smaller{loss}"), provenance=f"measured live ({res.device})")

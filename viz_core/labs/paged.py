@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from viz_core.claims import CLAIMS, ClaimCheck, Verdict
+from viz_core.claims import ClaimCheck, judge_13
 from viz_core.decoding.paged import OutOfBlocks, PagedKVCache, paged_attention
 from viz_core.errors import InputError
 from viz_core.measure.threads import PAGE_THREADS, with_threads
@@ -215,12 +215,5 @@ def claim_13_check(res: ServeResult) -> ClaimCheck:
                 f"{res.paged_waste_pct:.1f}% (time-averaged); paged attention equals contiguous within "
                 f"{res.attn_max_err:.1e}" + (f"; prefix sharing saved {res.shared_saved_blocks} blocks at step "
                                               f"{res.snap_step}" if res.shared_saved_blocks else ""))
-    if res.paged_waste_pct < 4.0 and res.contig_waste_pct >= 60.0:
-        return ClaimCheck(CLAIMS[13], measured, Verdict.HOLDS,
-                          "paging leaves under 4% unused, while max-length reservation wastes most of its memory")
-    if res.paged_waste_pct < res.contig_waste_pct / 3:
-        return ClaimCheck(CLAIMS[13], measured, Verdict.PARTLY,
-                          "paging wastes far less, but at most one partly filled block per request remains: "
-                          "with short requests and large blocks that is more than 4%")
-    return ClaimCheck(CLAIMS[13], measured, Verdict.NOT_HERE,
-                      "with these lengths the requests nearly fill max_len, so reservation wastes little")
+    return judge_13(res.paged_waste_pct, res.contig_waste_pct, measured=measured,
+                    provenance="computed live (block-manager simulation of these requests; no timing)")

@@ -38,8 +38,8 @@ class RotationConfig:
     head_dim: int = 16
     base: float = 10000.0
     pair: int = 0  # which pair (i, i + d/2) of the half-split layout to draw
-    position: int = 3
-    n_frames: int = 48  # clock positions 0 … n_frames−1
+    position: int = 0  # the first position shown; the frames walk position … position + n_frames − 1
+    n_frames: int = 48
     seed: int = 0
 
 
@@ -54,10 +54,14 @@ class RotationResult:
     measured_angle: float  # rad, the angle between before and after, measured from the vectors (mod 2π)
     norm_before: float  # |q| over the whole head
     norm_after: float
-    positions: np.ndarray  # (P,) frame positions
-    clock_angles: np.ndarray  # (P, d/2) rad, position·θᵢ
+    positions: np.ndarray  # (P,) frame positions m = position … position + P − 1
+    clock_angles: np.ndarray  # (P, d/2) rad, m·θᵢ (float64)
     pair: int
     position: int
+    frame_pair: np.ndarray  # (P, 2) the chosen pair of q after RoPE at each frame position (our apply_rope)
+    frame_angle: np.ndarray  # (P,) rad, m·θ_pair
+    frame_measured: np.ndarray  # (P,) rad, angle between the pair at position 0 and at m, from the vectors
+    frame_norm: np.ndarray  # (P,) |q| over the whole head after RoPE at m
 
 
 def rotation(cfg: RotationConfig) -> RotationResult:
@@ -65,8 +69,9 @@ def rotation(cfg: RotationConfig) -> RotationResult:
     d, half = cfg.head_dim, cfg.head_dim // 2
     if not 0 <= cfg.pair < half:
         raise InputError(f"The pair index must be between 0 and {half - 1} for head dimension {d} (got {cfg.pair}).")
-    if not 0 <= cfg.position < R.MAX_POSITION:
-        raise InputError(f"The position must be between 0 and 2^53 (got {cfg.position}).")
+    if not 0 <= cfg.position <= R.MAX_POSITION - cfg.n_frames:
+        raise InputError(f"The first position must be between 0 and {R.MAX_POSITION - cfg.n_frames:.3g}, where RoPE "
+                         f"angles stay exact to {R.MAX_ANGLE_ERROR:g} rad (got {cfg.position}).")
     if not 1 <= cfg.n_frames <= 1000:
         raise InputError("Between 1 and 1000 clock frames, please.")
     g = torch.Generator().manual_seed(cfg.seed)
@@ -80,12 +85,19 @@ def rotation(cfg: RotationConfig) -> RotationResult:
     pair = torch.stack((rotated[:, i], rotated[:, i + half]), dim=-1).numpy()  # (T+1, 2)
     before, after = np.array([q[i].item(), q[i + half].item()]), pair[-1]
     measured = (math.atan2(after[1], after[0]) - math.atan2(before[1], before[0])) % (2 * math.pi)
-    frames = torch.arange(cfg.n_frames)
+    frames = cfg.position + torch.arange(cfg.n_frames)  # (P,)
+    fc, fs = R.cos_sin(frames, d, cfg.base, dtype=torch.float64)
+    fq = R.apply_rope(q.expand(cfg.n_frames, d), fc, fs, "half")  # (P, D)
+    fpair = torch.stack((fq[:, i], fq[:, i + half]), dim=-1).numpy()  # (P, 2)
+    fmeasured = (np.arctan2(fpair[:, 1], fpair[:, 0]) - math.atan2(before[1], before[0])) % (2 * math.pi)
+    fmeasured = np.where(fmeasured > 2 * math.pi - 1e-12, fmeasured - 2 * math.pi, fmeasured)  # 2π − ε is 0
     return RotationResult(
         freqs=R.inv_freq(d, cfg.base).numpy(), wavelengths=R.wavelengths(d, cfg.base).numpy(),
         before=before, after=after, trail=pair[:-1], angle=float(cfg.position * R.inv_freq(d, cfg.base)[i]),
         measured_angle=measured, norm_before=float(q.norm()), norm_after=float(rotated[-1].norm()),
-        positions=frames.numpy(), clock_angles=R.angles(frames, d, cfg.base).numpy(), pair=i, position=cfg.position)
+        positions=frames.numpy(), clock_angles=R.angles(frames, d, cfg.base).numpy(), pair=i, position=cfg.position,
+        frame_pair=fpair, frame_angle=R.angles(frames, d, cfg.base)[:, i].numpy(), frame_measured=fmeasured,
+        frame_norm=fq.norm(dim=-1).numpy())
 
 
 # --------------------------------------------------------------------------------------------- spectrum
@@ -171,7 +183,8 @@ def relative(cfg: RelativeConfig) -> RelativeResult:
     if not 2 <= cfg.n <= 512:
         raise InputError(f"Choose between 2 and 512 positions (got {cfg.n}).")
     if cfg.offset < 0 or cfg.offset + cfg.n >= R.MAX_POSITION:
-        raise InputError(f"The first position must be between 0 and 2^53 − {cfg.n} (got {cfg.offset}).")
+        raise InputError(f"The first position must be between 0 and {R.MAX_POSITION - cfg.n:.3g}, where RoPE "
+                         f"angles stay exact to {R.MAX_ANGLE_ERROR:g} rad (got {cfg.offset}).")
     dev = resolve_device(cfg.device)
     dt = resolve_dtype(cfg.dtype, dev)
     d, n = cfg.head_dim, cfg.n

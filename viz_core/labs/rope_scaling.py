@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from viz_core import rope as R
-from viz_core.claims import CLAIMS, ClaimCheck, Verdict
+from viz_core.claims import ClaimCheck, judge_16
 from viz_core.device import resolve_device
 from viz_core.errors import InputError
 from viz_core.labs.rope import RelativeResult, check_common
@@ -96,7 +96,8 @@ def scaling(cfg: ScalingConfig) -> ScalingResult:
     if not 2 <= cfg.n_points <= 5000:
         raise InputError("Between 2 and 5000 sample points, please.")
     if s * L >= R.MAX_POSITION:
-        raise InputError("The target context s·L must stay below 2^53 tokens.")
+        raise InputError(f"The target context s·L must stay below {R.MAX_POSITION:.3g} tokens, where RoPE angles "
+                         f"stay exact to {R.MAX_ANGLE_ERROR:g} rad.")
     pair = first_slow_pair(d, cfg.base, L) if cfg.pair < 0 else cfg.pair
     if not 0 <= pair < d // 2:
         raise InputError(f"The pair index must be between 0 and {d // 2 - 1} (got {cfg.pair}).")
@@ -202,7 +203,7 @@ def claim16(rel: RelativeResult, sc: ScalingResult, gpt: "LongContextResult | No
     beyond its training context (when given), else the analytic count of pairs reaching unseen angles."""
     eps = {"float32": 2.0 ** -23, "bfloat16": 2.0 ** -7, "float16": 2.0 ** -10, "float64": 2.0 ** -52}[rel.dtype]
     rel_dev = rel.diag_deviation[rel.methods.index("rope")] / rel.score_scale
-    relative_holds = rel_dev <= 64 * eps * math.sqrt(len(rel.positions))
+    bound = 64 * eps * math.sqrt(len(rel.positions))  # rounding of a d-term dot product at these angles
     parts = [f"q·k along each diagonal varies by at most {rel_dev:.1e} of the score scale in {rel.dtype} "
              f"({rel.rope_deviation_float64 / rel.score_scale:.1e} in float64), positions {rel.positions[0]:,}"
              f"–{rel.positions[-1]:,}"]
@@ -218,11 +219,6 @@ def claim16(rel: RelativeResult, sc: ScalingResult, gpt: "LongContextResult | No
                      f"{len(sc.wavelengths)} pairs rotate to angles never seen in training, "
                      f"{sc.unseen_pairs[sc.methods.index('linear')]} with position interpolation")
         length_holds = u == 0
-    if relative_holds and length_holds:
-        v, why = Verdict.HOLDS, "both parts hold for this setting"
-    elif relative_holds:
-        v, why = Verdict.PARTLY, ("q·k depends only on distance (to float precision), but beyond the training "
-                                  "context the model meets rotations it never saw: 'any length' needs scaling")
-    else:
-        v, why = Verdict.NOT_HERE, "the scores vary along diagonals by more than rounding explains"
-    return ClaimCheck(CLAIMS[16], "; ".join(parts) + ".", v, why)
+    prov = (f"measured live ({rel.dtype}" + (f"; tiny GPT losses on {gpt.device})" if gpt is not None else
+                                             "); length part computed (angle count)"))
+    return judge_16(rel_dev, bound, bool(length_holds), measured="; ".join(parts) + ".", provenance=prov)

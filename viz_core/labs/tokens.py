@@ -73,6 +73,12 @@ def _model_and_tokenizer(name: str):
     raise InputError(f"Unknown model {name!r}; choose one of {MODELS}.")
 
 
+def stop_ids(name: str) -> tuple[int, ...]:
+    """Token ids that end a continuation: SmolLM2's end-of-sequence id as its GGUF declares it; none for the
+    tiny GPTs (byte-level, no special tokens)."""
+    return (int(_smol().eos_id),) if name == "smollm2-135m" else ()
+
+
 def _label(tok, i: int) -> str:
     if hasattr(tok, "token_str"):
         return tok.token_str(i)
@@ -280,7 +286,7 @@ def continuations(cfg: ContinueConfig) -> ContinueResult:
     sc = SamplingConfig(cfg.temperature, cfg.top_k, cfg.top_p)
     p = prepare_prompt(cfg.prompt, cfg.model)
     model, tok = _model_and_tokenizer(cfg.model)
-    stop = (2,) if cfg.model == "smollm2-135m" else ()
+    stop = stop_ids(cfg.model)
     texts, counts = [], []
     for s in range(cfg.n_samples):
         new = generate(model, torch.tensor([p.ids]), cfg.n_new, sc, seed=cfg.seed + s, stop_ids=stop)[0].tolist()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from viz_core.claims import CLAIMS, ClaimCheck, Verdict, check_value
+from viz_core.claims import judge_14, judge_15
 from viz_core.vision import images
 from viz_core.vision.patching import AttentionCost, attention_cost, fit_size, patchify, unpatchify
 
@@ -73,31 +73,24 @@ def run(source: str | bytes, cfg: PatchConfig) -> PatchResult:
 
 
 def claim_checks() -> list:
-    """Claims #14, #15 and #20 (CLAIMS.md), recomputed from the formulas above."""
+    """Claims #14 and #15 (CLAIMS.md) recomputed from the formulas above, and #20 from the attention lab's judge."""
+    from viz_core.labs.attention_lab import claim_20
+
     c224 = attention_cost((224 // 16) ** 2, 768, 12)
     c512 = attention_cost((512 // 16) ** 2, 768, 12)
     ratio = 224 * 224 / c224.tokens
     values_per_token = 3 * 16 * 16
-    out = [ClaimCheck(
-        CLAIMS[14],
-        f"224×224 with 16×16 patches: {c224.tokens} tokens vs {224 * 224:,} pixels, {ratio:.0f}× fewer sequence "
-        f"positions; but each token carries {values_per_token} values, so {c224.tokens * values_per_token:,} "
-        f"numbers either way",
-        Verdict.PARTLY,
-        f"the sequence is {ratio:.0f}× shorter (more than 100×) and attention entries {ratio ** 2:,.0f}× fewer, "
-        "but the number of input values is unchanged",
-    )]
-    out.append(check_value(
-        15, c512.score_entries, 1024**2,
+    values_ratio = (224 * 224 * 3) / (c224.tokens * values_per_token)
+    out = [judge_14(
+        ratio, values_ratio,
+        measured=f"224×224 with 16×16 patches: {c224.tokens} tokens vs {224 * 224:,} pixels, {ratio:.0f}× fewer "
+                 f"sequence positions ({ratio ** 2:,.0f}× fewer attention entries); but each token carries "
+                 f"{values_per_token} values, so {c224.tokens * values_per_token:,} numbers either way",
+        provenance="computed (patch arithmetic)")]
+    out.append(judge_15(
+        c512.score_entries, c224.score_entries,
         measured=f"512×512 → {c512.tokens} patches, {c512.score_entries:,.0f} entries; 224×224 → "
                  f"{c224.tokens} patches, {c224.score_entries:,.0f} entries ({c512.score_entries / c224.score_entries:.1f}×)",
-        rel_tol=0.01, why_holds="exact arithmetic: (512/16)⁴ = 1,048,576 and (224/16)⁴ = 38,416"))
-    full, efficient = 1000**2, 10_000
-    out.append(ClaimCheck(
-        CLAIMS[20],
-        f"{full:,} / {efficient:,} = {full // efficient}× fewer comparisons",
-        Verdict.NOT_HERE,
-        "the ratio is 100×, not 10×; whether quality is kept depends on the method (see the attention lab's "
-        "measured errors)",
-    ))
+        provenance="computed (patch arithmetic)"))
+    out.append(claim_20())
     return out

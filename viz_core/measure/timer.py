@@ -3,11 +3,14 @@
 Reports the median and the spread (min, max, inter-quartile range) of ``repeats`` timed calls after
 ``warmup`` untimed calls. On CUDA every call is bracketed by ``torch.cuda.synchronize`` so that the time
 covers the kernels, not just their launch. The first call of a compiled function is never counted: time
-compilation separately with ``time_once``.
+compilation separately with ``time_once``. A timed call during which ``torch.compile`` (re)compiled anything
+(a new shape, a guard failure, an evicted cache entry) is discarded and repeated, so compile time never
+enters a timing even after warm-up; ``Timing.discarded`` counts those calls.
 """
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -28,6 +31,7 @@ class Timing:
     warmup: int
     device: str
     threads: int
+    discarded: int = 0  # timed calls thrown away because torch.compile compiled during them
 
     @property
     def spread_s(self) -> float:
@@ -45,6 +49,12 @@ def _quartiles(xs: list[float]) -> tuple[float, float]:
     return q[0], q[2]
 
 
+def compile_count() -> int:
+    """Frames torch.compile (Dynamo) has compiled in this process so far; 0 when it was never used."""
+    utils = sys.modules.get("torch._dynamo.utils")
+    return int(utils.counters["frames"]["total"]) if utils is not None else 0
+
+
 def time_fn(
     fn: Callable[[], object],
     *,
@@ -53,19 +63,32 @@ def time_fn(
     repeats: int = 5,
     max_seconds: float | None = None,
 ) -> Timing:
-    """Time ``fn()``; stops repeating early (with at least one timed call) once ``max_seconds`` is spent."""
+    """Time ``fn()``; stops repeating early (with at least one timed call) once ``max_seconds`` is spent.
+
+    Calls that compiled are discarded and repeated (at most ``repeats`` extra); if every call compiles, a
+    ``RuntimeError`` says so rather than reporting compile time as run time.
+    """
     dev = torch.device(device)
     for _ in range(max(0, warmup)):
         fn()
     synchronize(dev)
     times: list[float] = []
+    discarded = 0
     start = time.perf_counter()
-    for _ in range(max(1, repeats)):
+    while len(times) < max(1, repeats):
         synchronize(dev)
+        c0 = compile_count()
         t0 = time.perf_counter()
         fn()
         synchronize(dev)
-        times.append(time.perf_counter() - t0)
+        dt = time.perf_counter() - t0
+        if compile_count() != c0:
+            discarded += 1
+            if discarded > max(1, repeats):
+                raise RuntimeError(f"torch.compile recompiled on {discarded} timed calls: the timing would be "
+                                   "compile time, not run time")
+            continue
+        times.append(dt)
         if max_seconds is not None and time.perf_counter() - start > max_seconds:
             break
     q1, q3 = _quartiles(times)
@@ -79,6 +102,7 @@ def time_fn(
         warmup=warmup,
         device=str(dev),
         threads=torch.get_num_threads(),
+        discarded=discarded,
     )
 
 

@@ -32,10 +32,7 @@ def variant_figure(v, exact_weights: np.ndarray | None, height: int = 330) -> go
             panels.append(("|variant − exact|, head 1", diff,
                            dict(colorscale="Reds", zmin=0, zmax=float(diff.max()) or 1.0, showscale=False)))
     if not panels:
-        fig = go.Figure()
-        fig.add_annotation(text="weights are shown for N ≤ 512", showarrow=False, x=0.5, y=0.5,
-                           xref="paper", yref="paper")
-        return style(fig, height=120, legend=False)
+        return row_summary_figure(v, height=height)
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[0] for p in panels],
                         horizontal_spacing=0.04)
     for i, (_, z, kw) in enumerate(panels, start=1):
@@ -45,6 +42,41 @@ def variant_figure(v, exact_weights: np.ndarray | None, height: int = 330) -> go
                          title_text="query" if i == 1 else None, constrain="domain")
         fig.update_xaxes(title_text="key", row=1, col=i, constrain="domain")
     style(fig, height=height, legend=False)
+    fig.update_annotations(font_size=13)
+    return fig
+
+
+def row_summary_figure(v, height: int = 330) -> go.Figure:
+    """For N too large to draw N×N maps: per query row, the keys it may attend to and how far its output is
+    from exact attention (relative error over heads and dimensions)."""
+    n = len(v.row_err) if v.row_err is not None else 0
+    bins = min(n, 256)
+    edges = np.linspace(0, n, bins + 1).astype(int)
+    x = (edges[:-1] + edges[1:] - 1) / 2
+
+    def binned(a, fn):
+        return [float(fn(a[a0:a1])) for a0, a1 in zip(edges[:-1], edges[1:])]
+
+    titles = (["keys each query row may attend to"] if v.row_keys is not None else []) + [
+        "error of each query row's output vs exact"]
+    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.1)
+    col = 1
+    if v.row_keys is not None:
+        fig.add_trace(go.Scatter(x=x, y=binned(v.row_keys, np.mean), mode="lines", line=dict(color=color(0)),
+                                 hovertemplate="rows near %{x:.0f}: %{y:,.0f} keys<extra></extra>"), 1, 1)
+        fig.update_yaxes(title_text="keys (count)", rangemode="tozero", row=1, col=1)
+        fig.update_xaxes(title_text="query row", row=1, col=1)
+        col = 2
+    if n:
+        fig.add_trace(go.Scatter(x=x, y=binned(v.row_err, np.max), mode="lines", name="max in bin",
+                                 line=dict(color=color(3)), hovertemplate="rows near %{x:.0f}: %{y:.3g}<extra></extra>"),
+                      1, col)
+        fig.add_trace(go.Scatter(x=x, y=binned(v.row_err, np.mean), mode="lines", name="mean in bin",
+                                 line=dict(color=color(1), dash="dot"),
+                                 hovertemplate="rows near %{x:.0f}: %{y:.3g}<extra></extra>"), 1, col)
+        fig.update_yaxes(title_text="‖out − exact‖ / ‖exact‖ (row)", rangemode="tozero", row=1, col=col)
+        fig.update_xaxes(title_text="query row", row=1, col=col)
+    style(fig, height=height, legend=True)
     fig.update_annotations(font_size=13)
     return fig
 
@@ -71,12 +103,12 @@ def results_table(result) -> list[dict]:
     rows = []
     for v in result.variants:
         if not v.ok:
-            rows.append({"variant": v.name, "exact": v.exact, "note": v.message})
+            rows.append({"variant": v.name, "exact for its mask": "—", "note": "did not run: " + v.message})
             continue
         c = v.cost
         rows.append({
             "variant": v.name,
-            "exact": v.exact,
+            "exact for its mask": "yes" if v.exact else "no (approximate)",
             "pairs used": f"{v.density:.1%}" if v.density is not None else "—",
             "max |err|": v.max_abs_err,
             "rel. err": v.rel_err,
@@ -103,14 +135,14 @@ def cost_figure(result, height: int = 360) -> go.Figure:
     fig = make_subplots(rows=1, cols=3, subplot_titles=["theoretical FLOPs", "measured time (ms)",
                                                         "measured peak memory (MiB)"], horizontal_spacing=0.08)
     cols = [color(i) for i in range(len(names))]
-    fig.add_trace(go.Bar(x=names, y=flops, marker_color=cols, hovertemplate="%{x}: %{y:.3g} FLOPs<extra></extra>"),
+    fig.add_trace(go.Bar(x=names, y=flops, marker_color=cols, hovertemplate="%{x}: %{y:.3s} FLOPs<extra></extra>"),
                   row=1, col=1)
     fig.add_trace(go.Bar(x=names, y=times, marker_color=cols, hovertemplate="%{x}: %{y:.3g} ms<extra></extra>"),
                   row=1, col=2)
     fig.add_trace(go.Bar(x=names, y=[(m or 0) / 2**20 for m in mems], marker_color=cols,
                          hovertemplate="%{x}: %{y:.3g} MiB<extra></extra>"), row=1, col=3)
-    for c in (1, 2, 3):
-        fig.update_yaxes(type="log", row=1, col=c)
+    for c in (1, 2, 3):  # SI prefixes (2.52 G), as the table writes them
+        fig.update_yaxes(type="log", exponentformat="SI", row=1, col=c)
     fig.update_yaxes(title_text="FLOPs", row=1, col=1)
     fig.update_yaxes(title_text="ms", row=1, col=2)
     fig.update_yaxes(title_text="MiB", row=1, col=3)

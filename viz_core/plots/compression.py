@@ -101,3 +101,29 @@ def kernel_times(res, shape: str) -> go.Figure:
                            textposition="auto"))
     fig.update_yaxes(autorange="reversed")
     return style(fig, title=f"y = x·Wᵀ for {shape}, measured here", x="median time (ms)", height=360, legend=False)
+
+
+def time_vs_bytes(res) -> go.Figure:
+    """Ternary GEMV: median time (filled, bars = IQR) and fastest call (open) against bytes of weights read."""
+    from viz_core.labs.low_bit_kernels import LABELS
+
+    fig = go.Figure()
+    for j, k in enumerate(res.kernels):
+        fig.add_trace(go.Scatter(
+            x=[res.weight_bytes[j] / 2**20], y=[res.median_ms[j]], mode="markers+text", name=LABELS.get(k, k),
+            marker=dict(size=14, color=color(j)), text=[f"{res.speedup[j]:.1f}× (best {res.speedup_best[j]:.1f}×)"],
+            textposition="top center", error_y=dict(type="data", array=[res.iqr_ms[j] / 2], visible=True)))
+        fig.add_trace(go.Scatter(x=[res.weight_bytes[j] / 2**20], y=[res.min_ms[j]], mode="markers", showlegend=False,
+                                 name=f"{LABELS.get(k, k)}: fastest call",
+                                 marker=dict(size=10, color=color(j), symbol="circle-open")))
+    fp = [j for j, k in enumerate(res.kernels) if k == "fp32"]
+    if fp:  # the memory roof: fp32's bandwidth applied to every size
+        j = fp[0]
+        gbs = res.weight_bytes[j] / (res.min_ms[j] * 1e-3)  # fp32's fastest call: its least disturbed bandwidth
+        xs = np.geomspace(res.weight_bytes.min() / 2**20 / 1.5, res.weight_bytes.max() / 2**20 * 1.5, 20)
+        fig.add_trace(go.Scatter(x=xs, y=xs * 2**20 / gbs * 1e3, mode="lines", name=f"fp32's best {gbs / 1e9:.0f} GB/s",
+                                 line=dict(dash="dot", color="gray")))
+    fig.update_xaxes(type="log")
+    fig.update_yaxes(type="log")
+    return style(fig, title=f"Batch-1 product W x, W {res.shape}: time vs bytes of weights read ({res.provenance})",
+                 x="weights read per product (MiB)", y="median time per product (ms)", height=420)

@@ -5,6 +5,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from viz_core.errors import human_bytes
 from viz_core.plots.theme import PALETTE, color, style
 
 CACHED, UNCACHED = PALETTE[0], PALETTE[3]
@@ -26,7 +27,7 @@ def latency(res) -> go.Figure:
     top = 1.3 * float(np.percentile(both, 95))
     above = int((both > top).sum())
     fig.update_yaxes(range=[0, top])
-    title = "Time per generated token" + (f" ({above} outlier step(s) above the axis)" if above else "")
+    title = "Time per token" + (f" ({above} outlier(s) above the axis)" if above else "")
     return style(fig, title=title, x="generated token #", y="latency (ms)", height=360)
 
 
@@ -87,7 +88,7 @@ def gqa(res) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, subplot_titles=("KV cache (measured tensors)", "held-out perplexity"))
     cols = [color(i) for i in range(len(res.labels))]
     fig.add_trace(go.Bar(x=list(res.labels), y=res.cache_bytes / 1024, marker_color=cols, showlegend=False,
-                         text=[f"{b / 1024:.0f} KiB" for b in res.cache_bytes], textposition="auto"), 1, 1)
+                         text=[human_bytes(b) for b in res.cache_bytes], textposition="auto"), 1, 1)
     fig.add_trace(go.Bar(x=list(res.labels), y=res.perplexity, marker_color=cols, showlegend=False,
                          text=[f"{p:.3f}" for p in res.perplexity], textposition="auto"), 1, 2)
     lo, hi = float(res.perplexity.min()), float(res.perplexity.max())
@@ -139,7 +140,7 @@ def block_map(res, per_row: int | None = None) -> go.Figure:
 def memory_timeline(res) -> go.Figure:
     t = np.arange(res.steps)
     fig = go.Figure([
-        go.Scatter(x=t, y=res.contig_alloc, name=f"contiguous: {res.max_len} reserved per request",
+        go.Scatter(x=t, y=res.contig_alloc, name=f"contiguous would need: {res.max_len} per request in flight",
                    line=dict(color=UNCACHED)),
         go.Scatter(x=t, y=res.paged_alloc, name=f"paged: blocks of {res.block_size}", line=dict(color=CACHED)),
         go.Scatter(x=t, y=res.tokens, name="tokens actually stored", line=dict(color="black", dash="dot")),
@@ -188,3 +189,15 @@ def gamma_sweep(res) -> go.Figure:
     fig.update_yaxes(title_text="tokens per target call", secondary_y=True)
     return style(fig, title="Draft length γ: measured speed-up and tokens per target call", x="γ (draft tokens)",
                  height=380)
+
+
+def fast_paths(res) -> go.Figure:
+    """Cached greedy decoding of the tiny GPT: tokens/s per decode path, with torch ops per step."""
+    fig = go.Figure(go.Bar(x=res.tokens_per_s, y=list(res.labels), orientation="h",
+                           marker_color=[color(i) for i in range(len(res.paths))],
+                           text=[f"{t:,.0f} tokens/s · {s:,.0f} µs/step · {o:.0f} torch ops/step"
+                                 for t, s, o in zip(res.tokens_per_s, res.step_us, res.ops_per_step)],
+                           textposition="auto"))
+    fig.update_yaxes(autorange="reversed")
+    return style(fig, title=f"Tiny GPT, {res.new_tokens} greedy tokens with the KV cache, {res.threads} CPU thread "
+                 "(measured live)", x="tokens per second", height=330, legend=False)

@@ -7,7 +7,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz_core.plots.theme import DIVERGING, color, style
+from viz_core.plots.animation import FramesFigure, controls
+from viz_core.plots.theme import DIVERGING, FONT_SIZE, color, style
 from viz_core.rope import SCALING_LABELS
 
 TAU = 2 * math.pi
@@ -23,35 +24,11 @@ def _circle(r: float, cx: float = 0.0, cy: float = 0.0, n: int = 73) -> tuple[np
     return cx + r * np.cos(t), cy + r * np.sin(t)
 
 
-def rotation_figure(r) -> go.Figure:
-    """The chosen pair of q as a 2D vector at position 0 and after RoPE at position m (RotationResult)."""
-    rad = float(np.hypot(*r.before)) or 1.0
-    cx, cy = _circle(rad)
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=cx, y=cy, mode="lines", line=dict(color="#d1d5db", width=1), name="|pair| circle",
-                             hoverinfo="skip"))
-    if len(r.trail) > 1:
-        fig.add_trace(go.Scatter(x=r.trail[:, 0], y=r.trail[:, 1], mode="markers",
-                                 marker=dict(size=5, color=color(1), opacity=0.5),
-                                 name="positions 0 … m", hovertemplate="(%{x:.2f}, %{y:.2f})<extra></extra>"))
-    for vec, name, col in ((r.before, "position 0", "#6b7280"), (r.after, f"position {r.position:,}", color(0))):
-        fig.add_trace(go.Scatter(x=[0, vec[0]], y=[0, vec[1]], mode="lines+markers", name=name,
-                                 line=dict(color=col, width=4), marker=dict(size=[0, 10], color=col)))
-    lim = rad * 1.25
-    fig.update_xaxes(range=[-lim, lim], zeroline=True)
-    fig.update_yaxes(range=[-lim, lim], scaleanchor="x", scaleratio=1, zeroline=True)
-    style(fig, title=f"Pair {r.pair}: turned by m·θ = {r.angle:.3g} rad", x=f"dimension {r.pair}",
-          y=f"dimension {r.pair} + d/2", height=440)
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0.0),
-                      margin=dict(b=90))
-    return fig
-
-
 def _hands(angles: np.ndarray, centers: np.ndarray) -> tuple[list, list]:
     xs, ys = [], []
     for (x0, y0), a in zip(centers, angles):
-        xs += [x0, x0 + math.cos(a), None]
-        ys += [y0, y0 + math.sin(a), None]
+        xs += [round(x0 + 0.0, 4), round(x0 + math.cos(a), 4), None]
+        ys += [round(y0 + 0.0, 4), round(y0 + math.sin(a), 4), None]
     return xs, ys
 
 
@@ -59,44 +36,81 @@ def _short(x: float) -> str:
     return f"{x:.3g}" if x < 1000 else f"{x / 1000:.3g}k" if x < 1e6 else f"{x:.1e}"
 
 
-def clocks_figure(r, per_row: int | None = None) -> go.Figure:
-    """Every pair as a clock hand at its own speed θᵢ; frames animate positions 0 … P−1 (RotationResult)."""
+def rotation_text(r, k: int) -> str:
+    """The numbers of frame ``k`` (position m): the angle m·θ, the angle measured from the vectors, |q|."""
+    m = int(r.positions[k])
+    a = float(r.frame_angle[k])
+    return (f"<b>Position m = {m:,}</b> · pair {r.pair} turned by m·θ = {a:.6g} rad ≡ {a % TAU:.4g} rad (mod 2π) · "
+            f"measured from the vectors: {float(r.frame_measured[k]):.4g} rad · |q| {r.norm_before:.4f} → "
+            f"{float(r.frame_norm[k]):.4f}")
+
+
+def rotation_walk_figure(r, per_row: int | None = None) -> go.Figure:
+    """One position control for both views (RotationResult): left, the chosen pair of q at position 0 and after
+    RoPE at m, with the trail of the positions walked so far; right, every pair as a clock hand at m·θᵢ.
+    Frames are the positions m … m + P − 1 (computed by ``viz_core.labs.rope.rotation`` with the lab's RoPE); play, pause,
+    speed and the 'Position m' slider run in the browser, and the numbers above the plot follow the frame."""
     half = r.clock_angles.shape[1]
     per_row = per_row or (4 if half <= 8 else 8)
     rows = math.ceil(half / per_row)
     centers = np.array([(2.6 * (i % per_row), -2.9 * (i // per_row)) for i in range(half)])
-    fig = go.Figure()
-    cx, cy = [], []
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.38, 0.62], horizontal_spacing=0.08,
+                        subplot_titles=[f"Pair {r.pair} of q (dimensions {r.pair}, {r.pair} + d/2)",
+                                        "Every pair: hand angle m·θᵢ (λ = tokens per turn)"])
+    rad = float(np.hypot(*r.before)) or 1.0
+    cx, cy = _circle(rad)
+    fig.add_trace(go.Scatter(x=cx, y=cy, mode="lines", line=dict(color="#d1d5db", width=1), hoverinfo="skip"), 1, 1)
+    fig.add_trace(go.Scatter(x=[0, r.before[0]], y=[0, r.before[1]], mode="lines+markers", name="position 0",
+                             line=dict(color="#6b7280", width=4), marker=dict(size=[0, 10], color="#6b7280")), 1, 1)
+    trail = dict(type="scatter", mode="markers", marker=dict(size=6, color=color(1), opacity=0.6),
+                 hovertemplate="(%{x:.2f}, %{y:.2f})<extra>walked</extra>")
+    vec = dict(type="scatter", mode="lines+markers", line=dict(color=color(0), width=4),
+               marker=dict(size=[0, 12], color=color(0)), hovertemplate="(%{x:.3f}, %{y:.3f})<extra>at m</extra>")
+    pair = np.round(r.frame_pair, 5)
+
+    def left(k):
+        return [dict(trail, x=pair[: k + 1, 0].tolist(), y=pair[: k + 1, 1].tolist()),
+                dict(vec, x=[0, float(pair[k, 0])], y=[0, float(pair[k, 1])])]
+
+    fig.add_trace(go.Scatter(left(0)[0]), 1, 1)  # 2: trail
+    fig.add_trace(go.Scatter(left(0)[1]), 1, 1)  # 3: vector at m
+    ccx, ccy = [], []
     for x0, y0 in centers:
         x, y = _circle(1.0, x0, y0, 49)
-        cx += list(x) + [None]
-        cy += list(y) + [None]
-    fig.add_trace(go.Scatter(x=cx, y=cy, mode="lines", line=dict(color="#d1d5db", width=1), hoverinfo="skip",
-                             showlegend=False))
+        ccx += list(np.round(x, 4)) + [None]
+        ccy += list(np.round(y, 4)) + [None]
+    fig.add_trace(go.Scatter(x=ccx, y=ccy, mode="lines", line=dict(color="#d1d5db", width=1), hoverinfo="skip"), 1, 2)
     labels = [f"{i}: λ {_short(w)}" for i, w in enumerate(r.wavelengths)]
     fig.add_trace(go.Scatter(x=centers[:, 0], y=centers[:, 1] - 1.3, mode="text", text=labels,
-                             textfont=dict(size=11), hoverinfo="skip", showlegend=False))
-    start = int(min(r.position, len(r.positions) - 1))
-    hx, hy = _hands(r.clock_angles[start], centers)
-    fig.add_trace(go.Scatter(x=hx, y=hy, mode="lines", line=dict(color=color(0), width=3), hoverinfo="skip",
-                             showlegend=False))
-    fig.frames = [go.Frame(data=[go.Scatter(x=_hands(r.clock_angles[p], centers)[0],
-                                            y=_hands(r.clock_angles[p], centers)[1])],
-                           traces=[2], name=str(int(pos))) for p, pos in enumerate(r.positions)]
-    fig.update_layout(
-        updatemenus=[dict(type="buttons", showactive=False, x=0.0, y=-0.06, xanchor="left", yanchor="top",
-                          buttons=[dict(label="▶ play", method="animate",
-                                        args=[None, dict(frame=dict(duration=120, redraw=False), fromcurrent=True,
-                                                         transition=dict(duration=0))])])],
-        sliders=[dict(active=start, x=0.2, len=0.8, y=-0.02, currentvalue=dict(prefix="position m = "),
-                      steps=[dict(label=str(int(p)), method="animate",
-                                  args=[[str(int(p))], dict(mode="immediate", frame=dict(duration=0, redraw=False))])
-                             for p in r.positions])])
-    fig.update_xaxes(visible=False, range=[-1.4, 2.6 * (min(half, per_row) - 1) + 1.4])
-    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1)
-    style(fig, title="Every pair: hand angle m·θᵢ", height=190 + 140 * rows, legend=False)
-    fig.update_layout(margin=dict(l=10, r=10, b=90))
-    return fig
+                             textfont=dict(size=11), hoverinfo="skip"), 1, 2)
+    hx, hy = _hands(r.clock_angles[0], centers)
+    fig.add_trace(go.Scatter(x=hx, y=hy, mode="lines", line=dict(color=color(0), width=3), hoverinfo="skip"), 1, 2)
+    # the chosen pair's clock drawn in the left panel's colour
+    titles = [dict(a.to_plotly_json(), font=dict(size=FONT_SIZE), yshift=4) for a in fig.layout.annotations]
+
+    def annotations(k):
+        return titles + [dict(text=rotation_text(r, k), xref="paper", yref="paper", x=0, y=1.0, yshift=34,
+                              showarrow=False, xanchor="left", yanchor="bottom", align="left",
+                              font=dict(size=FONT_SIZE - 1, color="#222"))]
+
+    frames = []
+    for k, m in enumerate(r.positions):
+        hx, hy = _hands(r.clock_angles[k], centers)
+        frames.append(dict(name=str(int(m)), traces=[2, 3, 6], layout=dict(annotations=annotations(k)),
+                           data=left(k) + [dict(type="scatter", x=hx, y=hy)]))
+    lim = rad * 1.25
+    fig.update_xaxes(range=[-lim, lim], zeroline=True, title_text=f"dimension {r.pair}", row=1, col=1)
+    fig.update_yaxes(range=[-lim, lim], scaleanchor="x", scaleratio=1, zeroline=True,
+                     title_text=f"dimension {r.pair} + d/2", row=1, col=1)
+    fig.update_xaxes(visible=False, range=[-1.4, 2.6 * (min(half, per_row) - 1) + 1.4], row=1, col=2)
+    fig.update_yaxes(visible=False, scaleanchor="x2", scaleratio=1, range=[-2.9 * (rows - 1) - 1.7, 1.3],
+                     row=1, col=2)
+    names = [str(int(m)) for m in r.positions]
+    fig.update_layout(height=max(560, 260 + 120 * rows), template="plotly_white", font=dict(size=FONT_SIZE),
+                      showlegend=False, margin=dict(l=60, r=10, t=95, b=190), annotations=annotations(0),
+                      **controls(names, [f"Position m = {int(m):,}" for m in r.positions], speeds=(
+                          (400, "2.5 positions/s"), (120, "8 positions/s")), redraw=True, y=-0.2))
+    return FramesFigure(fig, frames)
 
 
 def spectrum_figure(sp) -> go.Figure:

@@ -95,11 +95,14 @@ def style(fig: go.Figure, *, title: str | None = None, x: str | None = None, y: 
     """Apply the lab's layout: title, axis titles (with units), margins, font size."""
     # Title at the top of the canvas, the (horizontal) legend in its own row just above the plot area, so
     # the two never overlap however long the title is.
+    # Subplot titles sit just above the top row of plots: leave them room, or the canvas clips them.
+    titled = any(a.yanchor == "bottom" and (a.y or 0) >= 0.99 and a.yref == "paper" for a in fig.layout.annotations)
     k = _SCALE.get()
     fig.update_layout(
         title=dict(text=title, x=0.0, xanchor="left", y=0.99, yanchor="top", yref="container") if title else None,
         height=round(height * (1 + (k - 1) / 2)),
-        margin=dict(l=round(60 * k), r=20, t=round(((45 if title else 10) + (35 if legend else 0)) * k),
+        margin=dict(l=round(60 * k), r=20,
+                    t=round(((45 if title else 10) + (35 if legend else 0) + (28 if titled else 0)) * k),
                     b=round(50 * k)),
         font=dict(size=round(FONT_SIZE * k)),
         showlegend=legend,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from viz_core.errors import human_bytes, human_count
 from viz_core.plots.theme import DIVERGING, SEQUENTIAL, color, heatmap, style
 
 
@@ -69,16 +70,16 @@ def token_strip(patches: np.ndarray, n_tokens: int, *, per_row: int = 16, gap: i
 
 def cost_bars(pixel_cost, patch_cost) -> go.Figure:
     """Log-scale bars: full attention over pixels vs over patches (entries, bytes, FLOPs)."""
-    metrics = [("score entries (N², one head)", "score_entries", ""),
-               ("score bytes (fp32, one head)", "score_bytes_fp32", "B"),
-               ("attention FLOPs per layer", "flops_per_layer", "FLOP")]
+    metrics = [("score entries (N², one head)", "score_entries", human_count),
+               ("score bytes (fp32, one head)", "score_bytes_fp32", human_bytes),
+               ("attention FLOPs per layer", "flops_per_layer", lambda v: human_count(v) + "FLOP")]
     fig = go.Figure()
     for i, (name, costs) in enumerate((("over pixels", pixel_cost), ("over patches", patch_cost))):
         vals = [getattr(costs, attr) for _, attr, _ in metrics]
         fig.add_trace(go.Bar(name=f"{name} (N = {costs.tokens:,})", x=[m[0] for m in metrics], y=vals,
-                             marker_color=color(i), text=[f"{v:.3g} {u}" for v, (_, _, u) in zip(vals, metrics)],
+                             marker_color=color(i), text=[fmt(v) for v, (_, _, fmt) in zip(vals, metrics)],
                              textposition="outside"))
-    fig.update_yaxes(type="log", title_text="count (log scale)")
+    fig.update_yaxes(type="log", title_text="count (log scale)", exponentformat="SI")  # as the table: 2.52 G
     return style(fig, title="Full attention over pixels vs over patches", height=420)
 
 

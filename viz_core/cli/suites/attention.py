@@ -25,6 +25,7 @@ from viz_core.attention.cost import theoretical_cost
 from viz_core.attention.inputs import InputConfig, make_qkv
 from viz_core.measure.baseline import eager_attention
 from viz_core.attention.types import AttnConfig
+from viz_core.labs.bench_formulas import attention_point
 from viz_core.measure.memory import default_budget_bytes, measure_peak, tensor_peak_bytes
 from viz_core.measure.timer import time_fn
 from viz_core.device import dtype_bytes, resolve_device, resolve_dtype
@@ -80,6 +81,8 @@ def _measure(label, attn, n, args, dev, progress, prev) -> dict:
     row = {"label": label, "variant": label.split("@")[0].split("[")[0], "n": n, "heads": args.heads,
            "head_dim": args.head_dim, "batch": args.batch, "dtype": args.dtype, "device": dev.type,
            "threads": torch.get_num_threads(), "flops": cost.flops, "est_mib": round(cost.bytes / 2**20, 2)}
+    _, row["bytes_moved"], _, row["bytes_formula"] = attention_point(label, n, args.heads, args.head_dim, args.dtype,
+                                                                     args.batch, attn)
     need = cost.bytes + 4 * args.batch * args.heads * n * args.head_dim * elem
     if need > default_budget_bytes(dev):
         row["note"] = f"skipped: needs ~{need / 2**30:.1f} GiB, over the memory budget"
@@ -200,7 +203,7 @@ def run(args, progress) -> list[dict]:
     (out_dir / f"attention-headline-{dev.type}.json").write_text(json.dumps(h, indent=1), encoding="utf-8")
     progress("headline: " + json.dumps({k: v for k, v in h.items() if not isinstance(v, list)}))
     for r in rows:  # keep CSV columns tidy: time_s is for machines, time_ms for people
-        for key in ("flops",):
+        for key in ("flops", "bytes_moved"):
             if isinstance(r.get(key), float):
                 r[key] = float(f"{r[key]:.4g}")
         for key in ("time_s", "min_s"):

@@ -10,6 +10,11 @@ repeat runs every method once, in turn; each method's median and best (min) time
 reported (after one untimed warm-up each), with speed-ups from both — the best-of-repeats ratio is the
 least disturbed by other processes. Greedy outputs are checked equal across all paths; K/V projections are counted in a
 separate untimed run (the counting hooks are not in the timed runs).
+
+Rows with ``part=fast`` compare the eager spec with the fast paths of ``viz_core.decoding.fast`` (torch with
+a static cache, then with fused QKV; numba with the whole step in one call), each cached and uncached with
+the same code (``viz_core.labs.kv_cache_fast.measure``, interleaved, after a warm-up that also compiles the
+numba step: compile time is reported in ``build_or_compile_s``, never inside a timing).
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from viz_core.measure.timer import time_once
 from viz_core.decoding.generate import generate, load_model
 from viz_core.decoding.speculative import GPTSession, plain_generate, speculative_generate
 from viz_core.device import resolve_device
+from viz_core.labs.bench_formulas import decode_row, model_dims
 
 HELP = "tokens/s cached vs uncached (tiny GPT, 256 new tokens) and speculative speed-up per draft length γ"
 
@@ -36,6 +42,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gammas", default="1,2,3,4,5,6,8", help="comma-separated draft lengths")
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--dtype", default="float32")
+    p.add_argument("--fast-paths", default="eager,torch-unfused,torch,numba",
+                   help="decode paths for the eager-vs-fast rows (viz_core.labs.kv_cache_fast); '' = skip")
+    p.add_argument("--fast-gammas", default="1,2,3,4",
+                   help="draft lengths for speculative decoding on the numba fast path ('' = skip)")
 
 
 def run(args, progress) -> list[dict]:
@@ -82,7 +92,7 @@ def run(args, progress) -> list[dict]:
     # correctness: every short-prompt path writes the same greedy tokens as plain cached decoding
     plain, _ = plain_generate(GPTSession(model, total + 1), ids, n, device=dev)
     counted = {u: generate(model, ids, n, use_cache=u) for u in (False, True)}  # untimed, with counting hooks
-    base = dict(device=dev.type, threads=torch.get_num_threads(), model=args.model, new_tokens=n,
+    base = dict(device=dev.type, threads=torch.get_num_threads(), dtype=args.dtype, model=args.model, new_tokens=n,
                 context_trained=cfg.max_seq_len)
     rows = []
     for key, (fields, _) in methods.items():
@@ -112,15 +122,42 @@ def run(args, progress) -> list[dict]:
             row["note"] = (f"runs to {fields['prompt_tokens'] + n} positions, past the {cfg.max_seq_len}-token "
                            "training context (speed only)")
         rows.append(row)
+    dims = {"target": model_dims(model), "draft": model_dims(draft) if draft is not None else None}
+    for r in rows:
+        decode_row(r, dims)
     spec = [r for r in rows if r["method"] == "speculative"]
     if spec:
         best = max(spec, key=lambda r: r["speedup_vs_cached_min"])
         best["best_gamma"] = True
         progress(f"best γ={best['gamma']}: {best['speedup_vs_cached_min']:.2f}× vs cached decoding (best runs; "
                  f"medians {best['speedup_vs_cached']:.2f}×)")
+    paths = [x for x in str(args.fast_paths).split(",") if x.strip()]
+    if paths and dev.type == "cpu":
+        from viz_core.labs.kv_cache_fast import measure as measure_fast
+
+        progress(f"eager vs fast paths ({', '.join(paths)}), cached and uncached, interleaved")
+        for r in measure_fast(model, ids, n, paths, args.repeats, True, progress):
+            rows.append({**base, "prompt": "short", "prompt_tokens": len(ids), "method": f"{r['cache']} ({r['path']})",
+                         "gamma": None, "part": "fast", **r})
+        for r in rows:
+            if r.get("part") == "fast" and r["cache"] == "cached":
+                progress(f"{r['path']}: {r['tokens_per_s']:.0f} tok/s cached (best {r['tokens_per_s_best']:.0f}), "
+                         f"{r['cached_vs_uncached']:.1f}x vs uncached (best runs {r['cached_vs_uncached_best']:.1f}x), "
+                         f"{r['ops_per_cached_step']} ops/step")
+    fg = [int(x) for x in str(args.fast_gammas).split(",") if x.strip()]
+    if fg and draft is not None and dev.type == "cpu" and "numba" in paths:
+        from viz_core.labs.kv_cache_fast import measure_speculative
+
+        for r in measure_speculative(model, draft, ids, n, fg, args.repeats, progress):
+            rows.append({**base, "prompt": "short", "prompt_tokens": len(ids), "part": "fast-spec", **r})
+        best = max((r for r in rows if r.get("part") == "fast-spec" and r["gamma"]),
+                   key=lambda r: r["speedup_vs_fast_cached_best"])
+        progress(f"speculative on the fast path: best γ={best['gamma']} {best['speedup_vs_fast_cached_best']:.2f}x "
+                 f"vs fast cached (best runs; medians {best['speedup_vs_fast_cached']:.2f}x)")
     for which in prompts:
         r = [x for x in rows if x["prompt"] == which and x["method"] == "KV cache"][0]
         progress(f"{which} prompt ({r['prompt_tokens']} tokens): cached {r['speedup_vs_uncached_min']:.1f}× faster "
                  f"than uncached (best runs; medians {r['speedup_vs_uncached']:.1f}×; "
                  f"{r['tokens_per_s_best']:.0f} tok/s best)")
     return rows
+

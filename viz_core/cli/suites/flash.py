@@ -17,6 +17,7 @@ import torch
 
 from viz_core.attention.sdpa import available_backends
 from viz_core.device import resolve_device, resolve_dtype
+from viz_core.labs.bench_formulas import flash_row
 from viz_core.labs.flash import MeasureConfig, measure_rows
 
 HELP = "reference vs SDPA backends vs tiled FlashAttention: time, peak memory, TFLOP/s over N"
@@ -36,6 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
     p.add_argument("--no-tiled", action="store_true", help="leave out the (slow, Python-loop) tiled version")
+    p.add_argument("--methods", default=None, help="comma-separated subset of reference,sdpa,sdpa:<backend>,tiled")
     p.add_argument("--budget-gib", type=float, default=None,
                    help="memory a single run may use (default: half of free memory, at most 8 GiB)")
 
@@ -50,6 +52,9 @@ def run(args: argparse.Namespace, progress) -> list[dict]:
     methods = ["reference", "sdpa", *[f"sdpa:{b}" for b in backends]]
     if not args.no_tiled:
         methods.append("tiled")
+    if getattr(args, "methods", None):
+        keep = [m.strip() for m in str(args.methods).split(",") if m.strip()]
+        methods = [m for m in methods if m in keep]
     threads = args.threads or (1 if not cuda else torch.get_num_threads())
     budget = None
     if args.budget_gib:
@@ -63,6 +68,8 @@ def run(args: argparse.Namespace, progress) -> list[dict]:
         memory=not args.no_memory, timing=True, repeats=args.repeats, threads=threads, budget_bytes=budget,
         skip_over_budget=True)
     rows = measure_rows(cfg, progress)
+    for r in rows:
+        flash_row(r, block=args.block)
     # the ratios the claims are about: reference ÷ method at each N
     ref = {r["n"]: r for r in rows if r["method"] == "reference"}
     for r in rows:
@@ -74,3 +81,4 @@ def run(args: argparse.Namespace, progress) -> list[dict]:
         if r.get("peak_bytes") and base.get("peak_bytes"):
             r["mem_saving_vs_ref"] = base["peak_bytes"] / r["peak_bytes"]
     return rows
+

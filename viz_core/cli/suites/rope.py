@@ -14,6 +14,7 @@ import torch
 
 from viz_core import rope as R
 from viz_core.labs import rope_scaling
+from viz_core.measure.flops import rope_flops
 from viz_core.measure.memory import check_budget
 from viz_core.measure.timer import time_fn
 from viz_core.device import dtype_bytes, resolve_device, resolve_dtype
@@ -54,6 +55,8 @@ def run(args, progress) -> list[dict]:
             moved = 2 * nbytes + 2 * c.numel() * c.element_size()
             rows.append({"part": "apply", "layout": layout, "N": n, "B": b, "H": h, "D": d, "dtype": str(dt)[6:],
                          "time_s": t.median_s, "spread_s": t.spread_s, "GB_per_s": moved / t.median_s / 1e9,
+                         "flops": rope_flops(b, h, n, d), "bytes_moved": float(moved),
+                         "bytes_formula": "x read + written, cos and sin read",
                          "device": t.device, "threads": t.threads})
         del x
     for f in [float(x) for x in str(args.factors).split(",") if x.strip()]:

@@ -1,0 +1,11 @@
+"""The Claims page renders every claim with its verdict, and offers the CSV."""
+from tests.app.helpers import assert_clean, open_page, texts
+
+
+def test_claims_page_lists_every_claim():
+    at = open_page("pages/claims.py")
+    assert_clean(at)
+    table = at.dataframe[0].value
+    assert list(table["#"]) == list(range(1, 23))
+    assert set(table["verdict"]) <= {"holds", "holds partly", "does not hold here", "not measured here"}
+    assert "thread(s)" in texts(at) and at.get("download_button")

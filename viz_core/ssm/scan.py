@@ -1,0 +1,180 @@
+"""Three implementations of the same selective scan, and the one-token step used for decoding.
+
+The recurrence (per batch b, head h, channel p, state n; decay shared by a head, see ``selective.py``):
+
+    h_t = a_t · h_{t−1} + Δ_t x_t B_tᵀ        a_t = exp(Δ_t A)          h: (H, P, N) per sequence
+    y_t = h_t C_t + D x_t                                                  y: (H, P)
+
+1. ``scan_sequential``: the RNN view, one step after another. Work O(L), depth L. **The spec.**
+2. ``scan_parallel``: the recurrence is a composition of affine maps h ↦ a·h + b, and composition is
+   associative: (a₂, b₂) ∘ (a₁, b₁) = (a₂a₁, a₂b₁ + b₂). So all prefixes can be computed by a parallel prefix
+   sum (Blelloch 1990, "Prefix Sums and Their Applications"), here in its recursive up-sweep/down-sweep form:
+   combine neighbouring pairs (L/2 combines), scan the half-length sequence, then fill in the other half
+   (L/2 combines). Work ≈ 2L combines, depth ≈ 2·log₂L. Mamba's CUDA kernel uses this scan in SRAM
+   (Gu & Dao 2023, §3.3.2). It materialises every h_t: memory O(L·H·P·N).
+3. ``scan_chunked``: the state-space dual (SSD) form (Dao & Gu 2024, "Transformers are SSMs", §6). Cut the
+   sequence into chunks of Q tokens. Inside a chunk the output is a masked, decay-weighted attention-like
+   matrix product, y = (L ∘ C Bᵀ) (Δx), quadratic in Q; between chunks only the (H, P, N) state is passed
+   on, L/Q sequential steps. Work O(L·Q·(N+P)·H + L·H·P·N), depth ≈ L/Q (+ log Q inside the matmuls),
+   no per-token state materialised: the fastest form on a CPU and the one used for training here.
+
+All three take x (B, L, H, P), dt (B, L, H), A (H,), Bm, Cm (B, L, N), an optional initial state
+h0 (B, H, P, N), and return (y (B, L, H, P), h_L (B, H, P, N)) without the D·x skip (the block adds it).
+``step`` advances one token with the fixed-size state: this is what makes decoding O(1) per token.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from viz_core.errors import InputError
+from viz_core.ssm.selective import discretize_input, discretize_zoh
+
+
+def _check(x, dt, A, Bm, Cm):
+    if x.dim() != 4 or dt.shape != x.shape[:3] or A.shape != x.shape[2:3] or Bm.shape != Cm.shape \
+            or Bm.shape[:2] != x.shape[:2]:
+        raise InputError(f"scan shapes: x {tuple(x.shape)} (B, L, H, P), dt {tuple(dt.shape)} (B, L, H), "
+                         f"A {tuple(A.shape)} (H,), B {tuple(Bm.shape)} and C {tuple(Cm.shape)} (B, L, N).")
+    if x.shape[1] == 0:
+        raise InputError("The sequence is empty: a scan needs at least one token.")
+
+
+def _zeros_state(x, Bm):
+    b, _, h, p = x.shape
+    return x.new_zeros(b, h, p, Bm.shape[-1])  # (B, H, P, N)
+
+
+# ------------------------------------------------------------------------------------------------ 1. sequential
+def step(h: torch.Tensor, x_t: torch.Tensor, dt_t: torch.Tensor, A: torch.Tensor, B_t: torch.Tensor,
+         C_t: torch.Tensor):
+    """One token. h (B, H, P, N), x_t (B, H, P), dt_t (B, H), B_t, C_t (B, N) -> (y_t (B, H, P), new h).
+    Memory and time do not depend on how many tokens came before."""
+    a = torch.exp(dt_t * A)[..., None, None]  # (B, H, 1, 1) = Ā
+    u = (dt_t[..., None] * x_t)[..., None] * B_t[:, None, None, :]  # (B, H, P, N) = Δ x Bᵀ
+    h = a * h + u  # (B, H, P, N)
+    y = h @ C_t[:, None, :, None]  # (B, H, P, 1) = h C
+    return y[..., 0], h
+
+
+def scan_sequential(x, dt, A, Bm, Cm, h0=None):
+    """The spec: the recurrence run token by token (Python loop over L)."""
+    _check(x, dt, A, Bm, Cm)
+    h = _zeros_state(x, Bm) if h0 is None else h0
+    ys = []
+    for t in range(x.shape[1]):
+        y_t, h = step(h, x[:, t], dt[:, t], A, Bm[:, t], Cm[:, t])
+        ys.append(y_t)
+    return torch.stack(ys, dim=1), h  # (B, L, H, P), (B, H, P, N)
+
+
+# ------------------------------------------------------------------------------------------------ 2. parallel
+def associative_scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """All prefixes of h_t = a_t·h_{t−1} + b_t (h_{−1} = 0) along dim 1, work-efficient (Blelloch 1990).
+
+    a, b (B, L, ...) broadcastable to each other -> h (B, L, ...). Recursive form: combine pairs (t = 2k,
+    2k+1) into one affine map, scan those L/2 maps (their prefixes are h at the odd positions), then
+    h_{2k} = a_{2k}·h_{2k−1} + b_{2k}. log₂L levels down and up; no Python loop over tokens."""
+    b = b.expand(torch.broadcast_shapes(a.shape, b.shape))  # a may stay small: (B, L, H, 1, 1) broadcasts
+    n = b.shape[1]
+    if n == 1:
+        return b
+    if n % 2:  # pad with the identity map (a=1, b=0): it leaves every prefix unchanged
+        a = torch.cat([a, torch.ones_like(a[:, :1])], 1)
+        b = torch.cat([b, torch.zeros_like(b[:, :1])], 1)
+    a0, a1, b0, b1 = a[:, 0::2], a[:, 1::2], b[:, 0::2], b[:, 1::2]  # (B, L/2, ...) each
+    h_odd = associative_scan(a1 * a0, a1 * b0 + b1)  # up-sweep: pair (2k, 2k+1) composed; h at 2k+1
+    h = torch.empty_like(b)  # down-sweep, written in place into the interleaved result
+    h[:, 1::2] = h_odd
+    h[:, 0] = b0[:, 0]
+    h[:, 2::2] = a0[:, 1:] * h_odd[:, :-1] + b0[:, 1:]  # h_{2k} = a_{2k}·h_{2k−1} + b_{2k}
+    return h[:, :n]
+
+
+def scan_parallel(x, dt, A, Bm, Cm, h0=None):
+    """The same scan as a log-depth associative scan over all L tokens at once."""
+    _check(x, dt, A, Bm, Cm)
+    a = discretize_zoh(dt, A)[..., None, None]  # (B, L, H, 1, 1)
+    u = discretize_input(x, dt, Bm)  # (B, L, H, P, N)
+    if h0 is not None:  # fold the initial state into the first input: h_0 = a_0·h0 + u_0
+        u = torch.cat([u[:, :1] + a[:, :1] * h0[:, None], u[:, 1:]], 1)
+    hs = associative_scan(a, u)  # (B, L, H, P, N): every state, materialised
+    y = torch.einsum("blhpn,bln->blhp", hs, Cm)  # (B, L, H, P) = h_t C_t
+    return y, hs[:, -1]
+
+
+# ------------------------------------------------------------------------------------------------ 3. chunked SSD
+def scan_chunked(x, dt, A, Bm, Cm, h0=None, chunk: int = 64):
+    """SSD: quadratic matrix form inside chunks of ``chunk`` tokens, the state passed between chunks."""
+    _check(x, dt, A, Bm, Cm)
+    if chunk < 1:
+        raise InputError(f"chunk must be ≥ 1 (got {chunk}).")
+    b, n, nh, p = x.shape
+    q = min(chunk, n)
+    pad = (-n) % q  # pad with Δ = 0: decay 1 and no input, so the state passes through unchanged
+    if pad:
+        x, dt = F.pad(x, (0, 0, 0, 0, 0, pad)), F.pad(dt, (0, 0, 0, pad))
+        Bm, Cm = F.pad(Bm, (0, 0, 0, pad)), F.pad(Cm, (0, 0, 0, pad))
+    c = x.shape[1] // q
+    xc = (dt[..., None] * x).view(b, c, q, nh, p)  # (B, c, Q, H, P) = Δx
+    Bc, Cc = Bm.view(b, c, q, -1), Cm.view(b, c, q, -1)  # (B, c, Q, N)
+    la = (dt * A).view(b, c, q, nh).permute(0, 3, 1, 2)  # (B, H, c, Q) = log Ā ≤ 0
+    cum = torch.cumsum(la, dim=-1)  # (B, H, c, Q): log of the decay from the chunk start to token i
+    # decay from token j to token i inside a chunk: exp(cum_i − cum_j) for j ≤ i, else 0
+    seg = cum[..., :, None] - cum[..., None, :]  # (B, H, c, Q, Q)
+    causal = torch.ones(q, q, dtype=torch.bool, device=x.device).tril()
+    Lmat = torch.exp(seg.masked_fill(~causal, -math.inf))  # (B, H, c, Q, Q)
+
+    # (a) inside each chunk, from a zero state: y_i = Σ_{j≤i} (C_i·B_j) L_ij Δ_j x_j
+    G = Cc @ Bc.transpose(-1, -2)  # (B, c, Q, Q) = C Bᵀ, shared by the heads
+    M = G[:, None] * Lmat  # (B, H, c, Q, Q)
+    y_diag = torch.einsum("bhcij,bcjhp->bcihp", M, xc)  # (B, c, Q, H, P)
+
+    # (b) each chunk's own contribution to the state at its end: Σ_j exp(cum_last − cum_j) Δ_j x_j B_jᵀ
+    w_end = torch.exp(cum[..., -1:] - cum)  # (B, H, c, Q)
+    s_chunk = torch.einsum("bhcj,bcjhp,bcjn->bchpn", w_end, xc, Bc)  # (B, c, H, P, N)
+
+    # (c) pass the state between chunks: c sequential steps on (B, H, P, N)
+    h = x.new_zeros(b, nh, p, Bm.shape[-1]) if h0 is None else h0
+    decay_chunk = torch.exp(cum[..., -1])  # (B, H, c): decay over a whole chunk
+    starts = []
+    for k in range(c):
+        starts.append(h)  # the state entering chunk k
+        h = decay_chunk[:, :, k, None, None] * h + s_chunk[:, k]
+    h_in = torch.stack(starts, 1)  # (B, c, H, P, N)
+
+    # (d) what the entering state contributes inside the chunk: y_i += exp(cum_i) · h_in C_i
+    y_off = torch.einsum("bcin,bchpn,bhci->bcihp", Cc, h_in, torch.exp(cum))  # (B, c, Q, H, P)
+    y = (y_diag + y_off).reshape(b, c * q, nh, p)[:, :n]  # (B, L, H, P)
+    return y, h
+
+
+SCANS = {"sequential": scan_sequential, "parallel": scan_parallel, "chunked": scan_chunked}
+
+
+def work_depth(kind: str, n: int, *, chunk: int = 64, heads: int = 8, head_dim: int = 32,
+               d_state: int = 32) -> tuple[float, float]:
+    """(work in multiply-adds, depth in sequential levels) of one scan over n tokens with H heads of P channels
+    and state size N (defaults: one tiny-Mamba layer). S = H·P·N numbers in the state.
+
+    sequential: per token Ā·h + Δx·Bᵀ and h·C: 3·S each, n levels.
+    parallel (Blelloch): ≈ 2(n−1) combines of S each, plus the inputs and read-outs (2·S per token);
+        2·⌈log₂n⌉ levels.
+    chunked (SSD), chunk Q: C·Bᵀ (n·Q·N), the decay mask (n·Q·H), the masked product (n·Q·H·P), chunk states
+        and read-outs from the entering state (2·S per token), state passing (S per chunk);
+        depth ⌈n/Q⌉ state passes + ⌈log₂Q⌉ for the reductions inside a chunk."""
+    n = max(1, int(n))
+    S = heads * head_dim * d_state
+    if kind == "sequential":
+        return float(3 * n * S), float(n)
+    levels = math.ceil(math.log2(n)) if n > 1 else 0
+    if kind == "parallel":
+        return float(2 * (n - 1) * S + 2 * n * S), float(2 * levels)
+    if kind == "chunked":
+        q = max(1, min(chunk, n))
+        c = math.ceil(n / q)
+        work = c * q * q * (d_state + heads + heads * head_dim) + 2 * c * q * S + c * S
+        return float(work), float(c + (math.ceil(math.log2(q)) if q > 1 else 0))
+    raise InputError(f"Unknown scan {kind!r}; choose one of {sorted(SCANS)}.")
