@@ -105,9 +105,9 @@ with compare:
             st.error(f"Upload refused: {e}")
     names = list(choices)
     c1, c2 = st.columns(2)
-    a = choices[c1.selectbox("Run A", names, key="cmp_a")] if names else None
+    a = choices[params.selectbox(c1, "Run A", names, key="cmp_a")] if names else None
     same = [i for i, n in enumerate(names) if a is not None and choices[n].suite == a.suite and choices[n] is not a]
-    b = choices[c2.selectbox("Run B", names, index=same[0] if same else 0, key="cmp_b")] if names else None
+    b = choices[params.selectbox(c2, "Run B", names, index=same[0] if same else 0, key="cmp_b")] if names else None
     if a is not None and b is not None:
         with guard(stop=False):
             pairs = results.compare(a, b)

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
-from ui import cached, state
+from ui import cached, params, state
 from ui.errors import guard
 from ui.layout import header, metrics
 from viz_core.labs import claims as lab
@@ -27,7 +27,7 @@ s = state.settings()
 if "claims_run" not in st.session_state:
     st.session_state["claims_run"] = 0
 c1, c2 = st.columns(2)
-slow = c1.toggle("Also run the slow rows (tiny-model runs, ≈ 30 s on a 2-core CPU)", key="claims_slow")
+slow = params.toggle(c1, "Also run the slow rows (tiny-model runs, ≈ 30 s on a 2-core CPU)", key="claims_slow")
 if c2.button("Re-measure the live rows", key="claims_again"):
     st.session_state["claims_run"] += 1
 

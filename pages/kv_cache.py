@@ -83,7 +83,7 @@ def decode_section():
     st.caption(f"Each point is the wall-clock time of one step (device synchronised), the median of {res.repeats} "
                "runs; the two methods alternate step by step, so both see the same machine load. The first cached step "
                "also processes the whole prompt (prefill). Without a cache, step i runs the model over P + i tokens.")
-    if st.radio("**Eager or fast decoding?**", fast_lab.MODES, horizontal=True, key="kv_fast_mode",
+    if params.radio("**Eager or fast decoding?**", fast_lab.MODES, horizontal=True, key="kv_fast_mode",
                 help=fast_lab.SWITCH_HELP) == fast_lab.MODES[1]:
         with guard(stop=False):
             fr = fast_run(fast_lab.FastDecodeConfig(new_tokens=64))

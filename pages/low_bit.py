@@ -79,8 +79,8 @@ st.caption("At batch 1 (decoding) a product y = W x reads every weight once and 
            "in int8 (8 bits), 2-bit packed, or as lookup-table indices (2 bits, groups of 4), each copy of the "
            "matrix used in turn so the weights come from memory, not cache.")
 k1, k2 = st.columns(2)
-kshape = k1.selectbox("GEMV shape (out × in)", ["4096x4096", "11008x4096"], key="lowbit_kshape")
-live = k2.toggle("Measure live here (about 10 s)", value=False, key="lowbit_live")
+kshape = params.selectbox(k1, "GEMV shape (out × in)", ["4096x4096", "11008x4096"], key="lowbit_kshape")
+live = params.toggle(k2, "Measure live here (about 10 s)", value=False, key="lowbit_live")
 with guard():
     kres = run_kernels(kl.KernelConfig(source="live" if live else "recorded", shape=kshape))
     figure(plots.time_vs_bytes(kres), key="time_vs_bytes", provenance=kres.provenance)

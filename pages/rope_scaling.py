@@ -9,7 +9,7 @@ import streamlit as st
 
 from ui import cached, params, state
 from ui.errors import guard
-from ui.layout import claim_checks, figure, header
+from ui.layout import claim_checks, figure, header, table
 from viz_core.labs import rope as rope_lab, rope_scaling
 from viz_core.plots import rope as plots
 
@@ -48,7 +48,7 @@ st.subheader("1 · Beyond L: angle vs position, per method")
 figure(plots.scaling_angle_figure(sc), provenance=PROV)
 SHORT = {"none": "No scaling", "linear": "PI", "ntk": "NTK-aware", "yarn": "YaRN"}
 names = [SHORT[m] for m in sc.methods]
-st.dataframe({"method": names,
+table(name="rope_scaling_methods", data={"method": names,
               "pairs at unseen angles": [f"{u} / {head_dim // 2}" for u in sc.unseen_pairs],
               "turns past the range seen in training (at most)": [f"{t:.2f}" for t in sc.unseen_turns],
               "pairs changed inside L": [f"{c} / {head_dim // 2}" for c in sc.inside_changed]}, hide_index=True)
@@ -83,7 +83,7 @@ else:
                                                      device=s.device))
         with c2:
             figure(plots.long_context_figure(gpt), provenance=PROV)
-        st.dataframe({"method": [SHORT[m] for m in gpt.methods],
+        table(name="long_context_loss", data={"method": [SHORT[m] for m in gpt.methods],
                       "loss at positions < L (nats/token)": [round(float(a), 2) for a in gpt.loss_inside],
                       "loss at positions ≥ L (nats/token)": [round(float(b), 2) for b in gpt.loss_beyond]},
                      hide_index=True)
