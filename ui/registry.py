@@ -110,6 +110,7 @@ LESSON = (
     "drop_redundancy",  # compression
     "low_bit",
     "benchmarks",
+    "claims",  # every claim, judged, in one table
 )
 NOT_IN_LESSON = ("home",)
 
