@@ -109,8 +109,8 @@ LESSON = (
     "ssm",  # beyond attention: state-space models
     "drop_redundancy",  # compression
     "low_bit",
-    "benchmarks",
     "claims",  # every claim, judged, in one table
+    "benchmarks",
 )
 NOT_IN_LESSON = ("home",)
 
