@@ -100,10 +100,13 @@ def merge(folders: list[str], out: Path) -> int:
     records, parts = [], []
     for folder in folders:
         recs = [H.Record(**json.loads(line)) for line in open(Path(folder) / "cases.jsonl", encoding="utf-8")]
-        part = json.loads((Path(folder) / "summary.json").read_text(encoding="utf-8"))
+        summary_file = Path(folder) / "summary.json"  # absent when that process was stopped early
+        part = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.exists() else \
+            {"peak_rss_mib": max((r.hwm_mib for r in recs), default=0.0), "wall_s": None, "stopped_early": True}
         records += recs
         parts.append({"folder": folder, "cases": len(recs), "peak_rss_mib": part.get("peak_rss_mib"),
-                      "wall_s": part.get("wall_s"), "pages": sorted({r.page for r in recs})})
+                      "wall_s": part.get("wall_s"), "stopped_early": part.get("stopped_early", False),
+                      "pages": sorted({r.page for r in recs})})
     held = [r for r in records if r.kind != "warm-up"]
     summary = H.summary(records)
     summary["parts"] = parts
