@@ -8,12 +8,12 @@ order: 20
 import streamlit as st
 
 from ui import cached, errors, layout, params, state
+from ui.measure_queue import gate, is_shared, point, provenance_many
 from viz_core.attention import all_variants
 from viz_core.labs.attention_scaling import EXPECTED_SLOPE, SweepConfig, measure_point, summarize
 from viz_core.attention.types import AttnConfig
 from viz_core.plots import attention as plots
 
-point = cached.data(measure_point, max_entries=256)
 variants = cached.resource(all_variants)()
 LENGTHS = [128, 256, 512, 1024, 2048, 4096, 8192, 16384]
 
@@ -53,7 +53,14 @@ with errors.guard():
     if not chosen:
         st.info("Pick at least one variant.")
         st.stop()
+    go = gate(is_shared(measure_point, cfg, cfg.variants[0], cfg.lengths[0], None, None, device=s.device,
+                        threads=threads) or st.session_state.get("scaling_on", False),
+              key="scaling", button="▶ Measure the sweep (one timed run per point, through this server's queue)")
+    if go is None:
+        st.stop()
+    st.session_state["scaling_on"] = True
     bar = st.progress(0.0, text="measuring…")
+    records = []
     chart = st.empty()
     points = []
     total = len(cfg.variants) * len(cfg.lengths)
@@ -62,8 +69,10 @@ with errors.guard():
         for li, n in enumerate(cfg.lengths):
             if prev is not None and prev.stopped:
                 break
-            prev = point(cfg, var, n, prev.n if prev else None, prev.time_s if prev else None)
+            prev, rec = point(measure_point, cfg, var, n, prev.n if prev else None, prev.time_s if prev else None,
+                              label=f"{var}, N = {n}", device=s.device, threads=threads, fresh=go == "fresh")
             points.append(prev)
+            records.append(rec)
             done = vi * len(cfg.lengths) + li + 1
             bar.progress(done / total, text=f"{var}, N = {n}: " +
                          ("stopped (budget or time limit)" if prev.stopped else f"{prev.time_s * 1e3:.3g} ms"))
@@ -71,6 +80,7 @@ with errors.guard():
                 layout.figure(plots.scaling_figure(points, EXPECTED_SLOPE), key=f"live-{done}")
     res = summarize(cfg, points)
     bar.progress(1.0, text=f"done: {len([p for p in points if not p.stopped])} points measured")
+    provenance_many(records)
 
 with chart:
     layout.figure(plots.scaling_figure(res.points, res.expected, "time"), key="time")

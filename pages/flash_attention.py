@@ -10,11 +10,11 @@ import streamlit as st
 from ui import cached, params, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics
+from ui.measure_queue import measured
 from viz_core.labs import flash as flash_lab, flash_steps
 from viz_core.errors import human_bytes
 from viz_core.plots import flash as plots, flash_walk as walk
 
-measure = cached.data(flash_lab.measure, max_entries=8)
 load_recorded = cached.data(flash_lab.load_recorded)
 
 header("FlashAttention, step by step",
@@ -104,9 +104,10 @@ def memory_section():
             mc2.markdown("Takes one to two minutes on a 2-core CPU (a fresh Python process per memory point).")
             if mc2.button("Measure now", key="fa_measure") or st.session_state.get("fa_measured"):
                 st.session_state["fa_measured"] = True
-                with st.spinner("Measuring reference, SDPA and tiled attention…"):
-                    mres = measure(flash_lab.MeasureConfig(ns=(256, 1024, 2048), device=s.device, dtype=s.dtype,
-                                                           repeats=3, methods=flash_lab.default_methods(s.device, s.dtype)))
+                mcfg = flash_lab.MeasureConfig(ns=(256, 1024, 2048), device=s.device, dtype=s.dtype, repeats=3,
+                                               methods=flash_lab.default_methods(s.device, s.dtype))
+                mres = measured(flash_lab.measure, mcfg, label="Measuring reference, SDPA and tiled attention",
+                                device=s.device, threads=mcfg.threads)
     if mres is not None:
         a, b = st.columns(2)
         with a:

@@ -12,17 +12,15 @@ import streamlit as st
 from ui import cached, params, progress, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics, table
+from ui.measure_queue import measured
 from viz_core.labs import kv_cache as kv, kv_cache_fast as fast_lab
 from viz_core.errors import human_bytes
 from viz_core.plots import decoding as plots
 
-run = cached.data(kv.run)
-claim9 = cached.data(kv.claim_9)
 cache_bytes = cached.data(kv.tiny_gpt_cache_bytes)
 calc = cached.data(kv.calculate)
 gqa_run = cached.data(kv.run_gqa)
 gqa_options = cached.data(kv.gqa_variant_options)
-fast_run = cached.data(fast_lab.run)
 
 header("KV cache: generate without recomputing the past",
        "A decoder writes one token at a time, and each new token attends to the **keys and values** of every "
@@ -34,7 +32,6 @@ header("KV cache: generate without recomputing the past",
         "Ainslie et al. 2023, GQA"])
 
 s = state.settings()
-st.session_state.setdefault("kv_run", 0)
 
 
 @st.fragment
@@ -46,13 +43,11 @@ def decode_section():
     n_new = params.slider(c2, "New tokens", 8, 200, 64, step=8, key="kv_new")
     temp = params.select_slider(c3, "Temperature", [0.0, 0.5, 0.8, 1.0, 1.5], value=0.0, key="kv_temp",
                             help="0 = greedy. Sampling uses the same random draws in both runs.")
-    if st.button("Measure again", help="Timings are cached per setting; this re-runs them."):
-        st.session_state["kv_run"] += 1
-
     with guard(stop=False):
-        res = run(kv.DecodeConfig(prompt=prompt, new_tokens=n_new, temperature=float(temp), seed=s.seed,
-                                        device=s.device, dtype=s.dtype, run_id=st.session_state["kv_run"]))
-    if "res" not in locals():
+        res = measured(kv.run, kv.DecodeConfig(prompt=prompt, new_tokens=n_new, temperature=float(temp), seed=s.seed,
+                                               device=s.device, dtype=s.dtype), label="Generating both ways, timed",
+                       device=s.device, button="▶ Generate with and without the cache (timed)")
+    if locals().get("res") is None:
         return
 
     if res.non_ascii_bytes:
@@ -82,7 +77,7 @@ def decode_section():
     if st.radio("**Eager or fast decoding?**", fast_lab.MODES, horizontal=True, key="kv_fast_mode",
                 help=fast_lab.SWITCH_HELP) == fast_lab.MODES[1]:
         with guard(stop=False):
-            fr = fast_run(fast_lab.FastDecodeConfig(new_tokens=64))
+            fr = measured(fast_lab.run, fast_lab.FastDecodeConfig(new_tokens=64), label="Timing the decode paths")
             figure(plots.fast_paths(fr), key="kv_fast")
             st.markdown(fast_lab.overhead_explanation(fr))
     st.subheader("How many K/V vectors were computed")
@@ -92,7 +87,7 @@ def decode_section():
                 f"Σ (P + i) = {res.new_tokens * res.prompt_tokens + res.new_tokens * (res.new_tokens - 1) // 2:,} and "
                 f"P + n − 1 = {res.prompt_tokens + res.new_tokens - 1:,}).")
     with guard(stop=False):
-        c9 = claim9("tiny-gpt", s.device, s.dtype)
+        c9 = measured(kv.claim_9, "tiny-gpt", s.device, s.dtype, label="Timing claim #9", device=s.device)
         claim_checks([c9.check], title="Claim #9, made real")
 
     st.subheader("The cache grows by a fixed amount per token")
@@ -142,6 +137,11 @@ def gqa_section():
                              value=0, key="kv_uptrain",
                              help="Ainslie et al. uptrain converted checkpoints briefly. Every variant, the original "
                                   "too, gets the same steps so the comparison stays fair. Each step takes 0.1–1 s here.")
+    claim_checks([kv.claim_10_check(int(st.session_state.get("kv_ctx", 4096)), "float16"),
+                  kv.claim_11_check(cache_bytes(s.device))])
+    if not (steps or st.session_state.get("kv_gqa_on") or st.button("▶ Score the variants on held-out text", key="kv_gqa_go")):
+        return  # a few seconds of evaluation: only when asked for
+    st.session_state["kv_gqa_on"] = True
     with guard(stop=False):
         gcfg = kv.GQAConfig(device=s.device, dtype=s.dtype, uptrain_steps=int(steps))
         if steps:  # minutes on a CPU: one variant at a time, with progress, a stop button and partial results
@@ -162,8 +162,6 @@ def gqa_section():
         st.caption(f"Measured on {g.eval_tokens:,} held-out tokens (the last 10% of the corpus)"
                    + (f"; every variant uptrained {g.uptrain_steps} steps first." if g.uptrain_steps else
                       "; no uptraining (pooling alone)."))
-        claim_checks([kv.claim_10_check(int(st.session_state.get("kv_ctx", 4096)), "float16"),
-                      kv.claim_11_check(cache_bytes(s.device))])
 
 
 gqa_section()

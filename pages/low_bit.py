@@ -10,13 +10,13 @@ import streamlit as st
 from ui import cached, params, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics
+from ui.measure_queue import measured
 from viz_core.device import cuda_available
 from viz_core.errors import human_bytes
 from viz_core.labs import low_bit as qz
 from viz_core.labs import low_bit_kernels as kl
 from viz_core.plots import compression as plots
 
-run = cached.data(qz.run)
 run_kernels = cached.data(kl.run)
 
 header("Low-bit weights: int8 and ternary",
@@ -40,8 +40,9 @@ n_in, n_out = {"2048 × 2048 (1B-class)": (2048, 2048), "4096 × 4096 (7B-class)
                "4096 × 11008 (7B MLP)": (4096, 11008),
                "128 × 512 (tiny GPT MLP)": (128, 512)}[shape]
 with guard():
-    res = run(qz.QuantConfig(layer_in=n_in, layer_out=n_out, batch_tokens=tokens, windows=4,
-                             device=state.settings().device))
+    res = measured(qz.run, qz.QuantConfig(layer_in=n_in, layer_out=n_out, batch_tokens=tokens, windows=4,
+                                          device=state.settings().device), device=state.settings().device,
+                   label="Quantising the tiny GPT and timing the kernels")
 
 s = {n: i for i, n in enumerate(res.schemes)}
 items = [("fp32 loss", f"{res.val_loss[s['fp32']]:.3f}", "nats/byte on held-out text"),
@@ -81,7 +82,8 @@ k1, k2 = st.columns(2)
 kshape = k1.selectbox("GEMV shape (out × in)", ["4096x4096", "11008x4096"], key="lowbit_kshape")
 live = k2.toggle("Measure live here (about 10 s)", value=False, key="lowbit_live")
 with guard():
-    kres = run_kernels(kl.KernelConfig(source="live" if live else "recorded", shape=kshape))
+    kcfg = kl.KernelConfig(source="live" if live else "recorded", shape=kshape)
+    kres = measured(kl.run, kcfg, label="Timing the ternary kernels") if live else run_kernels(kcfg)
     figure(plots.time_vs_bytes(kres), key="time_vs_bytes")
     best = max((j for j, k in enumerate(kres.kernels) if k != "fp32"), key=lambda j: kres.speedup_best[j])
     st.caption(f"{kres.provenance}, {kres.threads} thread; filled: median of the timed calls (bars = IQR), open: "

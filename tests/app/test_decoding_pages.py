@@ -23,6 +23,10 @@ def _trace_len(spec, name_part):
 def test_kv_cache_page():
     at = open_page("pages/kv_cache.py")
     assert_clean(at)
+    assert "Same tokens both ways" not in texts(at)  # timed generation starts on its button (fast first render)
+    at.button(key="mq_kv_cache_run_go").click().run()
+    at.button(key="kv_gqa_go").click().run()
+    assert_clean(at)
     t = texts(at)
     assert "Same tokens both ways: yes" in t and "Claim #9" in t and "5,050" in t
     lat = plotly_specs(at)[0]
@@ -83,6 +87,7 @@ def test_speculative_page():
 def test_kv_cache_fast_switch():
     at = open_page("pages/kv_cache.py")
     assert "torch ops/step" not in str(plotly_specs(at))  # eager by default: nothing heavy runs
+    at.button(key="mq_kv_cache_run_go").click().run()
     at.radio(key="kv_fast_mode").set_value("fast (time every path)").run()
     assert_clean(at)
     spec = [s for s in plotly_specs(at) if "greedy tokens with the KV cache" in str(s["layout"].get("title"))][0]
