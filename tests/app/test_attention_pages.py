@@ -2,6 +2,7 @@
 import json
 
 from tests.app.helpers import assert_clean, open_page, plotly_specs, texts
+from viz_core.measure.queue import SHARED
 
 
 def _rows(z) -> int:
@@ -57,6 +58,7 @@ def test_lab_page_at_large_n_shows_per_row_summaries():
 
 
 def test_scaling_page_measures_and_stops_at_the_budget():
+    SHARED.clear()  # nothing measured yet on this "server"
     at = open_page("pages/attention_scaling.py")
     assert_clean(at)
     assert not plotly_specs(at)  # the sweep is timed: it starts on its button (fast first render)
