@@ -12,8 +12,10 @@ from ui import memory
 
 memory.tune()  # before torch is imported (ui.state imports it): big tensors go back to the system when freed
 
-from ui import errors, export, layout, params, registry, state  # noqa: E402
+from ui import crafted, errors, export, layout, params, registry, state  # noqa: E402
 from viz_core.plots import theme  # noqa: E402
+
+crafted.install()  # the session-level guard against values only a crafted client can send (ui/crafted.py)
 
 st.set_page_config(page_title="Transformer Efficiency Lab", page_icon="⚡", layout="wide",
                    initial_sidebar_state="expanded")
@@ -44,11 +46,19 @@ if present:
 
 t0 = time.perf_counter()
 completed = False
+early = crafted.take_notes()  # values decoded before this script started (Streamlit's widget callbacks)
+if early:
+    st.warning(crafted.message(early), icon="🛡️")
 try:
-    with errors.never_traceback():
+    with errors.routed(), errors.never_traceback():
         page.run()
     completed = True
+except errors.PageStopped:
+    completed = True  # the page ended early with its message (ui.errors.stop / guard), unlike st.stop()
 finally:
+    late = crafted.take_notes()  # values decoded while the page registered its widgets
+    if late:
+        st.warning(crafted.message(late), icon="🛡️")
     params.notes()  # (already shown beside their controls)
     memory.trim()
     if completed:
@@ -59,8 +69,9 @@ finally:
         with link_slot.popover("🔗 Link to this view", width="stretch"):
             st.caption("This page with its current controls and settings: copy it (button on the right).")
             st.code(params.view_link(page.url_path), language=None, wrap_lines=True)
-    # Drawn when the page's script has finished (also after st.stop): the browser tests and
-    # scripts/measure_pages.py wait for `.st-key-lab_page_done`; the reader sees what this run cost.
+    # Drawn on every page end, including ui.errors.stop() (after st.stop() Streamlit would drop it): the
+    # browser tests and scripts/measure_pages.py wait for `.st-key-lab_page_done`; the reader sees what this
+    # run cost.
     runs = st.session_state["_lab_runs"] = st.session_state.get("_lab_runs", 0) + 1
     with st.container(key="lab_page_done"):
         with st.container(key=f"lab_run_{runs}"):  # changes every run (scripts/load_test.py waits on it)

@@ -59,8 +59,6 @@ with st.expander("Variant parameters", expanded=False):
     kv_heads = params.select_slider(p4, "KV heads (GQA)", [1, 2, 4, 8], value=min(2, heads))
     lam = params.slider(p4, "λ (differential)", 0.0, 1.0, 0.5, 0.05)
     levels = params.slider(p4, "Levels (hierarchical)", 0, 5, 2)
-    threads = params.select_slider(p4, "CPU threads", [1, 2, 4, 8], value=1,
-                               help="torch threads while timing. On a shared CPU one thread is the repeatable choice.")
     impl = params.radio(p1, "Sparse masks run as", ["blocks", "dense", "flex"], horizontal=True,
                     help="blocks: skip empty blocks; dense: masked N×N (the spec); flex: compiled FlexAttention.")
     if impl == "flex" and s.device != "cuda":
@@ -71,15 +69,17 @@ attn = AttnConfig(causal=causal, window=window, stride=stride, n_global=n_global
                   sparse_impl=impl, features=features, proj_k=proj_k, proj_kind=proj_kind, kv_heads=kv_heads,
                   lam=lam, levels=levels, seed=s.seed)
 cfg = LabConfig(variants=tuple(chosen), inputs=InputConfig(n, heads, head_dim, 1, kind, s.seed, s.device, s.dtype),
-                attn=attn, show_heads=2, threads=threads)
+                attn=attn, show_heads=2, threads=s.threads)
 
 with errors.guard():
     if not chosen:
         st.info("Pick at least one variant.")
-        st.stop()
-    res = measured(run_lab, cfg, label="Running and timing the variants", device=s.device, threads=threads)
+        errors.stop()
+    res, measured_at = measured(run_lab, cfg, label="Running and timing the variants", device=s.device,
+                                threads=s.threads, stamp=True)
 
-st.caption(f"Measured on {res.device.upper()} ({res.threads} torch threads), {res.dtype}, B=1, H={res.heads}, "
+st.caption(f"Measured live {layout.ago(measured_at)} on {res.device.upper()} ({res.threads} torch thread(s)), "
+           f"{res.dtype}, B=1, H={res.heads}, "
            f"N={res.n}, d={res.head_dim}. Time: median of 3 calls after a warm-up. Peak memory: "
            f"{'CUDA max_memory_allocated' if res.device == 'cuda' else 'tensor bytes allocated, from the torch profiler'}."
            f" Exact attention here: {res.exact_time_s * 1e3:.3g} ms.")
@@ -101,17 +101,20 @@ if res.exact_weights is None:
     st.info(f"At N = {res.n} the N×N weight maps are too large to draw (they are drawn for N ≤ 512): each variant "
             "shows, per query row, the keys it may attend to and the relative error of that row's output.")
 
+live = layout.provenance_text("measured live", device=res.device.upper(), threads=res.threads, dtype=res.dtype,
+                              when=layout.ago(measured_at))
 if res.exact_weights is not None:
-    layout.figure(plots.exact_figure(res.exact_weights), key="exact")
+    layout.figure(plots.exact_figure(res.exact_weights), key="exact", provenance=live)
 for v in res.variants:
     st.markdown(f"#### {v.name} {'· exact for its mask' if v.exact else '· approximate'}")
     st.caption(f"{v.summary} — *{v.paper}*. Time {v.time_complexity}, memory {v.memory_complexity}.")
     if not v.ok:
         st.info(v.message)
         continue
-    layout.figure(plots.variant_figure(v, res.exact_weights), key=f"v-{v.name}")
+    layout.figure(plots.variant_figure(v, res.exact_weights), key=f"v-{v.name}", provenance=live)
 
-layout.figure(plots.cost_figure(res), key="cost")
+layout.figure(plots.cost_figure(res), key="cost",
+              provenance="Computed from formulas (score entries, FLOPs, bytes), beside times and peak memory " + live)
 
 rows, rows_from = recorded_rows(s.device)
 layout.claim_checks(claim_checks(rows, window_mass_n1000=mass_1000(s.seed), provenance=rows_from),

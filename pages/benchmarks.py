@@ -10,7 +10,7 @@ import streamlit as st
 from ui import cached, params
 from ui.bench_live import downloads, live_panel, roofs_panel
 from ui.errors import guard
-from ui.layout import figure, header, table
+from ui.layout import figure, header, provenance_text, table
 from ui.state import settings
 from viz_core.cli import live as lab
 from viz_core.device import resolve_device
@@ -84,7 +84,8 @@ with recorded:
         g_default = next((c for c in ("label", "method", "layout") if c in cats), "(none)")
         group = params.selectbox(c3, "one line per", g_opts, index=g_opts.index(g_default), key="bench_group")
         figure(run_chart(rows, x, y, None if group == "(none)" else group, title=f"{run.suite} on {run.hardware}"),
-               key="bench_chart")
+               key="bench_chart",
+               provenance=provenance_text("recorded", when=run.started, hardware=run.hardware, file=run.path))
         st.dataframe(rows, width="stretch", hide_index=True)  # CSV and JSON below, in the CLI's schema
         downloads(run.meta, rows, run.path.rsplit("/", 1)[-1].removesuffix(".json"), key="rec")
 
@@ -104,14 +105,15 @@ with compare:
             st.error(f"Upload refused: {e}")
     names = list(choices)
     c1, c2 = st.columns(2)
-    a = choices[c1.selectbox("Run A", names, key="cmp_a")] if names else None
+    a = choices[params.selectbox(c1, "Run A", names, key="cmp_a")] if names else None
     same = [i for i, n in enumerate(names) if a is not None and choices[n].suite == a.suite and choices[n] is not a]
-    b = choices[c2.selectbox("Run B", names, index=same[0] if same else 0, key="cmp_b")] if names else None
+    b = choices[params.selectbox(c2, "Run B", names, index=same[0] if same else 0, key="cmp_b")] if names else None
     if a is not None and b is not None:
         with guard(stop=False):
             pairs = results.compare(a, b)
             if pairs:
-                figure(compare_chart(pairs, a.label, b.label), key="cmp_chart")
+                figure(compare_chart(pairs, a.label, b.label), key="cmp_chart",
+                       provenance=f"Runs as labelled: A = {a.label}; B = {b.label} (recorded, uploaded or live)")
                 table(pairs, name="bench_comparison", key="cmp_table")
             else:
                 st.info("No points match: pick two runs of the same suite with the same sizes.")
@@ -122,7 +124,9 @@ with roof_tab:
     else:
         pts = [p for r in runs if r.device == device for p in roofline_points(formulas(r), r.suite, r.path)]
         pts += roofline_points(st.session_state.get("live_rows") or [], "live", "live run")
-        figure(roofline_figure(roofs, pts, roofs_label=f"{roofs.threads} thread(s)"), key="roofline")
+        figure(roofline_figure(roofs, pts, roofs_label=f"{roofs.threads} thread(s)"), key="roofline",
+               provenance=f"Roofs measured live on {device} ({roofs.threads} thread(s)); points from the recorded runs "
+                          "(time measured, FLOPs and bytes by formula)")
         st.caption("Points: intensity = FLOPs ÷ bytes moved (both by formula, `bytes_formula` in each row); height = "
                    "FLOPs ÷ measured time. Decoding with a KV cache reads every weight for a few FLOPs per byte: "
                    "left of the ridge, memory-bound. Prefill attention is right of it, compute-bound. Arrows: "

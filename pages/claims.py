@@ -9,11 +9,12 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
-from ui import state
+from ui import params, state
 from ui.errors import guard
 from ui.layout import header, metrics
 from ui.measure_queue import measured
 from viz_core.labs import claims as lab
+
 
 header("Claims, checked",
        "Popular material on efficient transformers makes the quantitative claims below. Each row shows the "
@@ -23,7 +24,7 @@ header("Claims, checked",
        "taken from a recorded benchmark run, named with its date and hardware.")
 
 s = state.settings()
-slow = st.toggle("Also run the slow rows (tiny-model runs, ≈ 30 s on a 2-core CPU)", key="claims_slow")
+slow = params.toggle("Also run the slow rows (tiny-model runs, ≈ 30 s on a 2-core CPU)", key="claims_slow")
 
 with guard():
     res = measured(lab.run, lab.Config(device=s.device, threads=s.threads, slow=slow, seed=s.seed),
@@ -37,15 +38,16 @@ with guard():
              ("Does not hold here", str(n["does not hold here"])), ("Not measured", str(n["not measured here"]))])
     st.caption(f"Live rows measured on {res.device.upper()} with {res.threads} thread(s) at {res.measured_at} "
                f"({age:.0f} s ago); recorded rows name their own run.")
+    icon = {"holds": "✅", "holds partly": "🟡", "does not hold here": "❌", "not measured here": "⏸️"}
     table = {"#": [r.id for r in res.rows],
+             "verdict": [f"{icon.get(r.verdict, '')} {r.verdict}" for r in res.rows],
              "claim": [r.claim for r in res.rows],
-             "source / condition": [r.source for r in res.rows],
-             "value": [r.measured for r in res.rows],
-             "verdict": [r.verdict for r in res.rows],
              "why": [r.why for r in res.rows],
+             "value": [r.measured for r in res.rows],
              "provenance": [r.provenance for r in res.rows],
+             "source / condition": [r.source for r in res.rows],
              "page": [f"/{r.page}" if r.page else "" for r in res.rows]}
-    st.dataframe(table, hide_index=True, width="stretch", key="claims_table",
+    st.dataframe(table, hide_index=True, width="stretch", key="claims_table", height=35 * (len(res.rows) + 1) + 3,
                  column_config={"page": st.column_config.LinkColumn("teaching page", display_text=r"/(.*)"),
                                 "claim": st.column_config.TextColumn(width="large"),
                                 "why": st.column_config.TextColumn(width="large")})

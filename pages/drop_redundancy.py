@@ -7,14 +7,16 @@ order: 10
 """
 import streamlit as st
 
-from ui import params, state
-from ui.errors import guard
-from ui.layout import claim_checks, figure, header, metrics
-from ui.measure_queue import measured
+from ui import cached, longrun, params, state
+from ui.errors import guard, stop
+from ui.layout import ago, claim_checks, figure, header, metrics, provenance_text
+from ui.measure_queue import measured, queued
 from viz_core.errors import human_bytes
 from viz_core.labs import drop_redundancy as red
 from viz_core.plots import compression as plots
 
+token_drop = cached.data(red.token_drop)
+token_drop_estimate = cached.data(red.estimate_token_drop_s)
 
 header("Dropping redundant layers and tokens",
        "Not every part of a trained transformer pulls its weight. If an attention sublayer's output is almost "
@@ -28,8 +30,9 @@ st.subheader("Attention layers of the tiny GPT (Shakespeare)")
 windows = params.select_slider("Held-out windows of 256 bytes", [4, 8, 16, 32], value=4, key="drop_windows")
 device = state.settings().device
 with guard():
-    lres = measured(red.layer_drop, red.LayerDropConfig(windows=windows, device=device), device=device,
-                    label="Scoring and timing every layer drop", button="▶ Drop layers: score and time them")
+    lres, lres_at = measured(red.layer_drop, red.LayerDropConfig(windows=windows, device=device), device=device,
+                             label="Scoring and timing every layer drop", stamp=True,
+                             button="▶ Drop layers: score and time them")
 if lres is not None:
     half = lres.n_layer // 2
     metrics([
@@ -41,12 +44,11 @@ if lres is not None:
     ])
     c1, c2 = st.columns(2)
     with c1:
-        figure(plots.layer_similarity(lres), key="layer_sim")
+        figure(plots.layer_similarity(lres), key="layer_sim", provenance=provenance_text("measured live", device=lres.device, when=ago(lres_at)) + " (cosine on held-out text; committed tiny GPT)")
     with c2:
-        figure(plots.layer_drop_curve(lres), key="layer_curve")
-    st.caption(f"Similarity is averaged over {lres.tokens_evaluated:,} held-out tokens. The first attention layer "
-               "changes its input most (it mixes raw byte embeddings); deeper ones are closer to 1 and cost less "
-               f"to drop. Times: median of 2 forward passes (after a warm-up) of one batch of windows on {lres.device.upper()}.")
+        figure(plots.layer_drop_curve(lres), key="layer_curve", provenance=provenance_text("measured live", device=lres.device, when=ago(lres_at)) + " (loss and forward time)")
+    st.caption(f"Similarity is averaged over {lres.tokens_evaluated:,} held-out tokens. {red.layer_sentence(lres)} "
+               f"Times: median of 2 forward passes (after a warm-up) of one batch of windows on {lres.device.upper()}.")
 
 st.subheader("Patch tokens of the tiny ViT (Fashion-MNIST)")
 c1, c2, c3 = st.columns(3)
@@ -55,17 +57,20 @@ after = params.slider(c1, "Drop after layer", 0, 3, 1, key="drop_after",
 n_images = params.select_slider(c2, "Test images", [100, 200, 500, 1000, 2000], value=100, key="drop_images")
 example_keep = params.select_slider(c3, "Kept fraction in the example", [0.75, 0.5, 0.375, 0.25, 0.125], value=0.25,
                                 key="drop_keep")
-with guard():
-    tres = measured(red.token_drop, red.TokenDropConfig(drop_after_layer=after, n_images=n_images,
-                                                        example_keep=example_keep, device=device), device=device,
-                    label="Dropping tokens and scoring the test images", button="▶ Drop tokens: score and time them")
-if tres is not None:
-    figure(plots.token_drop_curves(tres), key="token_curves")
-    figure(plots.kept_patches(tres), key="kept")
-    st.caption("similarity: repeatedly drop the patch token most similar (cosine) to another kept one · "
-               "cls-attention: keep the tokens the CLS token attends to most, as PyramidDrop ranks image tokens by "
-               "the attention they receive · random: the control. Accuracy on the committed test subset.")
+tcfg = red.TokenDropConfig(drop_after_layer=after, n_images=n_images, example_keep=example_keep, device=device)
+tres = None
+if st.session_state.get("drop_tok_on") or st.button("▶ Drop tokens: score and time them", key="drop_tok_go"):
+    st.session_state["drop_tok_on"] = True
+    with guard(), queued("Dropping tokens", device=device, key="drop_tok_q"):  # its forward passes are timed
+        tres = longrun.run(token_drop, tcfg, estimate_s=token_drop_estimate(tcfg), key="drop_tokens",
+                           what=f"Dropping tokens on {n_images:,} test images", fits="fewer test images")
+if tres is None:
+    stop()
+live = provenance_text("measured live", device=tres.device)
+figure(plots.token_drop_curves(tres), key="token_curves", provenance=live + "; FLOPs computed by formula")
+figure(plots.kept_patches(tres), key="kept", provenance=live)
+st.caption("similarity: repeatedly drop the patch token most similar (cosine) to another kept one · "
+           "cls-attention: keep the tokens the CLS token attends to most, as PyramidDrop ranks image tokens by "
+           "the attention they receive · random: the control. Accuracy on the committed test subset.")
 
-checks = ([red.layer_claim(lres)] if lres is not None else []) + ([red.token_claim(tres)] if tres is not None else [])
-if checks:
-    claim_checks(checks)
+claim_checks(([red.layer_claim(lres)] if lres is not None else []) + [red.token_claim(tres)])

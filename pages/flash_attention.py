@@ -9,7 +9,7 @@ import streamlit as st
 
 from ui import cached, params, state
 from ui.errors import guard
-from ui.layout import claim_checks, figure, header, metrics
+from ui.layout import ago, claim_checks, figure, header, metrics, provenance_text
 from ui.measure_queue import measured
 from viz_core.labs import flash as flash_lab, flash_steps
 from viz_core.errors import human_bytes
@@ -27,6 +27,8 @@ header("FlashAttention, step by step",
         "Dao 2023, FlashAttention-2", "Milakov & Gimelshein 2018, Online normalizer calculation for softmax"])
 
 s = state.settings()
+STEP_PROV = ("Computed live: the tiled algorithm run step by step on random inputs (CPU, float32); bytes by "
+             "the FlashAttention I/O formulas")
 step_through = cached.data(flash_steps.step_through)
 
 
@@ -60,14 +62,14 @@ def step_section():
     else:
         st.markdown("**The tile walk** — ▶ plays in your browser at the chosen speed; drag the slider to step. "
                     "Every frame is one step of the traced run above: outlined blocks are in SRAM.")
-        figure(walk.walk_figure(res), key="fa_walk")
+        figure(walk.walk_figure(res), key="fa_walk", provenance=STEP_PROV)
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Traffic as N grows: the IO-complexity formula**")
-        figure(plots.traffic_curve_figure(res), key="fa_curve")
+        figure(plots.traffic_curve_figure(res), key="fa_curve", provenance=STEP_PROV)
     with right:
         st.markdown("**HBM traffic of this run: naive vs tiled**")
-        figure(plots.traffic_figure(res), key="fa_traffic")
+        figure(plots.traffic_figure(res), key="fa_traffic", provenance=STEP_PROV)
         st.latex(r"\text{naive} = \Theta(Nd + N^2)")
         st.latex(r"\text{tiled} = \Theta\!\left(N^2 d^2 / M\right)")
     st.markdown(
@@ -104,17 +106,22 @@ def memory_section():
             mc2.markdown("Takes one to two minutes on a 2-core CPU (a fresh Python process per memory point).")
             if mc2.button("Measure now", key="fa_measure") or st.session_state.get("fa_measured"):
                 st.session_state["fa_measured"] = True
-                mcfg = flash_lab.MeasureConfig(ns=(256, 1024, 2048), device=s.device, dtype=s.dtype, repeats=3,
-                                               methods=flash_lab.default_methods(s.device, s.dtype))
-                mres = measured(flash_lab.measure, mcfg, label="Measuring reference, SDPA and tiled attention",
-                                device=s.device, threads=mcfg.threads)
+                mres, measured_at = measured(flash_lab.measure, flash_lab.MeasureConfig(
+                    ns=(256, 1024, 2048), device=s.device, dtype=s.dtype, repeats=3, threads=s.threads,
+                    methods=flash_lab.default_methods(s.device, s.dtype)), device=s.device, threads=s.threads,
+                    label="Measuring reference, SDPA and tiled attention", stamp=True)
     if mres is not None:
+        if mres.source == "measured now":
+            prov = provenance_text("measured live", device=mres.device_label, dtype=mres.dtype, when=ago(measured_at))
+        else:
+            prov = provenance_text("recorded", when=mres.source, hardware=mres.device_label,
+                                   file="assets/bench/" + choice.removeprefix("recorded: "))
         a, b = st.columns(2)
         with a:
-            figure(plots.memory_figure(mres), key="fa_mem")
+            figure(plots.memory_figure(mres), key="fa_mem", provenance=f"{prov} · memory: {mres.memory_method}")
         with b:
-            figure(plots.time_figure(mres), key="fa_time")
-        figure(plots.throughput_figure(mres), key="fa_tput")
+            figure(plots.time_figure(mres), key="fa_time", provenance=prov)
+        figure(plots.throughput_figure(mres), key="fa_tput", provenance=f"{prov} · peak: {mres.peak_source}")
     claim_checks(flash_lab.claim_checks(mres))
 
 

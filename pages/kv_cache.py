@@ -11,16 +11,18 @@ import streamlit as st
 
 from ui import cached, params, progress, state
 from ui.errors import guard
-from ui.layout import claim_checks, figure, header, metrics, table
+from ui.layout import ago, claim_checks, figure, header, metrics, provenance_text, table
 from ui.measure_queue import measured
 from viz_core.labs import kv_cache as kv, kv_cache_fast as fast_lab
 from viz_core.errors import human_bytes
+from viz_core.measure.budget import check_seconds
 from viz_core.plots import decoding as plots
 
 cache_bytes = cached.data(kv.tiny_gpt_cache_bytes)
 calc = cached.data(kv.calculate)
 gqa_run = cached.data(kv.run_gqa)
 gqa_options = cached.data(kv.gqa_variant_options)
+gqa_estimate = cached.data(kv.estimate_gqa_s)
 
 header("KV cache: generate without recomputing the past",
        "A decoder writes one token at a time, and each new token attends to the **keys and values** of every "
@@ -44,15 +46,18 @@ def decode_section():
     temp = params.select_slider(c3, "Temperature", [0.0, 0.5, 0.8, 1.0, 1.5], value=0.0, key="kv_temp",
                             help="0 = greedy. Sampling uses the same random draws in both runs.")
     with guard(stop=False):
-        res = measured(kv.run, kv.DecodeConfig(prompt=prompt, new_tokens=n_new, temperature=float(temp), seed=s.seed,
-                                               device=s.device, dtype=s.dtype), label="Generating both ways, timed",
-                       device=s.device, button="▶ Generate with and without the cache (timed)")
+        res, measured_at = measured(kv.run, kv.DecodeConfig(prompt=prompt, new_tokens=n_new, temperature=float(temp),
+                                                            seed=s.seed, device=s.device, dtype=s.dtype),
+                                    label="Generating both ways, timed", device=s.device, stamp=True,
+                                    button="▶ Generate with and without the cache (timed)")
     if locals().get("res") is None:
         return
 
     if res.non_ascii_bytes:
         st.info(f"Your prompt has {res.non_ascii_bytes} non-ASCII byte(s): multi-byte characters become several "
                 "byte tokens, which this model (trained on ASCII Shakespeare) rarely saw.")
+    live = provenance_text("measured live", device=res.device, threads=res.threads, dtype=s.dtype,
+                           when=ago(measured_at))
     tc, tu = res.step_s_cached.sum(), res.step_s_uncached.sum()
     rows_u, rows_c = int(res.kv_rows_uncached.sum()), int(res.kv_rows_cached.sum())
     metrics([
@@ -68,20 +73,20 @@ def decode_section():
 
     l, r = st.columns(2)
     with l:
-        figure(plots.latency(res), key="kv_latency")
+        figure(plots.latency(res), key="kv_latency", provenance=live)
     with r:
-        figure(plots.cumulative(res), key="kv_cumulative")
+        figure(plots.cumulative(res), key="kv_cumulative", provenance=live)
     st.caption(f"Each point is the wall-clock time of one step (device synchronised), the median of {res.repeats} "
                "runs; the two methods alternate step by step, so both see the same machine load. The first cached step "
                "also processes the whole prompt (prefill). Without a cache, step i runs the model over P + i tokens.")
-    if st.radio("**Eager or fast decoding?**", fast_lab.MODES, horizontal=True, key="kv_fast_mode",
+    if params.radio("**Eager or fast decoding?**", fast_lab.MODES, horizontal=True, key="kv_fast_mode",
                 help=fast_lab.SWITCH_HELP) == fast_lab.MODES[1]:
         with guard(stop=False):
             fr = measured(fast_lab.run, fast_lab.FastDecodeConfig(new_tokens=64), label="Timing the decode paths")
-            figure(plots.fast_paths(fr), key="kv_fast")
+            figure(plots.fast_paths(fr), key="kv_fast", provenance=provenance_text("measured live", device=s.device, threads=fr.threads))
             st.markdown(fast_lab.overhead_explanation(fr))
     st.subheader("How many K/V vectors were computed")
-    figure(plots.projections(res), key="kv_rows")
+    figure(plots.projections(res), key="kv_rows", provenance="Counted live by hooks on the K/V projections; " + live)
     st.markdown(f"Counted by a hook on every layer's K projection: **{rows_u:,}** K/V rows per layer without the "
                 f"cache against **{rows_c:,}** with it (P = {res.prompt_tokens} prompt tokens, n = {res.new_tokens}: "
                 f"Σ (P + i) = {res.new_tokens * res.prompt_tokens + res.new_tokens * (res.new_tokens - 1) // 2:,} and "
@@ -91,7 +96,8 @@ def decode_section():
         claim_checks([c9.check], title="Claim #9, made real")
 
     st.subheader("The cache grows by a fixed amount per token")
-    figure(plots.cache_growth(res), key="kv_bytes")
+    figure(plots.cache_growth(res), key="kv_bytes",
+           provenance="Measured live from the cache tensors (nbytes) and computed by the formula below")
     per_tok = 2 * res.n_layer * res.n_kv_head * res.head_dim * res.bytes_per_value
     st.markdown(f"bytes = 2 × layers × kv_heads × head_dim × tokens × bytes/value = 2 × {res.n_layer} × "
                 f"{res.n_kv_head} × {res.head_dim} × tokens × {res.bytes_per_value} = **{per_tok:,} B per token**; "
@@ -115,7 +121,8 @@ def calculator_section():
         cr = calc(kv.CalculatorConfig(context=int(ctx), batch=int(batch), dtype=dt, models=tuple(models)))
     if "cr" not in locals():
         return
-    figure(plots.calculator(cr), key="kv_calc")
+    figure(plots.calculator(cr), key="kv_calc", provenance=provenance_text(
+        "computed", formula="2 × layers × kv_heads × head_dim × tokens × bytes, with the published shapes in the table"))
     table(name="kv_cache_models", data={
         "model": cr.names, "attention": cr.kinds, "layers": cr.layers, "heads": cr.heads, "kv_heads": cr.kv_heads,
         "head_dim": cr.head_dim, "per token": [human_bytes(b) for b in cr.bytes_per_token],
@@ -137,31 +144,35 @@ def gqa_section():
                              value=0, key="kv_uptrain",
                              help="Ainslie et al. uptrain converted checkpoints briefly. Every variant, the original "
                                   "too, gets the same steps so the comparison stays fair. Each step takes 0.1–1 s here.")
-    claim_checks([kv.claim_10_check(int(st.session_state.get("kv_ctx", 4096)), "float16"),
-                  kv.claim_11_check(cache_bytes(s.device))])
-    if not (steps or st.session_state.get("kv_gqa_on") or st.button("▶ Score the variants on held-out text", key="kv_gqa_go")):
-        return  # a few seconds of evaluation: only when asked for
-    st.session_state["kv_gqa_on"] = True
     with guard(stop=False):
         gcfg = kv.GQAConfig(device=s.device, dtype=s.dtype, uptrain_steps=int(steps))
         if steps:  # minutes on a CPU: one variant at a time, with progress, a stop button and partial results
+            est = gqa_estimate(gcfg)  # one AdamW step and one held-out window, timed now
+            check_seconds(est, what=f"Uptraining every variant {int(steps)} steps", fits="fewer uptraining steps")
+            st.caption(f"Estimated before starting: about {est:.0f} s on this machine.")
             parts, _ = progress.sweep(
                 "Uptraining and scoring each variant", gqa_options(gcfg),
                 lambda k: gqa_run(dataclasses.replace(gcfg, kv_heads=(k,))), key="kv_gqa_sweep",
                 describe=lambda k: f"{k} KV head(s): {steps} AdamW steps, then the held-out loss",
-                draw_partial=lambda part: figure(plots.gqa(kv.merge_gqa(part))))
+                draw_partial=lambda part: figure(plots.gqa(kv.merge_gqa(part)), provenance="Measuring live …"))
             if not parts:
                 return
             g = kv.merge_gqa(parts)
-        else:
+        elif st.session_state.get("kv_gqa_on") or st.button("▶ Score the variants on held-out text", key="kv_gqa_go"):
+            st.session_state["kv_gqa_on"] = True  # a few seconds of evaluation: only when asked for
             g = gqa_run(gcfg)
-        figure(plots.gqa(g), key="kv_gqa")
+        else:
+            return
+        figure(plots.gqa(g), key="kv_gqa",
+               provenance="Measured live: held-out loss and cache tensor bytes of the pooled models on " + s.device)
         table(name="gqa_variants", data={"variant": g.labels, "KV heads": g.kv_heads, "held-out loss (nats/byte)": g.loss.round(4),
                       "perplexity": g.perplexity.round(4), "cache at 256 tokens": [human_bytes(b) for b in g.cache_bytes],
                       "cache ÷": [f"{g.cache_bytes[0] / b:g}×" for b in g.cache_bytes]}, hide_index=True)
         st.caption(f"Measured on {g.eval_tokens:,} held-out tokens (the last 10% of the corpus)"
                    + (f"; every variant uptrained {g.uptrain_steps} steps first." if g.uptrain_steps else
                       "; no uptraining (pooling alone)."))
+        claim_checks([kv.claim_10_check(int(st.session_state.get("kv_ctx", 4096)), "float16"),
+                      kv.claim_11_check(cache_bytes(s.device))])
 
 
 gqa_section()

@@ -13,6 +13,8 @@ from ui.layout import claim_checks, figure, header, metrics, table
 from viz_core.labs import paged
 from viz_core.plots import decoding as plots
 
+PROV = ("Computed live: the block manager serves this request stream step by step and counts slots (no timing; "
+        "paged attention checked equal to contiguous)")
 simulate = cached.data(paged.simulate)
 
 header("PagedAttention: a KV cache in fixed-size blocks",
@@ -63,7 +65,7 @@ def blocks_section():
 
 
 def blocks_view(snap):
-    figure(plots.block_map(snap), key="pg_blocks")
+    figure(plots.block_map(snap), key="pg_blocks", provenance=PROV)
     st.caption("Each square is one physical block of the pool. Blocks of one request are scattered over the pool "
                "— the block table, not adjacency, says where its tokens are. A grey block is shared by several "
                "requests (reference count > 1); when a request writes into a shared, partly filled block it gets "
@@ -82,7 +84,7 @@ def blocks_view(snap):
 
 
 blocks_section()
-figure(plots.memory_timeline(res), key="pg_timeline")
+figure(plots.memory_timeline(res), key="pg_timeline", provenance=PROV)
 cap = res.num_blocks * res.block_size
 st.markdown(
     f"**Requests**: prompts {', '.join(str(int(p)) for p in res.prompt_lens)} tokens; answers "

@@ -10,10 +10,11 @@ import streamlit as st
 from ui import cached, params, state
 from ui.errors import guard
 from ui.image_source import pick_image
-from ui.layout import figure, header, metrics
+from ui.layout import figure, header, metrics, notes as show_notes
 from viz_core.labs import rope as rope_lab
 from viz_core.plots import rope as plots
 
+PROV = "Computed live from the RoPE formulas (float64 angles) on these settings; random q, k from the seed"
 run_rotation = cached.data(rope_lab.rotation)
 run_spectrum = cached.data(rope_lab.spectrum)
 run_relative = cached.data(rope_lab.relative)
@@ -28,18 +29,19 @@ header("RoPE: positions as rotations",
        papers=["Su et al. 2021, RoFormer (arXiv:2104.09864)", "Heo et al. 2024, RoPE for Vision Transformer (2D axial)",
                "Vaswani et al. 2017, Attention Is All You Need (sinusoidal embeddings)"])
 s = state.settings()
-base = params.number_input("Base", min_value=-10.0, max_value=1e7, value=10000.0, step=1000.0, format="%g",
-                       help="θᵢ = base^(−2i/d), used by every section below. Llama 2 uses 10,000, Llama 3 uses "
-                            "500,000. Try 1.")
+base = params.number_input("Base", min_value=2.0, max_value=1e7, value=10000.0, step=1000.0, format="%g",
+                           help="θᵢ = base^(−2i/d), so the base must be above 1 (used by sections 1–3). Llama 2 "
+                                "uses 10,000, Llama 3 uses 500,000. Try 2: every pair turns fast.")
 
 
 @st.fragment
 def rotation_section():
     st.subheader("1 · A rotation you can see")
     c1, c2, c3 = st.columns(3)
-    head_dim = int(params.number_input(c1, "Head dimension d", min_value=1, max_value=256, value=16, step=2,
-                                   help="d/2 pairs; real models use 64–128. Try an odd number."))
-    pair = params.slider(c2, "Pair i", 0, max(head_dim // 2 - 1, 1), 0, help="Pair (i, i + d/2) in the half-split layout.")
+    head_dim = int(params.slider(c1, "Head dimension d", 2, 256, 16, step=2,
+                                 help="d/2 pairs, so d is even; real models use 64–128."))
+    pair = params.slider(c2, "Pair i", 0, head_dim // 2 - 1, 0, help="Pair (i, i + d/2) in the half-split layout.") \
+        if head_dim > 2 else 0  # d = 2 has a single pair
     first = params.number_input(c3, "First position of the walk", min_value=0, max_value=2 * 10**12, value=0, step=1,
                                 key="rope_first", help="The figure walks m = this … this + 47 with its own Position m "
                                 "slider. Angles are float64: up to about 2.25·10¹² they stay exact to 10⁻³ rad.")
@@ -48,7 +50,7 @@ def rotation_section():
                                                    seed=s.seed))
     if "rot" not in locals():
         return
-    figure(plots.rotation_walk_figure(rot), key="rope_walk")
+    figure(plots.rotation_walk_figure(rot), key="rope_walk", provenance=PROV)
     st.caption(f"One control moves both views: the **Position m** slider under the figure (▶ plays it in your browser). "
                f"λ = tokens per turn (2π/θᵢ): pair 0 turns {rot.freqs[0]:.3g} rad per token, pair {head_dim // 2 - 1} "
                f"{rot.freqs[-1]:.3g} rad per token ({rot.wavelengths[-1]:,.0f} tokens per turn); |q| never changes.")
@@ -67,7 +69,7 @@ def spectrum_section():
         sp = run_spectrum(rope_lab.SpectrumConfig(head_dim=spec_dim, base=base, context=context))
     if "sp" not in locals():
         return
-    figure(plots.spectrum_figure(sp))
+    figure(plots.spectrum_figure(sp), provenance=PROV)
     st.caption(f"With base {base:g}, the slowest pair needs {sp.max_wavelength:,.0f} tokens for one turn. Pairs that "
                "never complete a turn inside the context see only part of the circle during training — the root of "
                "the long-context problem on the next page.")
@@ -94,7 +96,7 @@ def relative_section():
     if "rel" not in locals():
         return
     labels = rope_lab.EMBEDDING_LABELS
-    figure(plots.relative_heatmaps(rel, labels))
+    figure(plots.relative_heatmaps(rel, labels), provenance=PROV)
     i_rope = rel.methods.index("rope")
     metrics([("RoPE: diagonal deviation", f"{rel.diag_deviation[i_rope]:.2e}",
               f"in {rel.dtype} on {rel.device}; the largest possible |score| is {rel.score_scale:.2f}"),
@@ -104,7 +106,7 @@ def relative_section():
               "max |score − exact score| when m·θ is computed in float32: fine near 0, wrong at 10⁶ and beyond")],
             columns=4)
     st.markdown("**Every (m, n) score against its distance m − n:** RoPE's points (big, blue) fall on one curve.")
-    figure(plots.relative_profile(rel, labels))
+    figure(plots.relative_profile(rel, labels), provenance=PROV)
     st.caption(f"'No position information' is also constant along diagonals — but it is the same number everywhere "
                f"(spread of the diagonal means: {rel.diag_spread[rel.methods.index('none')]:.1e}, against "
                f"{rel.diag_spread[i_rope]:.2f} with RoPE): it cannot tell distances apart. The learned-style table "
@@ -137,9 +139,8 @@ def patch_section():
                                                           head_dim=64, base=img_base))
     if "pr" not in locals():
         return
-    for note in pr.notes:
-        st.info(note)
-    figure(plots.patch_figure(pr))
+    show_notes(pr.notes)
+    figure(plots.patch_figure(pr), provenance=PROV)
     st.caption(f"{label}, 224×224, {g}×{g} patches, head dimension 64. The 2D map is a '+' shape: axial RoPE adds a "
                "row term and a column term, so patches in the same row or column stay similar (mixed-frequency "
                "variants learn diagonal directions too). Moving the chosen patch only shifts the map: the map for "

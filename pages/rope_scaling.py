@@ -9,10 +9,11 @@ import streamlit as st
 
 from ui import cached, params, state
 from ui.errors import guard
-from ui.layout import claim_checks, figure, header
+from ui.layout import claim_checks, figure, header, table
 from viz_core.labs import rope as rope_lab, rope_scaling
 from viz_core.plots import rope as plots
 
+PROV = "Computed from the scaling formulas (PI, NTK, YaRN) and the RoPE frequencies on the settings above"
 run_scaling = cached.data(rope_scaling.scaling)
 run_relative = cached.data(rope_lab.relative)
 run_gpt = cached.data(rope_scaling.long_context_gpt, max_entries=8)
@@ -44,14 +45,14 @@ with guard():
                                             pair=pair))
 
 st.subheader("1 · Beyond L: angle vs position, per method")
-figure(plots.scaling_angle_figure(sc))
+figure(plots.scaling_angle_figure(sc), provenance=PROV)
 SHORT = {"none": "No scaling", "linear": "PI", "ntk": "NTK-aware", "yarn": "YaRN"}
 names = [SHORT[m] for m in sc.methods]
-st.dataframe({"method": names,
+table(name="rope_scaling_methods", data={"method": names,
               "pairs at unseen angles": [f"{u} / {head_dim // 2}" for u in sc.unseen_pairs],
               "turns past the range seen in training (at most)": [f"{t:.2f}" for t in sc.unseen_turns],
               "pairs changed inside L": [f"{c} / {head_dim // 2}" for c in sc.inside_changed]}, hide_index=True)
-figure(plots.freq_ratio_figure(sc))
+figure(plots.freq_ratio_figure(sc), provenance=PROV)
 st.caption(f"PI divides every frequency by s = {factor:g}, so it also changes the angles the model learned inside "
            f"L (it needs fine-tuning). NTK-aware keeps pair 0 exactly and divides the slowest by exactly s. YaRN "
            f"keeps pairs that turn more than β = 32 times within L, interpolates pairs turning less than once, "
@@ -59,7 +60,7 @@ st.caption(f"PI divides every frequency by s = {factor:g}, so it also changes th
            "never completed a turn within L and, up to s·L, rotate past the largest angle reached in training.")
 
 st.subheader("2 · How scores decay with distance")
-figure(plots.decay_figure(sc))
+figure(plots.decay_figure(sc), provenance=PROV)
 st.caption("Left: the score of a random direction q with a copy of itself r tokens away, averaged over directions "
            "(= trace of the rotation / d, computed by rotating the identity matrix with RoPE). Right: the upper "
            "bound RoFormer uses to argue long-term decay. Scaling stretches both curves: distant tokens look "
@@ -81,8 +82,8 @@ else:
             gpt = run_gpt(rope_scaling.LongContextConfig(factor=gpt_factor, n_windows=windows, seed=s.seed,
                                                      device=s.device))
         with c2:
-            figure(plots.long_context_figure(gpt))
-        st.dataframe({"method": [SHORT[m] for m in gpt.methods],
+            figure(plots.long_context_figure(gpt), provenance=PROV)
+        table(name="long_context_loss", data={"method": [SHORT[m] for m in gpt.methods],
                       "loss at positions < L (nats/token)": [round(float(a), 2) for a in gpt.loss_inside],
                       "loss at positions ≥ L (nats/token)": [round(float(b), 2) for b in gpt.loss_beyond]},
                      hide_index=True)

@@ -11,8 +11,8 @@ import numpy as np
 import streamlit as st
 
 from ui import params, progress, state
-from ui.errors import guard
-from ui.layout import claim_checks, figure, header, metrics
+from ui.errors import guard, stop
+from ui.layout import claim_checks, figure, header, metrics, provenance_text
 from ui.measure_queue import measured, point
 from viz_core.labs import speculative
 from viz_core.plots import decoding as plots
@@ -33,13 +33,14 @@ prompt = params.text_input(c1, "Prompt", "ROMEO: But soft, what light", key="sd_
 gamma = params.slider(c2, "Draft length γ", 1, 10, 4, key="sd_gamma")
 n_new = params.slider(c3, "New tokens", 16, 160, 48, step=16, key="sd_new")
 temp = params.select_slider(c4, "Temperature", [0.0, 0.5, 0.8, 1.0], value=0.0, key="sd_temp", help="0 = greedy")
-sweep = params.toggle("Also sweep γ = 1, 2, 3, 4, 6, 8 (a few seconds)", value=False, key="sd_sweep")
+c1, c2 = st.columns([1, 3])
+sweep = params.toggle(c2, "Also sweep γ = 1, 2, 3, 4, 6, 8 (a few seconds)", value=False, key="sd_sweep")
 
 cfg_draft = speculative.SpecConfig().draft
 if not speculative.model_available(cfg_draft):
     st.warning(f"The draft model `{cfg_draft}` has not been trained yet (assets/models/{cfg_draft}.pt is missing): "
                "run `python -m viz_core.train gpt` to make it.")
-    st.stop()
+    stop()
 cfg = speculative.SpecConfig(prompt=prompt, new_tokens=n_new, gamma=gamma, temperature=float(temp), seed=s.seed,
                              device=s.device, dtype=s.dtype)
 with guard():
@@ -59,7 +60,7 @@ if sweep:
         done, complete = progress.sweep(
             "Sweeping the draft length γ", (1, 2, 3, 4, 6, 8), lambda g: point(speculative.run, dataclasses.replace(cfg, gamma=g), label=f"γ = {g}", device=s.device)[0],
             key="sd_sweep_run", describe=lambda g: f"γ = {g}: draft, verify, time against plain decoding",
-            draw_partial=lambda part: figure(plots.gamma_sweep(with_sweep(res, part))))
+            draw_partial=lambda part: figure(plots.gamma_sweep(with_sweep(res, part)), provenance="Measuring live …"))
         res = with_sweep(res, done) if done else res
 
 same = {True: "same ✅", False: "differs ❌", None: "sampled"}[res.matches_target_greedy]
@@ -71,14 +72,20 @@ metrics([
     ("i.i.d. estimate", f"{res.expected_tokens_per_call:.2f}",
      "(1 − α^(γ+1)) / (1 − α) tokens per call (Leviathan et al. eq. 1) with the measured α; real acceptances "
      "are correlated (easy stretches of text), so the measured figure can differ"),
-    ("Speed-up", f"{res.speedup:.2f}×", f"median of timed runs: {res.spec_s * 1e3:.0f} ms vs "
-                                         f"{res.plain_s * 1e3:.0f} ms "
-                                         f"plain cached decoding; {res.device}, {res.threads} thread(s)"),
+    ("Speed-up", f"{res.speedup:.2f}×", f"median of {res.repeats} timed runs (IQR {res.speedup_q1:.2f}–"
+                                         f"{res.speedup_q3:.2f}×): {res.spec_s * 1e3:.0f} ms vs "
+                                         f"{res.plain_s * 1e3:.0f} ms plain cached decoding; {res.device}, "
+                                         f"{res.threads} thread(s)"),
     ("Same as target", same, "greedy: must be token-for-token identical; sampling: the rejection rule "
                                      "keeps the target's distribution (tested statistically)"),
 ])
 
-figure(plots.rounds(res), key="sd_rounds")
+if res.remeasured:
+    st.warning(f"A speed-up above the tokens per target call is impossible, so {res.remeasured} more round(s) of "
+               "repeats were measured" + ("; still above it: the machine is loaded and these timings are noise, "
+                                          "not a finding." if res.noisy else "; the medians are now within it."),
+               icon="⚠️")
+figure(plots.rounds(res), key="sd_rounds", provenance=provenance_text("measured live", device=res.device, threads=res.threads, dtype=s.dtype))
 st.caption("One row per round: the draft's γ proposals left to right, then the target's own token. The target "
            "scores every proposal in the same forward pass; the first rejected one is replaced by the target's "
            "choice and the rest are discarded (grey). If all are accepted, that pass also yields a bonus token.")
@@ -92,14 +99,12 @@ with r:
     st.code(res.plain_text, language=None, wrap_lines=True)
 
 if len(res.sweep_gamma) > 1:
-    figure(plots.gamma_sweep(res), key="sd_sweep_fig")
+    figure(plots.gamma_sweep(res), key="sd_sweep_fig", provenance=provenance_text("measured live", device=res.device, threads=res.threads, dtype=s.dtype))
     best = int(res.sweep_gamma[res.sweep_speedup.argmax()])
     st.markdown(f"Here the best γ was **{best}** ({res.sweep_speedup.max():.2f}×).")
 st.markdown(f"Larger γ means more tokens per target pass when the draft is right, but more wasted draft work "
-            f"when it is wrong. The draft has "
-            f"{res.draft_params:,} parameters, the target {res.target_params:,}: the speed-up is bounded by how "
-            f"much cheaper a draft step is than a target step, and on a CPU tiny models are dominated by "
-            f"per-call overhead, not arithmetic.")
+            f"when it is wrong. The draft has {res.draft_params:,} parameters, the target {res.target_params:,}. "
+            + speculative.cost_sentence(res))
 claim_checks([speculative.claim_12_check(res)])
 st.caption("Bad input: an empty prompt is refused; any text is accepted (UTF-8 bytes); prompt + new tokens "
            "beyond the models' trained context is refused with a message.")

@@ -8,9 +8,9 @@ order: 40
 """
 import streamlit as st
 
-from ui import cached, state
+from ui import cached, params, state
 from ui.errors import guard
-from ui.layout import claim_checks, figure, header, metrics
+from ui.layout import claim_checks, figure, header, metrics, table
 from ui.measure_queue import is_shared, measured
 from viz_core.errors import human_bytes
 from viz_core.labs import ssm as lab
@@ -32,10 +32,10 @@ dev = {"device": s.device, "dtype": s.dtype}
 
 st.subheader("The recurrence on your text")
 c1, c2 = st.columns([3, 2])
-text = c1.text_area("Text (UTF-8 bytes; up to 2,048)", lab.InspectConfig.text, height=90, key="ssm_text")
-layer = c2.slider("Layer", 0, 6, 0, key="ssm_layer")
-head = c2.slider("Head", 0, 7, 0, key="ssm_head", help="8 heads of 32 channels; each head has one A and one Δ")
-channel = c2.slider("Channel in the head", 0, 31, 0, key="ssm_channel")
+text = params.text_area(c1, "Text (UTF-8 bytes; up to 2,048)", lab.InspectConfig.text, height=90, key="ssm_text")
+layer = params.slider(c2, "Layer", 0, 6, 0, key="ssm_layer")
+head = params.slider(c2, "Head", 0, 7, 0, key="ssm_head", help="8 heads of 32 channels; each head has one A and one Δ")
+channel = params.slider(c2, "Channel in the head", 0, 31, 0, key="ssm_channel")
 r = None
 with guard(stop=False):
     r = inspect(lab.InspectConfig(text=text, layer=layer, head=head, channel=channel, **dev))
@@ -54,9 +54,10 @@ if r is not None:
 
 st.subheader("Three scans of one recurrence, and attention")
 c1, c2 = st.columns([3, 1])
-lengths = c1.multiselect("Sequence lengths N", [64, 256, 1024, 2048, 4096, 8192], [64, 256, 1024, 4096],
+lengths = params.multiselect(c1, "Sequence lengths N", [64, 256, 1024, 2048, 4096, 8192], [64, 256, 1024, 4096],
                          key="ssm_lengths")
-m, mcfg = None, lab.MixerConfig(lengths=tuple(lengths), device=s.device)
+m = None
+mcfg = lab.MixerConfig(lengths=tuple(lengths), device=s.device)
 if (c2.button("Time the scans", key="ssm_time", help="≈10–30 s on one CPU thread") or st.session_state.get("ssm_m")
         or is_shared(lab.mixers, mcfg, device=s.device)):
     st.session_state["ssm_m"] = True
@@ -68,7 +69,7 @@ if m is not None:
         figure(plots.scan_times(m), key="ssm_scan_t")
     with rr:
         figure(plots.work_depth(m), key="ssm_wd")
-    st.dataframe({"N": m.lengths, **{f"{n} (ms)": (m.time_s[i] * 1e3).round(3) for i, n in enumerate(m.names)},
+    table(name="ssm_scan_times", data={"N": m.lengths, **{f"{n} (ms)": (m.time_s[i] * 1e3).round(3) for i, n in enumerate(m.names)},
                   **{f"{n} rel. error": m.max_diff[i] for i, n in enumerate(m.names[:3])}}, hide_index=True)
     cross = "; ".join(f"{k}: " + (f"faster than SDPA from N = {v:,}" if v else "slower than SDPA at every N measured")
                       for k, v in m.crossover.items())
@@ -82,7 +83,7 @@ else:
 
 st.subheader("Decoding: Mamba's state stays fixed, the GPT's KV cache grows")
 c1, c2 = st.columns([3, 1])
-top = c1.select_slider("Longest context (tokens)", [1024, 4096, 16384, 65536], 4096, key="ssm_ctx",
+top = params.select_slider(c1, "Longest context (tokens)", [1024, 4096, 16384, 65536], 4096, key="ssm_ctx",
                        help="Contexts 64, 256, … up to this. The GPT runs beyond its trained 256 (RoPE allows it).")
 ctxs = tuple(c for c in (64, 256, 1024, 4096, 16384, 65536) if c <= top)
 need, sec = lab.estimate_decode(ctxs, s.device)
@@ -117,9 +118,9 @@ if lr is not None:
 
 st.subheader("The same prompt, continued by both models")
 c1, c2, c3 = st.columns([3, 1, 1])
-prompt = c1.text_input("Prompt", lab.CompareConfig.prompt, key="ssm_prompt")
-n_new = c2.slider("New bytes", 16, 400, 80, step=16, key="ssm_new")
-temp = c3.select_slider("Temperature", [0.0, 0.5, 0.8, 1.0], 0.8, key="ssm_temp")
+prompt = params.text_input(c1, "Prompt", lab.CompareConfig.prompt, key="ssm_prompt")
+n_new = params.slider(c2, "New bytes", 16, 400, 80, step=16, key="ssm_new")
+temp = params.select_slider(c3, "Temperature", [0.0, 0.5, 0.8, 1.0], 0.8, key="ssm_temp")
 with guard(stop=False):
     cr = compare(lab.CompareConfig(prompt=prompt, new_tokens=n_new, temperature=float(temp), seed=s.seed, **dev))
     l, rr = st.columns(2)

@@ -13,6 +13,8 @@ from ui.layout import figure, header, metrics, table
 from viz_core.labs import tokens as explore, tokens_steps as steps
 from viz_core.plots import tokens as plots, tokens_walk as walk_plots
 
+PROV = ("Computed live with the committed checkpoints (assets/models) and, for BPE, merges trained here on the "
+        "committed Shakespeare subset")
 bpe = cached.data(explore.bpe_demo)
 next_tok = cached.data(explore.next_token)
 cont = cached.data(explore.continuations)
@@ -71,7 +73,7 @@ def bpe_section():
     cc1, cc2 = st.columns([3, 2])
     with cc1:
         figure(plots.merge_curve(b.curve_merges, b.curve_tokens, min(b.n_bytes, len(text[:1500].encode())),
-                                 None if real else n_merges), key="ts_curve")
+                                 None if real else n_merges), key="ts_curve", provenance=PROV)
     with cc2:
         st.markdown(f"**How `{b.trace_word}` is built** (one merge per row, lowest rank first)")
         st.code("\n".join(" · ".join(r) for r in b.trace_rows[-12:]), language=None)
@@ -108,9 +110,9 @@ def sampling_section():
              ("Most likely", f"{nt.labels[0]!s} ({nt.p_t1[0] * 100:.1f} %)")])
     b1, b2 = st.columns([3, 2])
     with b1:
-        figure(plots.next_token_bars(nt.labels, nt.p_t1, nt.p_t, nt.p_final, temp), key="ts_bars")
+        figure(plots.next_token_bars(nt.labels, nt.p_t1, nt.p_t, nt.p_final, temp), key="ts_bars", provenance=PROV)
     with b2:
-        figure(plots.temperature_curve(nt.p_t1, max(temp, 0.01)), key="ts_tcurve")
+        figure(plots.temperature_curve(nt.p_t1, max(temp, 0.01)), key="ts_tcurve", provenance=PROV)
     st.markdown("**Sampled continuations, token by token** (seeded: the sidebar seed, then seed + 1)")
     n1, n2 = st.columns([1, 3])
     n_new = params.slider(n1, "New tokens", 10, 120, 40, step=10, key="ts_new")
@@ -119,7 +121,7 @@ def sampling_section():
         with guard(stop=False):
             walk = decode(steps.DecodeConfig(prompt=prompt, model=model, temperature=temp, top_k=top_k, top_p=top_p,
                                              n_new=n_new, seed=s.seed))
-            figure(walk_plots.decode_walk_figure(walk), key="ts_walk")
+            figure(walk_plots.decode_walk_figure(walk), key="ts_walk", provenance=PROV)
             cr = cont(explore.ContinueConfig(prompt, model, max(temp, 0.0), top_k, top_p, n_new, seed=s.seed))
             for i, t in enumerate(cr.texts):
                 st.markdown(f"Seed {s.seed + i} · {cr.n_new[i]} tokens{' (stepped through above)' * (i == 0)}:")
@@ -136,7 +138,7 @@ def attention_section():
         grid = attn_grid(steps.GridConfig(prompt=prompt, model=model))
         st.markdown("**Every layer and head at once.** Drag the slider (or ▶) to choose a query token: every small map "
                     "lights up its row, what it attends to. Hover a cell for its weight.")
-        figure(walk_plots.attention_grid_figure(grid, model), key="ts_grid")
+        figure(walk_plots.attention_grid_figure(grid, model), key="ts_grid", provenance=PROV)
         st.caption(" ".join(grid.notes))
         a1, a2 = st.columns(2)
         n_layer, n_head = steps.model_shape(model)
@@ -144,7 +146,7 @@ def attention_section():
         head = params.slider(a2, "Head", 0, n_head - 1, 1, key="ts_head") if n_head > 1 else 0
         am = attn(explore.AttentionConfig(prompt=prompt, model=model, layer=layer, head=head))
         figure(plots.attention_heatmap(am.weights, am.labels, f"{model}: layer {layer}, head {head} "
-                                       f"({am.n_head} query heads share {am.n_kv_head} KV heads)"), key="ts_attn")
+                                       f"({am.n_head} query heads share {am.n_kv_head} KV heads)"), key="ts_attn", provenance=PROV)
         st.caption("Row = the token looking, column = the token looked at; rows sum to 1; above the diagonal is blank "
                    "(the causal mask).")
 

@@ -8,19 +8,20 @@ order: 30
 import streamlit as st
 
 from ui import cached, params
-from ui.errors import guard
+from ui.errors import guard, stop
 from ui.layout import figure, header, metrics
 from viz_core.labs import trained_vit as vit_explore
 from viz_core.plots import models as plots
 
+PROV = "Computed live with the committed tiny-ViT checkpoint on the committed Fashion-MNIST test subset"
 view = cached.data(vit_explore.view)
 evaluate = cached.data(vit_explore.evaluate)
 
 header("A trained tiny ViT",
        "A vision transformer cuts a 28×28 Fashion-MNIST image into a 7×7 grid of 4×4 patches, adds a CLS "
        "token, and lets all 50 tokens attend to each other; the CLS token's final state is classified. "
-       "This one was trained **on this machine** (`python -m viz_core.train vit`, see its model card in "
-       "`assets/models/`). Attention rollout multiplies the head-averaged attention of every layer (with the "
+       "This one is a committed checkpoint trained by the lab's own script (`python -m viz_core.train vit`; "
+       "where and how long is in its model card in `assets/models/`). Attention rollout multiplies the head-averaged attention of every layer (with the "
        "residual connection as identity) to show which patches the decision draws on.",
        ["Dosovitskiy et al. 2021, An Image is Worth 16x16 Words (ViT)",
         "Abnar & Zuidema 2020, Quantifying Attention Flow in Transformers (rollout)",
@@ -30,7 +31,7 @@ header("A trained tiny ViT",
 names = vit_explore.available()
 if not names:
     st.warning("No ViT checkpoint in assets/models/; run `python -m viz_core.train vit`.")
-    st.stop()
+    stop()
 c1, c2, c3, c4 = st.columns([2, 3, 2, 2])
 name = params.selectbox(c1, "Model", names, key="vit_model",
                     help="tiny-vit: learned position embeddings; tiny-vit-rope2d: axial 2D rotary positions.")
@@ -50,12 +51,12 @@ metrics([("Confidence", f"{v.probs[pred] * 100:.1f} %"),
           "measured at training time on the committed 2,000 test images; recompute it below")])
 figure(plots.vit_attention_panels(v.image, v.rollout, v.layer_maps,
                                   f"{name} ({'learned positions' if v.pos == 'learned' else '2D RoPE'}): "
-                                  "where the CLS token looks"), key="vit_panels")
+                                  "where the CLS token looks"), key="vit_panels", provenance=PROV)
 st.caption("Per-layer maps show the CLS token's attention to each patch (its attention to itself is left out: "
            + ", ".join(f"layer {i}: {s:.2f}" for i, s in enumerate(v.cls_self)) + "). Brighter = more weight.")
 a, b = st.columns(2)
 with a:
-    figure(plots.class_probs(v.probs, v.classes, v.label), key="vit_probs")
+    figure(plots.class_probs(v.probs, v.classes, v.label), key="vit_probs", provenance=PROV)
 with b:
     st.markdown("**All 2,000 committed test images**")
     if st.button("Evaluate now (a few seconds)", key="vit_eval"):
@@ -66,5 +67,5 @@ with b:
         st.markdown(f"Accuracy computed now: **{ev.accuracy * 100:.2f} %** (model card: {ev.card_accuracy * 100:.2f} %"
                     + (f"; full 10,000-image test set at training time: {ev.full_test_accuracy * 100:.2f} %"
                        if ev.full_test_accuracy is not None else "") + ").")
-        figure(plots.confusion(ev.confusion, v.classes, f"Confusion on {ev.n:,} test images"), key="vit_conf")
-        st.caption("Shirt, T-shirt, pullover and coat are the classes it confuses most.")
+        figure(plots.confusion(ev.confusion, v.classes, f"Confusion on {ev.n:,} test images"), key="vit_conf", provenance=PROV)
+        st.caption(vit_explore.most_confused(ev.confusion, v.classes))

@@ -47,3 +47,24 @@ def data(fn: F, *, max_entries: int = 32, ttl: float | None = DATA_TTL_S, label:
 
 def resource(fn: F, *, max_entries: int | None = 4, ttl: float | None = None, label: str | None = None) -> F:
     return st.cache_resource(fn, max_entries=max_entries, ttl=ttl, show_spinner=label or _label(fn))
+
+
+def timed(fn: F, *, max_entries: int = 32, ttl: float | None = DATA_TTL_S, label: str | None = None) -> Callable:
+    """Like ``data``, but the call returns ``(result, measured_at)`` with the time.time() of the run that made the
+    result, so a page can say how long ago a cached measurement was taken."""
+    import time
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        return fn(*args, **kwargs), time.time()
+
+    inner = st.cache_data(run, max_entries=max_entries, ttl=ttl, show_spinner=label or _label(fn))
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        out = inner(*args, **kwargs)
+        export.record(fn, args, kwargs, out[0])
+        return out
+
+    call.clear = inner.clear  # type: ignore[attr-defined]
+    return call

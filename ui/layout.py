@@ -94,8 +94,9 @@ def provenance(kind: str, **kw) -> None:
     st.caption("ⓘ " + provenance_text(kind, **kw))
 
 
-def figure(fig, key: str | None = None) -> None:
-    """Draw a plotly figure full-width (one place to change how figures are shown).
+def figure(fig, key: str | None = None, provenance: str | None = None) -> None:
+    """Draw a plotly figure full-width (one place to change how figures are shown), with its provenance line
+    (``provenance_text(...)``: measured live / recorded / computed / cited) under it.
 
     In presentation mode every font is raised to the projector minimum (``theme.enlarge``); Plotly's own
     toolbar keeps its "download as PNG" button.
@@ -103,6 +104,16 @@ def figure(fig, key: str | None = None) -> None:
     theme.enlarge(fig)
     st.plotly_chart(fig, width="stretch", key=key,
                     config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}})
+    if provenance:
+        st.caption("ⓘ " + provenance)
+
+
+def ago(ts: float) -> str:
+    """'3 s ago' / '2 min ago' / '1.5 h ago' for a time.time() stamp."""
+    import time
+
+    d = max(0.0, time.time() - ts)
+    return f"{d:.0f} s ago" if d < 120 else f"{d / 60:.0f} min ago" if d < 7200 else f"{d / 3600:.1f} h ago"
 
 
 def table(data, *, name: str = "table", key: str | None = None, caption: str | None = None, **kwargs) -> None:
@@ -181,3 +192,12 @@ def process_rss_mib() -> float:
     except OSError:
         pass
     return float("nan")
+
+
+def notes(items: Iterable[str]) -> None:
+    """What loading an input changed: a warning when the note says so ("Warning: …"), else an info box."""
+    for note in items:
+        if note.startswith("Warning:"):
+            st.warning(note.removeprefix("Warning:").strip(), icon="⚠️")
+        else:
+            st.info(note)

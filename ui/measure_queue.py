@@ -31,6 +31,7 @@ T = TypeVar("T")
 def queued(label: str, *, device: str = "cpu", threads: int | None = 1, key: str = "mq") -> Iterator[dict]:
     """Hold the device for one timed run; yields a dict that holds ``record`` (a RunRecord) afterwards."""
     box = st.empty()
+    device = _device(device)
     q = queue_for(device)
     slot: dict = {}
 
@@ -143,7 +144,8 @@ def provenance_many(records: list[RunRecord], what: str = "points") -> None:
 
 
 def measured(fn: Callable[..., T], *args, label: str, device: str = "cpu", threads: int | None = 1,
-             button: str | None = None, again_label: str = "Measure again", key: str | None = None) -> T | None:
+             button: str | None = None, again_label: str = "Measure again", key: str | None = None,
+             stamp: bool = False):
     """``fn(*args)`` as one timed run through this server's queue, shared with every session.
 
     - A result this server already measured (any session, within the shared cache's time-to-live) is shown
@@ -152,7 +154,8 @@ def measured(fn: Callable[..., T], *args, label: str, device: str = "cpu", threa
       this session's later settings measure at once. Without ``button`` the run starts now. While another
       session holds the device this one shows "queued, position k" with Cancel.
     ``threads``: torch threads of the run, set inside the queue (pass what the lab runs with). ``key``: the
-    section's widget key (default: from ``fn``'s name).
+    section's widget key (default: from ``fn``'s name). ``stamp``: return ``(value, measured_at)`` (time.time()
+    of the measurement; ``(None, None)`` before the button), like ``ui.cached.timed``.
     """
     device = _device(device)
     skey = _key_of(fn, args, device, threads)
@@ -166,14 +169,14 @@ def measured(fn: Callable[..., T], *args, label: str, device: str = "cpu", threa
         again = c2.button(again_label, key=f"{key}_again", help="Time it again now, through this server's queue.")
         if not again:
             export.record(fn, args, {}, hit[0])
-            return hit[0]  # type: ignore[return-value]
+            return (hit[0], hit[1].finished) if stamp else hit[0]
         caption.empty()
     elif button is not None and not st.session_state.get(f"{key}_on"):
         if gate(False, key=key, button=button) is None:
-            return None
+            return (None, None) if stamp else None
         st.session_state[f"{key}_on"] = True
     with st.spinner(f"{label}…"):
         value, record = point(fn, *args, label=label, device=device, threads=threads, fresh=again)
     provenance(record)
     export.record(fn, args, {}, value)
-    return value
+    return (value, record.finished) if stamp else value

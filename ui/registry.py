@@ -109,6 +109,7 @@ LESSON = (
     "ssm",  # beyond attention: state-space models
     "drop_redundancy",  # compression
     "low_bit",
+    "claims",  # every claim, judged in one table
     "benchmarks",
 )
 NOT_IN_LESSON = ("home",)

@@ -34,7 +34,7 @@ def test_rope_page_controls_change_the_figures():
         assert any(a["text"].startswith(f"<b>Position m = {1000 + k:,}</b>") for a in frame["layout"]["annotations"])
         assert frame["traces"] == [2, 3, 6]  # trail and vector (left) and clock hands (right)
 
-    _by_label(at.number_input, "Head dimension d").set_value(8).run()
+    _by_label(at.slider, "Head dimension d").set_value(8).run()
     assert_clean(at)
     walk8 = plotly_specs(at)[0]
     assert len(walk8["frames"]) == 48 and walk8 != walk
@@ -52,12 +52,23 @@ def test_rope_page_controls_change_the_figures():
 
 
 def test_rope_page_bad_inputs_show_clear_messages():
+    """The widgets offer only values the code accepts (an even head dimension, a base above 1); the code still
+    refuses the others with a clear message, and one refused section leaves the other sections drawn."""
+    from viz_core.labs import rope as rope_lab
+    from viz_core.errors import InputError
+
     at = open_page("pages/rope.py")
-    _by_label(at.number_input, "Head dimension d").set_value(7).run()
-    assert not at.exception and any("must be even" in e.value for e in at.error)
-    _by_label(at.number_input, "Head dimension d").set_value(16).run()
-    _by_label(at.number_input, "Base").set_value(1.0).run()
-    assert not at.exception and any("greater than 1" in e.value for e in at.error)
+    d = _by_label(at.slider, "Head dimension d")
+    assert d.min == 2 and d.step == 2  # odd values cannot be chosen
+    base = _by_label(at.number_input, "Base")
+    assert base.min > 1  # every base <= 1 is refused, so the widget does not offer it
+    with pytest.raises(InputError, match="must be even"):
+        rope_lab.rotation(rope_lab.RotationConfig(head_dim=7))
+    with pytest.raises(InputError, match="greater than 1"):
+        rope_lab.rotation(rope_lab.RotationConfig(base=1.0))
+    base.set_value(2.0).run()  # the smallest base offered: every pair turns fast, no error
+    assert_clean(at)
+    assert len(plotly_specs(at)) == 5
     _by_label(at.number_input, "Base").set_value(10000.0).run()
     _by_label(at.number_input, "First position of the walk").set_value(10 ** 12).run()  # float64 angles: fine
     assert_clean(at)

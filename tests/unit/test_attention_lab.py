@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from viz_core.attention.cost import theoretical_cost
 from viz_core.attention.inputs import InputConfig, make_qkv
@@ -115,7 +116,7 @@ def test_claims_follow_the_recorded_run_of_the_device():
     from viz_core.labs.attention_lab import recorded_rows
 
     rows, prov = recorded_rows("cpu")
-    assert rows and prov.startswith("recorded") and "attention-cpu.json" in prov
+    assert rows and prov.startswith("recorded") and "attention-cpu.json" in prov and "upcast" not in prov
     checks = {c.claim.id: c for c in claim_checks(rows, provenance=prov)}
     assert checks[6].provenance == prov and checks[1].provenance.startswith("computed")
     assert checks[6].verdict is not Verdict.NOT_MEASURED
@@ -163,6 +164,62 @@ def test_threads_are_set_while_measuring_and_restored():
     before = torch.get_num_threads()
     r = run_lab(LabConfig(variants=("linear",), inputs=SMALL, repeats=1, measure_memory=False, threads=2))
     assert r.threads == 2 and torch.get_num_threads() == before
+
+
+def test_scaling_times_full_attention_with_the_same_dtype_eager_baseline(monkeypatch):
+    from viz_core.labs import attention_scaling as sc
+
+    seen = []
+    real = sc.eager_attention
+
+    def spy(q, k, v, **kw):
+        seen.append(q.dtype)
+        return real(q, k, v, **kw)
+
+    monkeypatch.setattr(sc, "eager_attention", spy)
+    cfg = sc.SweepConfig(variants=("full",), lengths=(64,), heads=2, head_dim=16, dtype="bfloat16", repeats=1,
+                         device="cpu", measure_memory=False)
+    pt = sc.measure_point(cfg, "full", 64)
+    assert pt.time_s and seen and set(seen) == {torch.bfloat16}
+
+
+def test_hierarchical_expected_slope_matches_its_keys_per_query():
+    """With fixed levels the coarsest summaries per query grow like N (keys(2N) − keys(N) doubles with N), so the
+    work N·keys grows like N² asymptotically: the chart's expected slope is 2, not 1."""
+    from viz_core.attention.hierarchical import hierarchical_attention
+    from viz_core.labs.attention_scaling import EXPECTED_SLOPE
+
+    keys = []
+    for n in (2048, 4096, 8192):
+        q = torch.zeros(1, 1, n, 4)
+        keys.append(hierarchical_attention(q, q, q, cfg=AttnConfig(block=16, levels=2)).extras["keys_per_query"])
+    growth = (keys[2] - keys[1]) / (keys[1] - keys[0])  # 2: a term proportional to N; 1 would be log N
+    assert growth == pytest.approx(2, abs=0.2)
+    assert EXPECTED_SLOPE["hierarchical"] == 2
+
+
+def test_a_shorter_point_slower_than_a_longer_one_is_remeasured(monkeypatch):
+    """Full attention measured slower at N=128 than at 256 is load noise: the sweep measures N=128 again."""
+    from viz_core.labs import attention_scaling as sc
+
+    calls = []
+    real = sc.measure_point
+
+    def noisy(cfg, variant, n, *a, **kw):
+        pt = real(cfg, variant, n, *a, **kw)
+        calls.append(n)
+        if n == 128 and calls.count(128) == 1:  # the first measurement at 128 is disturbed
+            pt.time_s, pt.time_iqr_s = 10.0, 0.0
+        return pt
+
+    monkeypatch.setattr(sc, "measure_point", noisy)
+    cfg = sc.SweepConfig(variants=("full",), lengths=(128, 256), heads=1, head_dim=16, repeats=3, device="cpu",
+                         measure_memory=False, max_seconds=1e4)
+    res = sc.sweep(cfg)
+    assert calls.count(128) == 2
+    p128 = [p for p in res.points if p.n == 128][0]
+    assert p128.remeasured == 1 and p128.time_s < 10.0
+    assert not sc.contradicts(p128, [p for p in res.points if p.n == 256][0]) or "noise" in p128.message
 
 
 def test_large_n_gives_per_row_summaries_instead_of_maps():

@@ -104,3 +104,27 @@ def test_claim_11_on_measured_cache_bytes_of_the_tiny_gpts():
     # the GQA model is not a one-K/V-head model: judged as if it were, the claim's h× does not appear
     wrong = claims.judge_11(mha, gqa, h, 1)
     assert wrong.verdict is Verdict.PARTLY and wrong.value == pytest.approx(h / kv_g)
+
+
+def test_claim_4_exactness_is_a_gate():
+    assert claims.judge_4(3.0, 10.0, False).verdict is Verdict.NOT_HERE  # inexact: does not hold
+    unchecked = claims.judge_4(3.0, 10.0, None)
+    assert unchecked.verdict is Verdict.PARTLY and "exact" in unchecked.why
+
+
+def test_no_verdict_is_decided_outside_the_judges():
+    """grep: no page, lab, CLI suite or technique names a verdict; only viz_core/claims/ does (and ui's icon map)."""
+    import re
+
+    pattern = re.compile(r"Verdict\.(HOLDS|PARTLY|NOT_HERE|NOT_MEASURED)|check_ratio|check_value")
+    offenders = []
+    for base in ("viz_core", "pages", "ui"):
+        for p in (ROOT / base).rglob("*.py"):
+            rel = p.relative_to(ROOT).as_posix()
+            if rel.startswith("viz_core/claims/") or rel == "ui/layout.py":
+                continue
+            if pattern.search(p.read_text(encoding="utf-8")):
+                offenders.append(rel)
+    assert not offenders, offenders
+    layout = (ROOT / "ui/layout.py").read_text(encoding="utf-8")
+    assert len(pattern.findall(layout)) == 4  # the icon per verdict, nothing else

@@ -35,12 +35,13 @@ def test_one_row_per_claim_with_provenance_and_page(res):
     assert [r.id for r in res.rows] == sorted(CLAIMS)
     for r in res.rows:
         assert r.verdict in {v.value for v in Verdict} and r.why and r.provenance, r
-        assert r.page or r.id == 21, r  # every claim but the SSM one (its page is not in this lab yet) links a page
+        assert r.page, r  # every claim links the page that teaches it
     by = {r.id: r for r in res.rows}
     assert by[1].verdict == "holds" and by[1].provenance.startswith("computed")
     assert by[11].provenance.startswith("measured live")  # the tiny GPTs' cache bytes, measured now
     assert by[6].provenance.startswith("recorded") and "attention-cpu.json" in by[6].provenance
     assert by[9].verdict == "not measured here" and "slow" in by[9].why  # slow rows run only on request
+    assert by[21].provenance.startswith("recorded") and by[22].verdict != "not measured here"
     # "measured live" only where the value was measured in this run
     assert not any(r.provenance.startswith("measured live") for r in res.rows if r.id in (1, 2, 3, 10, 14, 15))
 

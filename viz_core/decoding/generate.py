@@ -61,6 +61,11 @@ def check_length(prompt_len: int, new_tokens: int, context: int, *, allow_beyond
         raise InputError("Ask for at least one new token.")
     if new_tokens > MAX_NEW_TOKENS:
         raise InputError(f"At most {MAX_NEW_TOKENS} new tokens per run (asked for {new_tokens}).")
+    if not allow_beyond_context and prompt_len >= context:
+        raise InputError(
+            f"The prompt is {prompt_len} tokens, but this model was trained on a {context}-token context, so no "
+            f"room is left for a new token. Shorten the prompt to at most {max(1, context - new_tokens)} tokens to get "
+            f"{new_tokens} new ones (or to {context - 1} tokens for one).")
     if not allow_beyond_context and prompt_len + new_tokens > context:
         raise InputError(
             f"The prompt ({prompt_len} tokens) plus {new_tokens} new tokens is {prompt_len + new_tokens} tokens, "

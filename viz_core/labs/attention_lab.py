@@ -214,8 +214,10 @@ def recorded_rows(device: str = "cpu") -> tuple[list[dict] | None, str]:
     hw = meta.get("hardware", {})
     prov = (f"recorded {meta.get('started', '?')[:10]}, {hw.get('name', '?')}, {hw.get('threads', '?')} thread(s), "
             f"assets/bench/{p.name}")
-    if meta.get("baseline"):
+    if "upcast" in str(meta.get("baseline", "")):
         prov += "; eager baseline upcast to fp32 (ratios against it are overstated)"
+    if meta.get("load"):
+        prov += f"; {meta['load']}"
     return data.get("rows"), prov
 
 

@@ -33,7 +33,7 @@ PAGES: dict[int, str] = {1: "flash_attention", 2: "attention_lab", 3: "flash_att
                          9: "kv_cache", 10: "kv_cache", 11: "kv_cache", 12: "speculative_decoding",
                          13: "paged_attention", 14: "vit_patching", 15: "vit_patching", 16: "rope_scaling",
                          17: "drop_redundancy", 18: "drop_redundancy", 19: "low_bit", 20: "attention_lab",
-                         21: "", 22: "low_bit"}
+                         21: "ssm", 22: "low_bit"}
 SLOW = (9, 12, 17, 18, 19)  # tiny-model runs: measured on request
 
 
@@ -133,7 +133,21 @@ def _lowbit(dev: str) -> list[ClaimCheck]:
     return [low_bit.bitnet_claim(low_bit.run(low_bit.QuantConfig(device=dev)))]
 
 
-FAST: tuple[Callable[[str], list[ClaimCheck]], ...] = (_flash, _kv_fast, _paged, _vit, _rope)
+def _ssm(dev: str) -> list[ClaimCheck]:
+    from viz_core.labs import ssm
+
+    d = ssm.recorded_decode()
+    return [] if d is None else [ssm.claim_21(d, provenance=f"recorded (assets/bench/ssm-cpu.json, {d.device}, "
+                                                            f"{d.threads} thread(s))")]
+
+
+def _lut(dev: str) -> list[ClaimCheck]:
+    from viz_core.labs import low_bit_kernels as kl
+
+    return [kl.lut_claim(kl.run(kl.KernelConfig(source="recorded")))]
+
+
+FAST: tuple[Callable[[str], list[ClaimCheck]], ...] = (_flash, _kv_fast, _paged, _vit, _rope, _ssm, _lut)
 SLOW_RUNS: tuple[tuple[tuple[int, ...], Callable[[str], list[ClaimCheck]]], ...] = (
     ((9,), _kv_slow), ((12,), _spec), ((17, 18), _drop), ((19,), _lowbit))
 

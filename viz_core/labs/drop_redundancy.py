@@ -130,7 +130,26 @@ class TokenDropResult:
 
 
 @torch.no_grad()
-def token_drop(cfg: TokenDropConfig) -> TokenDropResult:
+def estimate_token_drop_s(cfg: TokenDropConfig) -> float:
+    """Seconds ``token_drop(cfg)`` will take here, from one timed full-token forward pass on 64 images.
+
+    Every (kept fraction, method) pair runs 3 forward passes (a warm-up and 2 timed) over all images; a
+    pass that keeps every token is the slowest, so this is an upper bound up to measurement noise.
+    """
+    dev = resolve_device(cfg.device)
+    model, vcfg, _ = load_tiny_vit(cfg.model, device=dev)
+    imgs, labels = load_fashion_test_subset()
+    n = max(1, min(cfg.n_images, len(labels)))
+    probe = normalize_images(imgs[:64]).to(dev)
+    p = vcfg.grid ** 2
+    t = time_fn(lambda: vit_forward_dropping(model, probe, p, 0, "random", torch.Generator().manual_seed(0)),
+                device=dev, warmup=1, repeats=1)
+    return t.median_s * n / len(probe) * 3 * len(cfg.keep_fractions) * len(TOKEN_METHODS)
+
+
+@torch.no_grad()
+def token_drop(cfg: TokenDropConfig, _progress=None) -> TokenDropResult:
+    """``_progress(fraction, text)``, when given, is called after each (kept fraction, method) measurement."""
     dev = resolve_device(cfg.device)
     model, vcfg, _ = load_tiny_vit(cfg.model, device=dev)
     if not 0 <= cfg.drop_after_layer < vcfg.n_layer:
@@ -160,6 +179,9 @@ def token_drop(cfg: TokenDropConfig) -> TokenDropResult:
             t = time_fn(fwd, device=dev, warmup=1, repeats=2)
             times[m].append(t.median_s * 1e3)
             acc[m].append(float((out["logits"].argmax(-1) == y).float().mean()))
+            if _progress is not None:
+                done = len(flops) - 1 + (TOKEN_METHODS.index(m) + 1) / len(TOKEN_METHODS)
+                _progress(done / len(keeps), f"{keep} of {p} tokens kept, {m}")
     e = min(max(cfg.example, 0), n - 1)
     ex_keep = max(1, min(p, round(cfg.example_keep * p)))
     kept_maps = {}
@@ -172,6 +194,14 @@ def token_drop(cfg: TokenDropConfig) -> TokenDropResult:
     return TokenDropResult(np.array(cfg.keep_fractions), np.array(keeps), {k: np.array(v) for k, v in acc.items()},
                            {k: np.array(v) for k, v in times.items()}, np.array(flops), imgs[e].copy(),
                            FASHION_CLASSES[int(labels[e])], kept_maps, vcfg.grid, n, str(dev))
+
+
+def layer_sentence(res: LayerDropResult) -> str:
+    """Which attention sublayer changes its input most and which least, from the measured similarities."""
+    sim = np.asarray(res.attn_similarity)
+    lo, hi = int(sim.argmin()), int(sim.argmax())
+    return (f"Attention layer {lo} changes its input most (cosine {sim[lo]:.3f}) and layer {hi} least "
+            f"({sim[hi]:.3f}); the least-changing layers are dropped first.")
 
 
 # ------------------------------------------------------------------------------------------------ claims

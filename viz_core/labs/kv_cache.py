@@ -267,6 +267,27 @@ def merge_gqa(parts: list[GQAResult]) -> GQAResult:
                      uptrain_steps=p0.uptrain_steps)
 
 
+def estimate_gqa_s(cfg: GQAConfig) -> float:
+    """Seconds ``run_gqa(cfg)`` will take here: one uptraining step and one held-out window, timed now."""
+    import time
+
+    dev = resolve_device(cfg.device)
+    model, tok, mcfg = load_model(cfg.model, dev.type, cfg.dtype)
+    tokens = tok.encode(load_corpus("val")[: 4 * mcfg.max_seq_len])
+    t0 = time.perf_counter()
+    held_out_loss(model, tokens, mcfg.max_seq_len, 1)
+    eval_s = (time.perf_counter() - t0) * max(1, cfg.windows)
+    step_s = 0.0
+    if cfg.uptrain_steps:
+        with torch.enable_grad():
+            uptrain(model, tokens, 1)  # warm-up: allocations, optimizer state
+            t0 = time.perf_counter()
+            uptrain(model, tokens, 2)
+            step_s = (time.perf_counter() - t0) / 2
+    n = len(cfg.kv_heads) if cfg.kv_heads else len(gqa_variants(mcfg))
+    return n * (cfg.uptrain_steps * step_s + eval_s)
+
+
 def run_gqa(cfg: GQAConfig) -> GQAResult:
     dev = resolve_device(cfg.device)
     model, tok, mcfg = load_model(cfg.model, dev.type, cfg.dtype)

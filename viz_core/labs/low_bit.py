@@ -111,6 +111,16 @@ def run(cfg: QuantConfig) -> QuantResult:
                        np.array(errs), meta, str(dev))
 
 
+def qat_sentence(res: QuantResult) -> str:
+    """How much of fp32's loss the trained and the post-training ternary models lose, from the measured losses."""
+    s = {n: i for i, n in enumerate(res.schemes)}
+    if "ternary (trained, STE)" not in s or "ternary (post-training)" not in s:
+        return ""
+    fp, tr, pt = (float(res.val_loss[s[k]]) for k in ("fp32", "ternary (trained, STE)", "ternary (post-training)"))
+    return (f"Measured here: the trained ternary model's loss is {(tr / fp - 1) * 100:+.1f}% vs fp32 "
+            f"({tr:.3f} vs {fp:.3f} nats/byte), post-training ternarisation {(pt / fp - 1) * 100:+.1f}% ({pt:.3f}).")
+
+
 def bitnet_claim(res: QuantResult):
     """Claim #19 (bitnet.cpp) against what PyTorch on this device offers."""
     k = {n: i for i, n in enumerate(res.kernels)}

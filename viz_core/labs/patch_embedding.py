@@ -14,12 +14,13 @@ from viz_core.errors import InputError
 from viz_core.measure.memory import check_budget
 from viz_core.models.vit import load_tiny_vit
 from viz_core.vision import images
-from viz_core.vision.embedding import (cosine_matrix, embed_conv, embed_unfold_linear, learned_init, make_patch_embed,
+from viz_core.vision.embedding import (cosine_matrix, cosine_row, embed_conv, embed_unfold_linear, learned_init, make_patch_embed,
                                        normalise, pca, sinusoidal_2d)
 from viz_core.vision.patching import fit_size
 
 
 MAX_TOKENS = 4096
+COSINE_SHOWN = 400  # tokens in the drawn N×N cosine map (the rest would be too small to see)
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class EmbedResult:
     pca_explained: np.ndarray  # (k,)
     rows: np.ndarray  # (N,) patch row of each token
     cols: np.ndarray  # (N,) patch column
-    cosine: np.ndarray  # (N, N) between patch embeddings
+    cosine: np.ndarray  # (M, M) between the first M = min(N, COSINE_SHOWN) patch embeddings
     pos_sim_sinusoidal: np.ndarray  # (N,) cosine of query position's 2D sinusoid to every position
     pos_sim_learned: np.ndarray  # (N,) same for the learned table at initialisation
     pos_neighbour_corr_sinusoidal: float  # corr(similarity, −grid distance): does similarity track distance?
@@ -69,7 +70,10 @@ def run(source: str | bytes, cfg: EmbedConfig) -> EmbedResult:
                          "Choose a larger patch or a smaller image.")
     if cfg.d_model < 4 or cfg.d_model % 4:
         raise InputError("The embedding width must be a multiple of 4 (for 2D sinusoidal positions).")
-    check_budget(4 * (n * n * 2 + n * cfg.d_model * 4), what="The embedding maps")
+    m = min(n, COSINE_SHOWN)
+    # float32/float64 copies of the (N, D) embeddings (conv, unfold+linear, PCA's SVD), the M×M cosine map in
+    # float64, and the image in float32
+    check_budget(8 * n * cfg.d_model * 6 + 8 * m * m * 2 + 4 * size * size * 3 * 4, what="The embedding maps")
     loaded = images.load(source)
     img = images.square_resize(loaded.pixels, size)
     x = normalise(img)
@@ -78,14 +82,14 @@ def run(source: str | bytes, cfg: EmbedConfig) -> EmbedResult:
         e_conv = embed_conv(conv, x)[0]  # (N, D)
         e_lin = embed_unfold_linear(conv, x)[0]
         coords, explained = pca(e_conv, cfg.pca_components)
-        cos = cosine_matrix(e_conv)
+        cos = cosine_matrix(e_conv[:COSINE_SHOWN])  # the page draws the first COSINE_SHOWN tokens
         idx = torch.arange(n)
         rows, cols = idx // g, idx % g
         q = min(max(cfg.query_patch, 0), n - 1)
         sin2d = sinusoidal_2d(g, g, cfg.d_model)
         learned = learned_init(n, cfg.d_model, cfg.seed)
-        sim_sin = cosine_matrix(sin2d)[q]
-        sim_learned = cosine_matrix(learned)[q]
+        sim_sin = cosine_row(sin2d, q)
+        sim_learned = cosine_row(learned, q)
     return EmbedResult(
         image=img, grid=(g, g), embeddings=e_conv.numpy(),
         conv_vs_linear_max_abs=float((e_conv - e_lin).abs().max()),
@@ -118,7 +122,7 @@ def trained_positions(query_row_frac: float, query_col_frac: float, name: str = 
     r = min(g - 1, max(0, round(query_row_frac * (g - 1))))
     c = min(g - 1, max(0, round(query_col_frac * (g - 1))))
     q = r * g + c
-    sim = cosine_matrix(table)[q]
+    sim = cosine_row(table, q)
     idx = torch.arange(g * g)
     acc = meta.get("test_subset_accuracy")
     card = f"tiny ViT trained here on Fashion-MNIST ({g}×{g} patches of {cfg.patch} px, width {cfg.d_model})"

@@ -34,7 +34,7 @@ class SpecConfig:
     device: str = "auto"
     dtype: str = "float32"
     sweep: tuple[int, ...] = ()  # γ values for the speed-up curve (empty: only γ itself)
-    repeats: int = 2  # timed repeats (median)
+    repeats: int = 5  # timed repeats (median and IQR)
     run_id: int = 0
 
 
@@ -68,6 +68,11 @@ class SpecResult:
     target_params: int
     device: str
     threads: int
+    repeats: int = 0  # timed repeats behind the medians (more when a result contradicted its bound)
+    speedup_q1: float = float("nan")  # interquartile range of the per-repeat speed-up at γ
+    speedup_q3: float = float("nan")
+    remeasured: int = 0  # extra rounds of repeats because a speed-up exceeded tokens per target call
+    noisy: bool = False  # still above that bound after re-measuring: load noise, not a finding
 
 
 def token_label(tok):
@@ -108,12 +113,30 @@ def run(cfg: SpecConfig) -> SpecResult:
     plain_t: list[float] = []
     spec_t: dict[int, list[float]] = {g: [] for g in sweep}
     traces: dict[int, SpecTrace] = {}
-    for _ in range(max(1, cfg.repeats)):  # interleaved: every method once per repeat, so load drift is shared
-        plain, secs = plain_generate(GPTSession(target, n_max + 1), ids, cfg.new_tokens, **kw)
-        plain_t.append(secs)
-        for g in sweep:
-            traces[g] = speculative_generate(*_sessions(target, draft, n_max, g), ids, cfg.new_tokens, gamma=g, **kw)
-            spec_t[g].append(traces[g].seconds)
+
+    def measure(repeats: int):
+        nonlocal plain
+        for _ in range(repeats):  # interleaved: every method once per repeat, so load drift is shared
+            plain, secs = plain_generate(GPTSession(target, n_max + 1), ids, cfg.new_tokens, **kw)
+            plain_t.append(secs)
+            for g in sweep:
+                traces[g] = speculative_generate(*_sessions(target, draft, n_max, g), ids, cfg.new_tokens, gamma=g,
+                                                 **kw)
+                spec_t[g].append(traces[g].seconds)
+
+    def over_bound() -> bool:
+        """A speed-up above tokens per target call is impossible (each call costs at least a plain step)."""
+        p = float(np.median(plain_t))
+        return any(p / float(np.median(spec_t[g])) > 1.05 * cfg.new_tokens / max(1, traces[g].target_calls)
+                   for g in sweep)
+
+    plain: list[int] = []
+    measure(max(1, cfg.repeats))
+    remeasured = 0
+    while over_bound() and remeasured < 2:  # load noise: measure more, never report it as a finding
+        measure(max(1, cfg.repeats))
+        remeasured += 1
+    ratios = np.array(plain_t) / np.array(spec_t[cfg.gamma])  # per-repeat speed-up at γ
     plain_s = float(np.median(plain_t))
     tr, spec_s = traces[cfg.gamma], float(np.median(spec_t[cfg.gamma]))
     sw_speed, sw_acc, sw_tpc = [], [], []
@@ -145,7 +168,26 @@ def run(cfg: SpecConfig) -> SpecResult:
         sweep_acceptance=np.array(sw_acc), sweep_tokens_per_call=np.array(sw_tpc),
         expected_tokens_per_call=float(expected), draft_params=sum(p.numel() for p in draft.parameters()),
         target_params=sum(p.numel() for p in target.parameters()), device=str(dev),
-        threads=torch.get_num_threads())
+        threads=torch.get_num_threads(), repeats=len(plain_t), speedup_q1=float(np.percentile(ratios, 25)),
+        speedup_q3=float(np.percentile(ratios, 75)), remeasured=remeasured, noisy=over_bound())
+
+
+def cost_sentence(res: SpecResult) -> str:
+    """One sentence on what limits the speed-up, derived from the measured times (not assumed): the cost of a
+    draft step relative to a target step, against their parameter ratio, and the speed-up that cost allows."""
+    t_target = res.plain_s / max(1, res.plain_target_calls)  # s per plain target step
+    t_draft = (res.spec_s - res.target_calls * t_target) / max(1, res.draft_calls)  # verify ≈ one target step
+    c = t_draft / t_target if t_target > 0 else float("nan")
+    p = res.draft_params / res.target_params
+    if not c == c or c <= 0:
+        return (f"Draft and target step times could not be separated in this run ({res.device}): the verify steps "
+                "took as long as the whole speculative run.")
+    bound = res.tokens_per_target_call / (1 + res.gamma * c)
+    why = ("so fixed per-call cost, not arithmetic, sets a small model's step time here" if c > 2 * p else
+           "so step time follows model size here")
+    return (f"Measured on {res.device}: a draft step cost about {c:.0%} of a target step while the draft has "
+            f"{p:.0%} of the target's parameters, {why}. With γ = {res.gamma} and {res.tokens_per_target_call:.2f} "
+            f"tokens per target call that allows at most ≈ {bound:.2f}× (measured {res.speedup:.2f}×).")
 
 
 def claim_12_check(res: SpecResult) -> ClaimCheck:

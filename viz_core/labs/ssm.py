@@ -348,7 +348,7 @@ def long_context(cfg: LongConfig) -> LongResult:
 
 
 # ------------------------------------------------------------------------------------ claim #21
-def claim_21(d: DecodeResult, c: LongResult | None = None) -> ClaimCheck:
+def claim_21(d: DecodeResult, c: LongResult | None = None, provenance: str | None = None) -> ClaimCheck:
     """Computed from the decode sweep (state vs cache bytes, latency growth, throughput ratio at the
     longest context) and, when given, the loss beyond the trained context."""
     flat = d.mamba_s[-1] / d.mamba_s[0]
@@ -366,7 +366,7 @@ def claim_21(d: DecodeResult, c: LongResult | None = None) -> ClaimCheck:
     # total time to reach context n grows as n^exponent: 1 + log(per-token growth) / log(context growth)
     exponent = 1.0 + math.log(flat) / math.log(d.contexts[-1] / d.contexts[0]) if const else None
     return judge_21(ratio, exponent, const, measured=measured,
-                    provenance=f"measured live on {d.device}, {d.threads} thread(s)")
+                    provenance=provenance or f"measured live on {d.device}, {d.threads} thread(s)")
 
 
 def recorded_decode(path=None) -> DecodeResult | None:

@@ -97,3 +97,18 @@ def evaluate(name: str) -> EvalResult:
     np.add.at(conf, (y.astype(int), preds), 1)
     return EvalResult(float((preds == y).mean()), conf, int(len(y)), float(meta["test_subset_accuracy_fp16"]),
                       meta.get("test_full_accuracy"))
+
+
+def most_confused(confusion: np.ndarray, classes: tuple[str, ...], k: int = 3) -> str:
+    """A sentence naming the ``k`` most frequent confusions (true → predicted, off the diagonal), computed from
+    the confusion matrix shown."""
+    c = np.array(confusion, dtype=float)
+    np.fill_diagonal(c, 0)
+    total = c.sum()
+    if total == 0:
+        return "No test image was misclassified."
+    order = np.argsort(c, axis=None)[::-1][:k]
+    parts = [f"{classes[i]} taken for {classes[j]} ({int(c[i, j])}×)" for i, j in
+             (np.unravel_index(o, c.shape) for o in order) if c[i, j] > 0]
+    return (f"Most frequent confusions here: {'; '.join(parts)} — {sum(c.flat[o] for o in order) / total:.0%} of "
+            f"the {int(total)} errors.")

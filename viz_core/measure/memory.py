@@ -21,6 +21,7 @@ import torch
 
 from viz_core.device import synchronize
 from viz_core.errors import BudgetError, human_bytes
+from viz_core.measure import budget as request_budget
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,7 +58,14 @@ def default_budget_bytes(device: torch.device | str = "cpu", fraction: float = 0
 
 def check_budget(required_bytes: float, *, what: str, budget_bytes: int | None = None,
                  device: torch.device | str = "cpu") -> None:
-    """Raise ``BudgetError`` with a clear message when ``required_bytes`` exceeds the budget."""
+    """Raise ``BudgetError`` with a clear message when ``required_bytes`` exceeds the budget.
+
+    The default budget is the per-request budget (``viz_core.measure.budget``: 256 MiB unless
+    ``LAB_REQUEST_BUDGET_MIB`` says otherwise) on the CPU, and half the free memory (capped) on CUDA.
+    """
+    if budget_bytes is None and torch.device(device).type == "cpu":
+        request_budget.check_memory(required_bytes, what=what)
+        return
     budget = default_budget_bytes(device) if budget_bytes is None else budget_bytes
     if required_bytes > budget:
         raise BudgetError(

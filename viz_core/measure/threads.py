@@ -9,7 +9,7 @@ import torch
 
 from viz_core.errors import InputError
 
-PAGE_THREADS = 1  # tiny models: one CPU thread is faster than two on a shared 2-core machine
+PAGE_THREADS = None  # pages run with the sidebar's thread count (ui.state applies it to torch on every run)
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import plotly.graph_objects as go
 
-from viz_core.plots.theme import FONT_SIZE
+from viz_core.plots.theme import FONT_SIZE, PRESENT_MIN_FONT, presenting
 
 
 class FramesFigure(go.Figure):
@@ -28,7 +28,22 @@ class FramesFigure(go.Figure):
     def to_dict(self) -> dict:
         d = super().to_dict()
         d["frames"] = self._raw_frames
+        if presenting():  # frames, sliders and buttons carry their own fonts: raise them as enlarge() does
+            _raise_fonts(d, PRESENT_MIN_FONT)
         return d
+
+
+def _raise_fonts(x, lo: float, key: str = "") -> None:
+    """Every explicit ``size`` under a ``*font`` key, at least ``lo`` (in place)."""
+    if isinstance(x, dict):
+        for k, v in x.items():
+            if k == "size" and key.endswith("font") and isinstance(v, (int, float)) and v < lo:
+                x[k] = lo
+            else:
+                _raise_fonts(v, lo, k)
+    elif isinstance(x, list):
+        for v in x:
+            _raise_fonts(v, lo, key)
 
 
 def controls(names: Sequence[str], labels: Sequence[str], *, active: int = 0,

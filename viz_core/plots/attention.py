@@ -157,12 +157,15 @@ def scaling_figure(points, expected: dict[str, int], metric: str = "time", heigh
     variants = list(dict.fromkeys(p.variant for p in points))
     for i, var in enumerate(variants):
         pts = [p for p in points if p.variant == var and not p.stopped]
+        err = None
         if metric == "time":
             ys = [p.time_s * 1e3 for p in pts]
+            iqr = [p.time_iqr_s * 1e3 / 2 if p.time_iqr_s == p.time_iqr_s else 0 for p in pts]
+            err = dict(type="data", array=iqr, visible=True, thickness=1, width=3)  # ± IQR/2 of the repeats
         else:
             ys = [(p.peak_bytes or float("nan")) / 2**20 for p in pts]
         ns = [p.n for p in pts]
-        fig.add_trace(go.Scatter(x=ns, y=ys, mode="lines+markers", name=var, line=dict(color=color(i)),
+        fig.add_trace(go.Scatter(x=ns, y=ys, mode="lines+markers", name=var, line=dict(color=color(i)), error_y=err,
                                  hovertemplate=f"{var}" + " N=%{x}: %{y:.3g}<extra></extra>"))
         good = [(n, y) for n, y in zip(ns, ys) if y == y and y > 0]
         if len(good) >= 2 and metric == "time":

@@ -84,6 +84,12 @@ def cosine_matrix(x: torch.Tensor) -> torch.Tensor:
     return (xn @ xn.T).float()
 
 
+def cosine_row(x: torch.Tensor, q: int) -> torch.Tensor:
+    """(N, D), row q -> (N,) cosine of row q with every row (one row of ``cosine_matrix``, in O(N·D) memory)."""
+    xn = torch.nn.functional.normalize(x.double(), dim=-1)
+    return (xn @ xn[q]).float()
+
+
 def pca(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Project (N, D) onto its top-k principal components; returns (N, k) coords and explained variance ratio."""
     xc = x.double() - x.double().mean(0, keepdim=True)
