@@ -60,7 +60,7 @@ with errors.guard():
                         threads=s.threads) or st.session_state.get("scaling_on", False),
               key="scaling", button="▶ Measure the sweep (one timed run per point, through this server's queue)")
     if go is None:
-        st.stop()
+        errors.stop()
     st.session_state["scaling_on"] = True
     records = []
     bar = st.progress(0.0, text="measuring…")

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import streamlit as st
 
 from ui import params, state
-from ui.errors import guard
+from ui.errors import guard, stop
 from ui.layout import header, metrics
 from ui.measure_queue import measured
 from viz_core.labs import claims as lab
@@ -31,7 +31,7 @@ with guard():
                    label="Judging every claim", device=s.device, threads=s.threads, key="claims",
                    button="▶ Judge every claim (live rows measured on this server)")
     if res is None:
-        st.stop()
+        stop()
     age = (datetime.now(timezone.utc) - datetime.fromisoformat(res.measured_at)).total_seconds()
     n = lab.counts(res)
     metrics([("Holds", str(n["holds"])), ("Holds partly", str(n["holds partly"])),
