@@ -44,7 +44,10 @@ if not speculative.model_available(cfg_draft):
 cfg = speculative.SpecConfig(prompt=prompt, new_tokens=n_new, gamma=gamma, temperature=float(temp), seed=s.seed,
                              device=s.device, dtype=s.dtype)
 with guard():
-    res = measured(speculative.run, cfg, label="Drafting, verifying and timing", device=s.device)
+    res = measured(speculative.run, cfg, label="Drafting, verifying and timing", device=s.device,
+                   button="▶ Draft, verify and time against plain decoding")
+if res is None:
+    stop()
 
 
 def with_sweep(base, done: list) -> object:

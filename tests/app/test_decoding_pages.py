@@ -81,7 +81,11 @@ def test_paged_page():
 
 
 def test_speculative_page():
+    SHARED.clear()
     at = open_page("pages/speculative_decoding.py")
+    assert_clean(at)
+    assert "Claim #12" not in texts(at)  # timed: starts on its button (fast first render)
+    at.button(key="mq_speculative_run_go").click().run()
     assert_clean(at)
     t = texts(at)
     assert "Same as target: same" in t and "Claim #12" in t
