@@ -43,7 +43,7 @@ if r is not None:
     metrics([("Bytes", f"{len(r.labels):,}"), ("State, all layers", human_bytes(r.state_bytes),
               "conv (d_inner×3) + SSM (H×P×N) per layer, fp32: the same for any length"),
              ("Mean next-byte loss", f"{r.loss.mean():.2f} nats", "on your text, trained model"),
-             ("Scans agree", f"max |Δlogit| {r.scan_max_diff.max():.1e}",
+             ("Scans: max |Δlogit|", f"{r.scan_max_diff.max():.0e}",
               "the model run with each of the three scans against the sequential one")])
     figure(plots.state_heatmap(r, head, channel, layer), key="ssm_state")
     figure(plots.delta_per_token(r, head, layer), key="ssm_delta")
@@ -124,9 +124,10 @@ temp = params.select_slider(c3, "Temperature", [0.0, 0.5, 0.8, 1.0], 0.8, key="s
 with guard(stop=False):
     cr = compare(lab.CompareConfig(prompt=prompt, new_tokens=n_new, temperature=float(temp), seed=s.seed, **dev))
     l, rr = st.columns(2)
-    l.markdown(f"**tiny Mamba** — held-out {cr.mamba_val:.3f} nats/byte (recorded: {cr.mamba_card_val:.3f})")
+    rec = lambda v: "not recorded" if v != v else f"{v:.3f}"  # noqa: E731 - NaN: no value in the checkpoint
+    l.markdown(f"**tiny Mamba** — held-out {cr.mamba_val:.3f} nats/byte (recorded: {rec(cr.mamba_card_val)})")
     l.code(prompt + cr.mamba_text, language=None, wrap_lines=True)
-    rr.markdown(f"**tiny GPT** — held-out {cr.gpt_val:.3f} nats/byte (recorded: {cr.gpt_card_val:.3f})")
+    rr.markdown(f"**tiny GPT** — held-out {cr.gpt_val:.3f} nats/byte (recorded: {rec(cr.gpt_card_val)})")
     rr.code(prompt + cr.gpt_text, language=None, wrap_lines=True)
     st.caption(f"Held-out: {cr.windows} windows of 256 bytes from the last 10% of the corpus, measured now; "
                "recorded: 64 windows, from each model card. Same sampler (top-k 40) and seed for both.")
