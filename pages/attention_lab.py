@@ -8,13 +8,13 @@ order: 10
 import streamlit as st
 
 from ui import cached, errors, layout, params, state
+from ui.measure_queue import measured
 from viz_core.attention import all_variants
 from viz_core.labs.attention_lab import (DEFAULT_VARIANTS, InputConfig, LabConfig, claim_checks, recorded_rows,
                                          run_lab, window_mass_n1000)
 from viz_core.attention.types import AttnConfig
 from viz_core.plots import attention as plots
 
-run = cached.timed(run_lab)
 mass_1000 = cached.data(window_mass_n1000)
 variants = cached.resource(all_variants)()
 HIDDEN = {"flash_tiled"}  # the FlashAttention page steps through it; too slow to time here
@@ -75,8 +75,8 @@ with errors.guard():
     if not chosen:
         st.info("Pick at least one variant.")
         errors.stop()
-    with st.spinner("Running the variants…"):
-        res, measured_at = run(cfg)
+    res, measured_at = measured(run_lab, cfg, label="Running and timing the variants", device=s.device,
+                                threads=s.threads, stamp=True)
 
 st.caption(f"Measured live {layout.ago(measured_at)} on {res.device.upper()} ({res.threads} torch thread(s)), "
            f"{res.dtype}, B=1, H={res.heads}, "

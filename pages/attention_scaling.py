@@ -8,13 +8,13 @@ order: 20
 import streamlit as st
 
 from ui import cached, errors, layout, params, state
+from ui.measure_queue import gate, is_shared, point, provenance_many
 from viz_core.attention import all_variants
 from viz_core.labs.attention_scaling import EXPECTED_SLOPE, SweepConfig, contradicts, measure_point, summarize
 from viz_core.attention.types import AttnConfig
 from viz_core.measure.budget import request_budget_bytes
 from viz_core.plots import attention as plots
 
-point = cached.timed(measure_point, max_entries=256)
 variants = cached.resource(all_variants)()
 LENGTHS = [128, 256, 512, 1024, 2048, 4096, 8192, 16384]
 
@@ -56,6 +56,13 @@ with errors.guard():
     if not chosen:
         st.info("Pick at least one variant.")
         errors.stop()
+    go = gate(is_shared(measure_point, cfg, cfg.variants[0], cfg.lengths[0], None, None, device=s.device,
+                        threads=s.threads) or st.session_state.get("scaling_on", False),
+              key="scaling", button="▶ Measure the sweep (one timed run per point, through this server's queue)")
+    if go is None:
+        errors.stop()
+    st.session_state["scaling_on"] = True
+    records = []
     bar = st.progress(0.0, text="measuring…")
     chart = st.empty()
     points, stamps = [], []
@@ -65,10 +72,14 @@ with errors.guard():
         for li, n in enumerate(cfg.lengths):
             if prev is not None and prev.stopped:
                 break
-            pt, t_pt = point(cfg, var, n, prev.n if prev else None, prev.time_s if prev else None)
-            stamps.append(t_pt)
+            pt, rec = point(measure_point, cfg, var, n, prev.n if prev else None, prev.time_s if prev else None,
+                            label=f"{var}, N = {n}", device=s.device, threads=s.threads, fresh=go == "fresh")
+            stamps.append(rec.finished)
+            records.append(rec)
             if prev is not None and not pt.stopped and contradicts(prev, pt):  # load noise: measure again, uncached
-                again = measure_point(cfg, var, prev.n)
+                again, rec = point(measure_point, cfg, var, prev.n, label=f"{var}, N = {prev.n}, again",
+                                   device=s.device, threads=s.threads, fresh=True)
+                records.append(rec)
                 again.remeasured = prev.remeasured + 1
                 points[points.index(prev)] = again
             prev = pt
@@ -81,6 +92,7 @@ with errors.guard():
                               provenance="Measured live now, point by point")
     res = summarize(cfg, points)
     bar.progress(1.0, text=f"done: {len([p for p in points if not p.stopped])} points measured")
+    provenance_many(records)
 
 with chart.container():
     when = layout.ago(min(stamps)) if stamps else "now"

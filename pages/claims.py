@@ -9,12 +9,12 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
-from ui import cached, params, state
-from ui.errors import guard
+from ui import params, state
+from ui.errors import guard, stop
 from ui.layout import header, metrics
+from ui.measure_queue import measured
 from viz_core.labs import claims as lab
 
-run = cached.data(lab.run, max_entries=8)
 
 header("Claims, checked",
        "Popular material on efficient transformers makes the quantitative claims below. Each row shows the "
@@ -24,17 +24,14 @@ header("Claims, checked",
        "taken from a recorded benchmark run, named with its date and hardware.")
 
 s = state.settings()
-if "claims_run" not in st.session_state:
-    st.session_state["claims_run"] = 0
-c1, c2 = st.columns(2)
-slow = params.toggle(c1, "Also run the slow rows (tiny-model runs, ≈ 30 s on a 2-core CPU)", key="claims_slow")
-if c2.button("Re-measure the live rows", key="claims_again"):
-    st.session_state["claims_run"] += 1
+slow = params.toggle("Also run the slow rows (tiny-model runs, ≈ 30 s on a 2-core CPU)", key="claims_slow")
 
 with guard():
-    with st.spinner("Judging every claim …"):
-        res = run(lab.Config(device=s.device, threads=s.threads, slow=slow, seed=s.seed,
-                             run_id=st.session_state["claims_run"]))
+    res = measured(lab.run, lab.Config(device=s.device, threads=s.threads, slow=slow, seed=s.seed),
+                   label="Judging every claim", device=s.device, threads=s.threads, key="claims",
+                   button="▶ Judge every claim (live rows measured on this server)")
+    if res is None:
+        stop()
     age = (datetime.now(timezone.utc) - datetime.fromisoformat(res.measured_at)).total_seconds()
     n = lab.counts(res)
     metrics([("Holds", str(n["holds"])), ("Holds partly", str(n["holds partly"])),

@@ -10,11 +10,11 @@ import streamlit as st
 from ui import cached, params, state
 from ui.errors import guard
 from ui.layout import ago, claim_checks, figure, header, metrics, provenance_text
+from ui.measure_queue import measured
 from viz_core.labs import flash as flash_lab, flash_steps
 from viz_core.errors import human_bytes
 from viz_core.plots import flash as plots, flash_walk as walk
 
-measure = cached.timed(flash_lab.measure, max_entries=8)
 load_recorded = cached.data(flash_lab.load_recorded)
 
 header("FlashAttention, step by step",
@@ -106,10 +106,10 @@ def memory_section():
             mc2.markdown("Takes one to two minutes on a 2-core CPU (a fresh Python process per memory point).")
             if mc2.button("Measure now", key="fa_measure") or st.session_state.get("fa_measured"):
                 st.session_state["fa_measured"] = True
-                with st.spinner("Measuring reference, SDPA and tiled attention…"):
-                    mres, measured_at = measure(flash_lab.MeasureConfig(
-                        ns=(256, 1024, 2048), device=s.device, dtype=s.dtype, repeats=3, threads=s.threads,
-                        methods=flash_lab.default_methods(s.device, s.dtype)))
+                mres, measured_at = measured(flash_lab.measure, flash_lab.MeasureConfig(
+                    ns=(256, 1024, 2048), device=s.device, dtype=s.dtype, repeats=3, threads=s.threads,
+                    methods=flash_lab.default_methods(s.device, s.dtype)), device=s.device, threads=s.threads,
+                    label="Measuring reference, SDPA and tiled attention", stamp=True)
     if mres is not None:
         if mres.source == "measured now":
             prov = provenance_text("measured live", device=mres.device_label, dtype=mres.dtype, when=ago(measured_at))

@@ -12,19 +12,17 @@ import streamlit as st
 from ui import cached, params, progress, state
 from ui.errors import guard
 from ui.layout import ago, claim_checks, figure, header, metrics, provenance_text, table
+from ui.measure_queue import measured
 from viz_core.labs import kv_cache as kv, kv_cache_fast as fast_lab
 from viz_core.errors import human_bytes
 from viz_core.measure.budget import check_seconds
 from viz_core.plots import decoding as plots
 
-run = cached.timed(kv.run)
-claim9 = cached.data(kv.claim_9)
 cache_bytes = cached.data(kv.tiny_gpt_cache_bytes)
 calc = cached.data(kv.calculate)
 gqa_run = cached.data(kv.run_gqa)
 gqa_options = cached.data(kv.gqa_variant_options)
 gqa_estimate = cached.data(kv.estimate_gqa_s)
-fast_run = cached.data(fast_lab.run)
 
 header("KV cache: generate without recomputing the past",
        "A decoder writes one token at a time, and each new token attends to the **keys and values** of every "
@@ -36,7 +34,6 @@ header("KV cache: generate without recomputing the past",
         "Ainslie et al. 2023, GQA"])
 
 s = state.settings()
-st.session_state.setdefault("kv_run", 0)
 
 
 @st.fragment
@@ -48,13 +45,12 @@ def decode_section():
     n_new = params.slider(c2, "New tokens", 8, 200, 64, step=8, key="kv_new")
     temp = params.select_slider(c3, "Temperature", [0.0, 0.5, 0.8, 1.0, 1.5], value=0.0, key="kv_temp",
                             help="0 = greedy. Sampling uses the same random draws in both runs.")
-    if st.button("Measure again", help="Timings are cached per setting; this re-runs them."):
-        st.session_state["kv_run"] += 1
-
     with guard(stop=False):
-        res, measured_at = run(kv.DecodeConfig(prompt=prompt, new_tokens=n_new, temperature=float(temp), seed=s.seed,
-                                        device=s.device, dtype=s.dtype, run_id=st.session_state["kv_run"]))
-    if "res" not in locals():
+        res, measured_at = measured(kv.run, kv.DecodeConfig(prompt=prompt, new_tokens=n_new, temperature=float(temp),
+                                                            seed=s.seed, device=s.device, dtype=s.dtype),
+                                    label="Generating both ways, timed", device=s.device, stamp=True,
+                                    button="▶ Generate with and without the cache (timed)")
+    if locals().get("res") is None:
         return
 
     if res.non_ascii_bytes:
@@ -86,8 +82,8 @@ def decode_section():
     if params.radio("**Eager or fast decoding?**", fast_lab.MODES, horizontal=True, key="kv_fast_mode",
                 help=fast_lab.SWITCH_HELP) == fast_lab.MODES[1]:
         with guard(stop=False):
-            fr = fast_run(fast_lab.FastDecodeConfig(new_tokens=64))
-            figure(plots.fast_paths(fr), key="kv_fast", provenance=provenance_text("measured live", device=s.device, threads=s.threads))
+            fr = measured(fast_lab.run, fast_lab.FastDecodeConfig(new_tokens=64), label="Timing the decode paths")
+            figure(plots.fast_paths(fr), key="kv_fast", provenance=provenance_text("measured live", device=s.device, threads=fr.threads))
             st.markdown(fast_lab.overhead_explanation(fr))
     st.subheader("How many K/V vectors were computed")
     figure(plots.projections(res), key="kv_rows", provenance="Counted live by hooks on the K/V projections; " + live)
@@ -96,7 +92,7 @@ def decode_section():
                 f"Σ (P + i) = {res.new_tokens * res.prompt_tokens + res.new_tokens * (res.new_tokens - 1) // 2:,} and "
                 f"P + n − 1 = {res.prompt_tokens + res.new_tokens - 1:,}).")
     with guard(stop=False):
-        c9 = claim9("tiny-gpt", s.device, s.dtype)
+        c9 = measured(kv.claim_9, "tiny-gpt", s.device, s.dtype, label="Timing claim #9", device=s.device)
         claim_checks([c9.check], title="Claim #9, made real")
 
     st.subheader("The cache grows by a fixed amount per token")
@@ -162,8 +158,11 @@ def gqa_section():
             if not parts:
                 return
             g = kv.merge_gqa(parts)
-        else:
+        elif st.session_state.get("kv_gqa_on") or st.button("▶ Score the variants on held-out text", key="kv_gqa_go"):
+            st.session_state["kv_gqa_on"] = True  # a few seconds of evaluation: only when asked for
             g = gqa_run(gcfg)
+        else:
+            return
         figure(plots.gqa(g), key="kv_gqa",
                provenance="Measured live: held-out loss and cache tensor bytes of the pooled models on " + s.device)
         table(name="gqa_variants", data={"variant": g.labels, "KV heads": g.kv_heads, "held-out loss (nats/byte)": g.loss.round(4),

@@ -10,13 +10,13 @@ import streamlit as st
 from ui import cached, params, state
 from ui.errors import guard
 from ui.layout import ago, claim_checks, figure, header, metrics, provenance_text
+from ui.measure_queue import measured
 from viz_core.device import cuda_available
 from viz_core.errors import human_bytes
 from viz_core.labs import low_bit as qz
 from viz_core.labs import low_bit_kernels as kl
 from viz_core.plots import compression as plots
 
-run = cached.timed(qz.run)
 run_kernels = cached.data(kl.run)
 
 header("Low-bit weights: int8 and ternary",
@@ -40,38 +40,41 @@ n_in, n_out = {"2048 × 2048 (1B-class)": (2048, 2048), "4096 × 4096 (7B-class)
                "4096 × 11008 (7B MLP)": (4096, 11008),
                "128 × 512 (tiny GPT MLP)": (128, 512)}[shape]
 with guard():
-    res, res_at = run(qz.QuantConfig(layer_in=n_in, layer_out=n_out, batch_tokens=tokens, windows=4,
-                             device=state.settings().device))
+    res, res_at = measured(qz.run, qz.QuantConfig(layer_in=n_in, layer_out=n_out, batch_tokens=tokens, windows=4,
+                                                  device=state.settings().device), device=state.settings().device,
+                           label="Quantising the tiny GPT and timing the kernels", stamp=True,
+                           button="▶ Quantise the tiny GPT, score it and time the kernels")
 
-s = {n: i for i, n in enumerate(res.schemes)}
-items = [("fp32 loss", f"{res.val_loss[s['fp32']]:.3f}", "nats/byte on held-out text"),
-         ("int8 loss", f"{res.val_loss[s['int8']]:.3f}"),
-         ("ternary, post-training", f"{res.val_loss[s['ternary (post-training)']]:.3f}")]
-if "ternary (trained, STE)" in s:
-    items.append(("ternary, trained", f"{res.val_loss[s['ternary (trained, STE)']]:.3f}",
-                  "fine-tuned with ternary weights (straight-through estimator)"))
-items.append(("Ternary storage", f"{res.storage_bytes[0] / res.storage_bytes[s['ternary (post-training)']]:.1f}× less",
-              f"{human_bytes(res.storage_bytes[0])} → {human_bytes(res.storage_bytes[s['ternary (post-training)']])}"))
-metrics(items)
-figure(plots.quant_quality(res), key="quality", provenance=provenance_text("measured live", device=res.device, when=ago(res_at)) + " (held-out loss of the committed checkpoints; storage by formula)")
-figure(plots.weight_corners(res), key="corners", provenance="Computed from the committed tiny-GPT weights")
-if res.ternary_meta:
-    m = res.ternary_meta
-    st.caption(f"Trained ternary model: {m.get('steps')} steps of quantisation-aware fine-tuning from the fp32 "
-               f"tiny GPT (lr {m.get('lr')}, {m.get('train_wall_s')} s with {m.get('threads')} thread on the machine "
-               "named in its model card), "
-               "weights stored packed at 2 bits each in assets/models/tiny-gpt-ternary.pt; evaluated here with float "
-               "activations. " + qz.qat_sentence(res))
-else:
-    st.info("The trained ternary checkpoint is missing; run `python -m viz_core.train qat`.")
+if res is not None:
+    s = {n: i for i, n in enumerate(res.schemes)}
+    items = [("fp32 loss", f"{res.val_loss[s['fp32']]:.3f}", "nats/byte on held-out text"),
+             ("int8 loss", f"{res.val_loss[s['int8']]:.3f}"),
+             ("ternary, post-training", f"{res.val_loss[s['ternary (post-training)']]:.3f}")]
+    if "ternary (trained, STE)" in s:
+        items.append(("ternary, trained", f"{res.val_loss[s['ternary (trained, STE)']]:.3f}",
+                      "fine-tuned with ternary weights (straight-through estimator)"))
+    items.append(("Ternary storage", f"{res.storage_bytes[0] / res.storage_bytes[s['ternary (post-training)']]:.1f}× less",
+                  f"{human_bytes(res.storage_bytes[0])} → {human_bytes(res.storage_bytes[s['ternary (post-training)']])}"))
+    metrics(items)
+    figure(plots.quant_quality(res), key="quality", provenance=provenance_text("measured live", device=res.device, when=ago(res_at)) + " (held-out loss of the committed checkpoints; storage by formula)")
+    figure(plots.weight_corners(res), key="corners", provenance="Computed from the committed tiny-GPT weights")
+    if res.ternary_meta:
+        m = res.ternary_meta
+        st.caption(f"Trained ternary model: {m.get('steps')} steps of quantisation-aware fine-tuning from the fp32 "
+                   f"tiny GPT (lr {m.get('lr')}, {m.get('train_wall_s')} s with {m.get('threads')} thread on the machine "
+                   "named in its model card), "
+                   "weights stored packed at 2 bits each in assets/models/tiny-gpt-ternary.pt; evaluated here with float "
+                   "activations. " + qz.qat_sentence(res))
+    else:
+        st.info("The trained ternary checkpoint is missing; run `python -m viz_core.train qat`.")
 
-st.subheader("Does fewer bits mean faster here?")
-figure(plots.kernel_times(res, f"W {n_out}×{n_in}, {tokens} token(s)"), key="kernels",
-       provenance=provenance_text("measured live", device=res.device, when=ago(res_at)) + " (median kernel times)")
-st.caption("Median of up to 7 timed calls (at most 0.5 s of them) after a warm-up, on " + res.device.upper() + ". Output error of each kernel vs fp32 "
-           "(max, relative): " + ", ".join(f"{k}: {e:.1e}" for k, e in zip(res.kernels, res.kernel_max_err))
-           + ". The ternary rows compute the ternarised matrix, a different model, hence their large error.")
-claim_checks([qz.bitnet_claim(res)])
+    st.subheader("Does fewer bits mean faster here?")
+    figure(plots.kernel_times(res, f"W {n_out}×{n_in}, {tokens} token(s)"), key="kernels",
+           provenance=provenance_text("measured live", device=res.device, when=ago(res_at)) + " (median kernel times)")
+    st.caption("Median of up to 7 timed calls (at most 0.5 s of them) after a warm-up, on " + res.device.upper() + ". Output error of each kernel vs fp32 "
+               "(max, relative): " + ", ".join(f"{k}: {e:.1e}" for k, e in zip(res.kernels, res.kernel_max_err))
+               + ". The ternary rows compute the ternarised matrix, a different model, hence their large error.")
+    claim_checks([qz.bitnet_claim(res)])
 
 st.subheader("Ternary kernels that beat fp32: time against bytes of weights read")
 st.caption("At batch 1 (decoding) a product y = W x reads every weight once and does two operations per weight, "
@@ -82,7 +85,8 @@ k1, k2 = st.columns(2)
 kshape = params.selectbox(k1, "GEMV shape (out × in)", ["4096x4096", "11008x4096"], key="lowbit_kshape")
 live = params.toggle(k2, "Measure live here (about 10 s)", value=False, key="lowbit_live")
 with guard():
-    kres = run_kernels(kl.KernelConfig(source="live" if live else "recorded", shape=kshape))
+    kcfg = kl.KernelConfig(source="live" if live else "recorded", shape=kshape)
+    kres = measured(kl.run, kcfg, label="Timing the ternary kernels") if live else run_kernels(kcfg)
     figure(plots.time_vs_bytes(kres), key="time_vs_bytes", provenance=kres.provenance)
     best = max((j for j, k in enumerate(kres.kernels) if k != "fp32"), key=lambda j: kres.speedup_best[j])
     st.caption(f"{kres.provenance}, {kres.threads} thread; filled: median of the timed calls (bars = IQR), open: "

@@ -10,13 +10,13 @@ import dataclasses
 import numpy as np
 import streamlit as st
 
-from ui import cached, params, progress, state
+from ui import params, progress, state
 from ui.errors import guard, stop
 from ui.layout import claim_checks, figure, header, metrics, provenance_text
+from ui.measure_queue import measured, point
 from viz_core.labs import speculative
 from viz_core.plots import decoding as plots
 
-run = cached.data(speculative.run)
 
 header("Speculative decoding: draft fast, verify in one pass",
        "Generating with a big model costs one full forward pass per token. A small **draft** model guesses the "
@@ -28,15 +28,12 @@ header("Speculative decoding: draft fast, verify in one pass",
         "Chen et al. 2023, Accelerating LLM Decoding with Speculative Sampling"])
 
 s = state.settings()
-st.session_state.setdefault("sd_run", 0)
 c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
 prompt = params.text_input(c1, "Prompt", "ROMEO: But soft, what light", key="sd_prompt")
 gamma = params.slider(c2, "Draft length γ", 1, 10, 4, key="sd_gamma")
 n_new = params.slider(c3, "New tokens", 16, 160, 48, step=16, key="sd_new")
 temp = params.select_slider(c4, "Temperature", [0.0, 0.5, 0.8, 1.0], value=0.0, key="sd_temp", help="0 = greedy")
 c1, c2 = st.columns([1, 3])
-if c1.button("Measure again", key="sd_again"):
-    st.session_state["sd_run"] += 1
 sweep = params.toggle(c2, "Also sweep γ = 1, 2, 3, 4, 6, 8 (a few seconds)", value=False, key="sd_sweep")
 
 cfg_draft = speculative.SpecConfig().draft
@@ -45,9 +42,12 @@ if not speculative.model_available(cfg_draft):
                "run `python -m viz_core.train gpt` to make it.")
     stop()
 cfg = speculative.SpecConfig(prompt=prompt, new_tokens=n_new, gamma=gamma, temperature=float(temp), seed=s.seed,
-                             device=s.device, dtype=s.dtype, run_id=st.session_state["sd_run"])
+                             device=s.device, dtype=s.dtype)
 with guard():
-    res = run(cfg)
+    res = measured(speculative.run, cfg, label="Drafting, verifying and timing", device=s.device,
+                   button="▶ Draft, verify and time against plain decoding")
+if res is None:
+    stop()
 
 
 def with_sweep(base, done: list) -> object:
@@ -61,7 +61,7 @@ def with_sweep(base, done: list) -> object:
 if sweep:
     with guard(stop=False):
         done, complete = progress.sweep(
-            "Sweeping the draft length γ", (1, 2, 3, 4, 6, 8), lambda g: run(dataclasses.replace(cfg, gamma=g)),
+            "Sweeping the draft length γ", (1, 2, 3, 4, 6, 8), lambda g: point(speculative.run, dataclasses.replace(cfg, gamma=g), label=f"γ = {g}", device=s.device)[0],
             key="sd_sweep_run", describe=lambda g: f"γ = {g}: draft, verify, time against plain decoding",
             draw_partial=lambda part: figure(plots.gamma_sweep(with_sweep(res, part)), provenance="Measuring live …"))
         res = with_sweep(res, done) if done else res

@@ -11,12 +11,13 @@ import streamlit as st
 from ui import cached, params, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, metrics, table
+from ui.measure_queue import is_shared, measured
 from viz_core.errors import human_bytes
 from viz_core.labs import ssm as lab
 from viz_core.plots import ssm as plots
 
-inspect, compare, mixers = cached.data(lab.inspect), cached.data(lab.compare), cached.data(lab.mixers)
-decode, long_context, recorded = cached.data(lab.decode), cached.data(lab.long_context), cached.data(lab.recorded_decode)
+inspect, compare = cached.data(lab.inspect), cached.data(lab.compare)
+long_context, recorded = cached.data(lab.long_context), cached.data(lab.recorded_decode)
 
 header("State-space models (Mamba): a fixed-size state instead of a growing cache",
        "A **selective state-space model** reads a sequence like an RNN: each token updates a fixed-size state "
@@ -56,11 +57,13 @@ c1, c2 = st.columns([3, 1])
 lengths = params.multiselect(c1, "Sequence lengths N", [64, 256, 1024, 2048, 4096, 8192], [64, 256, 1024, 4096],
                          key="ssm_lengths")
 m = None
-if c2.button("Time the scans", key="ssm_time", help="≈10–30 s on one CPU thread") or st.session_state.get("ssm_m"):
+mcfg = lab.MixerConfig(lengths=tuple(lengths), device=s.device)
+if (c2.button("Time the scans", key="ssm_time", help="≈10–30 s on one CPU thread") or st.session_state.get("ssm_m")
+        or is_shared(lab.mixers, mcfg, device=s.device)):
     st.session_state["ssm_m"] = True
-    with guard(stop=False), st.spinner("Timing sequential, parallel and chunked scans and SDPA…"):
-        m = mixers(lab.MixerConfig(lengths=tuple(lengths), device=s.device))
-if st.session_state.get("ssm_m") and m is not None:
+    with guard(stop=False):
+        m = measured(lab.mixers, mcfg, label="Timing sequential, parallel and chunked scans and SDPA", device=s.device)
+if m is not None:
     l, rr = st.columns(2)
     with l:
         figure(plots.scan_times(m), key="ssm_scan_t")
@@ -85,12 +88,13 @@ top = params.select_slider(c1, "Longest context (tokens)", [1024, 4096, 16384, 6
 ctxs = tuple(c for c in (64, 256, 1024, 4096, 16384, 65536) if c <= top)
 need, sec = lab.estimate_decode(ctxs, s.device)
 c1.caption(f"Estimated before the run: about {human_bytes(need)} and {sec:.0f} s of compute.")
-live = c2.button("Measure decoding", key="ssm_dec") or st.session_state.get("ssm_d")
+dcfg = lab.DecodeConfig(contexts=ctxs, **dev)
+live = c2.button("Measure decoding", key="ssm_dec") or st.session_state.get("ssm_d") or is_shared(lab.decode, dcfg, device=s.device)
 d = lr = None
 if live:
     st.session_state["ssm_d"] = True
-    with guard(stop=False), st.spinner("Filling the state and the cache, timing single-token steps…"):
-        d = decode(lab.DecodeConfig(contexts=ctxs, **dev))
+    with guard(stop=False):
+        d = measured(lab.decode, dcfg, label="Filling the state and the cache, timing single-token steps", device=s.device)
         lr = long_context(lab.LongConfig(**dev))
 else:
     d = recorded()

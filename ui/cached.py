@@ -10,6 +10,8 @@ result is computed (cache misses only, so nothing flashes on a cached rerun), an
 the page's JSON download (ui.export). ``resource`` keeps one shared object: models are loaded once and never
 mutated (per-run state such as a KV cache is passed in and returned by viz_core, never stored on the model).
 Every cache is bounded: ``max_entries`` always, ``ttl`` for results (a result older than that is recomputed).
+Timed results do not come through here: ``ui.measure_queue.measured`` keeps them in the measurement queue's
+shared cache (``viz_core.measure.queue.SHARED``, bounded too: 64 entries, 6 h), with the load they ran under.
 """
 from __future__ import annotations
 

@@ -45,9 +45,11 @@ def sidebar() -> Settings:
                                 help="Every random input and weight in the lab is drawn from this seed.")
             st.number_input("CPU threads", min_value=1, max_value=cpu_count(), value=recommended_threads(), step=1,
                             key="threads",
-                            help="torch intra-op threads for CPU work. The default leaves one core for the server "
-                                 "and the browser; every CPU timing states the threads it ran with.")
-    set_threads(settings().threads)
+                            help="torch intra-op threads of this session's timed runs, set inside the server's "
+                                 "measurement queue for the run and restored afterwards (so sessions never change "
+                                 "each other's threads). The default leaves one core for the server and the "
+                                 "browser; every CPU timing states the threads it ran with.")
+    set_threads(recommended_threads())  # the server's count for untimed work: the same for every session
     return settings()
 
 

@@ -2,6 +2,7 @@
 import json
 
 from tests.app.helpers import assert_clean, open_page, plotly_specs, texts
+from viz_core.measure.queue import SHARED
 
 
 def _rows(z) -> int:
@@ -57,8 +58,13 @@ def test_lab_page_at_large_n_shows_per_row_summaries():
 
 
 def test_scaling_page_measures_and_stops_at_the_budget():
+    SHARED.clear()  # nothing measured yet on this "server"
     at = open_page("pages/attention_scaling.py")
     assert_clean(at)
+    assert not plotly_specs(at)  # the sweep is timed: it starts on its button (fast first render)
+    at.button(key="scaling_go").click().run()
+    assert_clean(at)
+    assert "measured" in texts(at) and "thread" in texts(at)  # the sweep's load and threads
     specs = plotly_specs(at)
     assert specs and specs[0]["layout"]["xaxis"]["type"] == "log"
     at.multiselect[0].set_value(["full", "linear"])

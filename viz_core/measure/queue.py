@@ -252,6 +252,10 @@ class SharedResults:
         with self._lock:
             self._d.pop(key, None)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._d.clear()
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._d)
