@@ -26,12 +26,12 @@ def test_pages_run_through_app_py_with_the_sidebar():
 
 def test_sidebar_precision_and_seed_reach_the_page():
     at = open_page("pages/attention_lab.py")
-    cap = next(str(c.value) for c in at.caption if str(c.value).startswith("Measured on"))
+    cap = next(str(c.value) for c in at.caption if str(c.value).startswith("Measured live"))
     assert "float32" in cap
     before = plotly_specs(at)
     at.sidebar.selectbox(key="dtype").set_value("bfloat16").run()
     assert_clean(at)
-    cap = next(str(c.value) for c in at.caption if str(c.value).startswith("Measured on"))
+    cap = next(str(c.value) for c in at.caption if str(c.value).startswith("Measured live"))
     assert "bfloat16" in cap and at.session_state["dtype"] == "bfloat16"
     at.sidebar.number_input(key="seed").set_value(7).run()
     assert_clean(at)

