@@ -54,7 +54,8 @@ st.subheader("Patch tokens of the tiny ViT (Fashion-MNIST)")
 c1, c2, c3 = st.columns(3)
 after = params.slider(c1, "Drop after layer", 0, 3, 1, key="drop_after",
                   help="Tokens are removed after this many encoder blocks (0 = before the first).")
-n_images = params.select_slider(c2, "Test images", [100, 200, 500, 1000, 2000], value=100, key="drop_images")
+# (2000 images grew RSS by 426 MiB in the fuzz run, over the 256 MiB request budget)
+n_images = params.select_slider(c2, "Test images", [100, 200, 500, 1000], value=100, key="drop_images")
 example_keep = params.select_slider(c3, "Kept fraction in the example", [0.75, 0.5, 0.375, 0.25, 0.125], value=0.25,
                                 key="drop_keep")
 tcfg = red.TokenDropConfig(drop_after_layer=after, n_images=n_images, example_keep=example_keep, device=device)

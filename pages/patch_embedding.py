@@ -31,8 +31,8 @@ header("Patch embedding: patches become vectors",
 source, label = pick_image("embedding")
 c1, c2, c3 = st.columns(3)
 size = params.select_slider(c1, "Image size", patching.IMAGE_SIZES, value=224, key="emb_image_size")
-# only patch sizes this page accepts at this image size (at most MAX_TOKENS tokens)
-patch_opts = [p for p in patching.PATCH_SIZES if p <= size and (size // p) ** 2 <= embedding.MAX_TOKENS]
+# only patch sizes this page accepts here: a grid of at least 2×2 and at most MAX_TOKENS tokens
+patch_opts = [p for p in patching.PATCH_SIZES if 2 * p <= size and (size // p) ** 2 <= embedding.MAX_TOKENS]
 patch = params.select_slider(c2, "Patch size", patch_opts, value=16 if 16 in patch_opts else patch_opts[0],
                              key="emb_patch", help=f"Sizes that make more than {embedding.MAX_TOKENS:,} tokens are not "
                                                    "offered: this page draws N×N similarity maps.")
@@ -42,8 +42,8 @@ seed = state.settings().seed
 with guard():
     fitted, _ = patching.fit_size(size, patch)
     g = fitted // patch
-    q = params.slider("Query patch for the position maps (token index)", 0, max(0, g * g - 1),
-                  value=min(g * g // 2 + g // 2, g * g - 1), key="emb_query")
+    q = params.slider("Query patch for the position maps (token index)", 0, max(1, g * g - 1),
+                      value=min(g * g // 2 + g // 2, g * g - 1), key="emb_query") if g > 1 else 0
     dims = params.radio("PCA", ["2D", "3D"], horizontal=True, key="emb_pca")
     res = run(source, embedding.EmbedConfig(image_size=size, patch_size=patch, d_model=d_model, seed=seed,
                                             pca_components=3 if dims == "3D" else 2, query_patch=q))

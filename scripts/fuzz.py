@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pages", nargs="*", help="page stems (default: all)")
     ap.add_argument("--random", type=int, default=40, help="seeded random combinations per page")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--random-only", action="store_true", help="only the seeded random combinations (more seeds)")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds one script run may take")
     ap.add_argument("--out", default=str(ROOT / "test-output" / "fuzz"))
     ap.add_argument("--merge", nargs="*", help="combine the cases.jsonl of these output folders (runs split over "
@@ -67,13 +68,13 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             warm = H.run_case(at, H.Case(page.path, "warm-up", "defaults (shared models load here)", []))
             keep(warm)
-            for group in H.single_cases(page.path, at):  # one session per page (each group undoes the last)
+            for group in ([] if args.random_only else H.single_cases(page.path, at)):  # one session per page
                 for case in group:
                     rec = H.run_case(at, case)
                     keep(rec)
                     if rec.outcome == "harness-error":  # a run that never finished: start a fresh session
                         at = H.open_app(page.path, args.timeout)
-            if at.get("file_uploader") or H.find(at, "radio", "Image", 0) is not None:
+            if not args.random_only and (at.get("file_uploader") or H.find(at, "radio", "Image", 0) is not None):
                 for rec in H.run_group(page.path, H.upload_cases(page.path), args.timeout):
                     keep(rec)
             for rec in H.run_group(page.path, H.random_cases(page.path, at, args.random, args.seed), args.timeout):
@@ -99,10 +100,13 @@ def merge(folders: list[str], out: Path) -> int:
     records, parts = [], []
     for folder in folders:
         recs = [H.Record(**json.loads(line)) for line in open(Path(folder) / "cases.jsonl", encoding="utf-8")]
-        part = json.loads((Path(folder) / "summary.json").read_text(encoding="utf-8"))
+        summary_file = Path(folder) / "summary.json"  # absent when that process was stopped early
+        part = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.exists() else \
+            {"peak_rss_mib": max((r.hwm_mib for r in recs), default=0.0), "wall_s": None, "stopped_early": True}
         records += recs
         parts.append({"folder": folder, "cases": len(recs), "peak_rss_mib": part.get("peak_rss_mib"),
-                      "wall_s": part.get("wall_s"), "pages": sorted({r.page for r in recs})})
+                      "wall_s": part.get("wall_s"), "stopped_early": part.get("stopped_early", False),
+                      "pages": sorted({r.page for r in recs})})
     held = [r for r in records if r.kind != "warm-up"]
     summary = H.summary(records)
     summary["parts"] = parts

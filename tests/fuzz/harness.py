@@ -218,9 +218,16 @@ def values_for(kind: str, node) -> list[tuple[str, Any]]:
 
 
 def default_value(kind: str, node) -> Any:
-    """The widget's own default, in the form ``inject`` sends (used to undo a case on a reused session)."""
+    """The widget's value when the page opened, in the form ``inject`` sends (used to undo a case on a reused
+    session). Widgets bound to the URL (ui.params) get their value from the session, not ``proto.default``."""
     proto = node.proto
     try:
+        if kind in ("text_input", "text_area", "number_input", "toggle", "checkbox") and node.value is not None:
+            return node.value
+        if kind == "slider" and isinstance(node.value, (int, float)):
+            return node.value
+        if kind in ("selectbox", "radio") and getattr(node, "index", None) is not None:
+            return node.options[node.index]
         if kind == "slider":
             return list(proto.default)[0]
         if kind == "number_input":

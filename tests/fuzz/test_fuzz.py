@@ -141,3 +141,17 @@ def test_random_valid_combinations(path):
         _check(H.run_case(at, H.Case(path, "random", "hypothesis combination", vals)))
 
     one()
+
+
+def test_patch_embedding_offers_only_patch_sizes_it_can_draw():
+    """Found by the full fuzz run: image size 32 with a 28- or 32-pixel patch made a 1×1 grid, and the query
+    slider then had min == max (a Streamlit exception). Such patch sizes are no longer offered."""
+    at = H.open_app("pages/patch_embedding.py", 300)
+    rec = H.run_case(at, H.Case("pages/patch_embedding.py", "single", "image size 32",
+                                [("select_slider", "Image size", 0, "32")]))
+    _check(rec)
+    opts = [int(o) for o in H._options(H.find(at, "select_slider", "Patch size", 0))]
+    assert opts and max(opts) <= 16 and all((32 // p) ** 2 <= 4096 for p in opts)
+    for p in opts:
+        _check(H.run_case(at, H.Case("pages/patch_embedding.py", "single", f"patch {p}",
+                                     [("select_slider", "Patch size", 0, str(p))])))
