@@ -14,7 +14,6 @@ from ui.errors import guard
 from ui.layout import ago, claim_checks, figure, header, metrics, provenance_text, table
 from ui.measure_queue import measured
 from viz_core.labs import kv_cache as kv, kv_cache_fast as fast_lab
-from viz_core.errors import human_bytes
 from viz_core.measure.budget import check_seconds
 from viz_core.plots import decoding as plots
 
@@ -25,10 +24,8 @@ gqa_options = cached.data(kv.gqa_variant_options)
 gqa_estimate = cached.data(kv.estimate_gqa_s)
 
 header("KV cache: generate without recomputing the past",
-       "A decoder writes one token at a time, and each new token attends to the **keys and values** of every "
-       "earlier one. Without a cache the model recomputes all of them at every step; with a KV cache it "
-       "computes K and V once per token and keeps them. Below, the trained tiny GPT writes the same "
-       "continuation both ways, timed token by token on this machine.",
+       "Each new token attends to the **keys and values** of every earlier one: without a cache the model recomputes "
+       "them at every step, with one it computes them once. The tiny GPT writes the same text both ways, timed.",
        ["Pope et al. 2022, Efficiently Scaling Transformer Inference",
         "Shazeer 2019, Fast Transformer Decoding: One Write-Head is All You Need (MQA)",
         "Ainslie et al. 2023, GQA"])
@@ -58,27 +55,15 @@ def decode_section():
                 "byte tokens, which this model (trained on ASCII Shakespeare) rarely saw.")
     live = provenance_text("measured live", device=res.device, threads=res.threads, dtype=s.dtype,
                            when=ago(measured_at))
-    tc, tu = res.step_s_cached.sum(), res.step_s_uncached.sum()
-    rows_u, rows_c = int(res.kv_rows_uncached.sum()), int(res.kv_rows_cached.sum())
-    metrics([
-        ("Same tokens both ways", "yes ✅" if res.identical else f"no ❌ (from #{res.first_mismatch})"),
-        ("Max |Δ logit|", f"{res.max_logit_diff:.1e}",
-         "largest logit difference between the two runs: rounding in the chosen precision only"),
-        ("Time without cache", f"{tu * 1e3:.0f} ms"),
-        ("Time with cache", f"{tc * 1e3:.0f} ms"),
-        ("Speed-up", f"{tu / tc:.1f}×", f"{res.device}, {res.threads} torch thread(s)"),
-    ])
+    metrics(kv.summary_metrics(res))
     st.markdown(f"**Continuation** ({res.new_tokens} tokens after a {res.prompt_tokens}-token prompt):")
     st.code(res.text_cached, language=None, wrap_lines=True)
 
     l, r = st.columns(2)
-    with l:
-        figure(plots.latency(res), key="kv_latency", provenance=live)
-    with r:
-        figure(plots.cumulative(res), key="kv_cumulative", provenance=live)
-    st.caption(f"Each point is the wall-clock time of one step (device synchronised), the median of {res.repeats} "
-               "runs; the two methods alternate step by step, so both see the same machine load. The first cached step "
-               "also processes the whole prompt (prefill). Without a cache, step i runs the model over P + i tokens.")
+    with l: figure(plots.latency(res), key="kv_latency", provenance=live)  # noqa: E701
+    with r: figure(plots.cumulative(res), key="kv_cumulative", provenance=live)  # noqa: E701
+    st.caption(f"Each point: one step's wall-clock time (device synchronised), median of {res.repeats} runs, the two "
+               "methods alternating step by step. The first cached step includes the prefill.")
     if params.radio("**Eager or fast decoding?**", fast_lab.MODES, horizontal=True, key="kv_fast_mode",
                 help=fast_lab.SWITCH_HELP) == fast_lab.MODES[1]:
         with guard(stop=False):
@@ -87,10 +72,7 @@ def decode_section():
             st.markdown(fast_lab.overhead_explanation(fr))
     st.subheader("How many K/V vectors were computed")
     figure(plots.projections(res), key="kv_rows", provenance="Counted live by hooks on the K/V projections; " + live)
-    st.markdown(f"Counted by a hook on every layer's K projection: **{rows_u:,}** K/V rows per layer without the "
-                f"cache against **{rows_c:,}** with it (P = {res.prompt_tokens} prompt tokens, n = {res.new_tokens}: "
-                f"Σ (P + i) = {res.new_tokens * res.prompt_tokens + res.new_tokens * (res.new_tokens - 1) // 2:,} and "
-                f"P + n − 1 = {res.prompt_tokens + res.new_tokens - 1:,}).")
+    st.markdown(kv.projection_sentence(res))
     with guard(stop=False):
         c9 = measured(kv.claim_9, "tiny-gpt", s.device, s.dtype, label="Timing claim #9", device=s.device)
         claim_checks([c9.check], title="Claim #9, made real")
@@ -98,11 +80,7 @@ def decode_section():
     st.subheader("The cache grows by a fixed amount per token")
     figure(plots.cache_growth(res), key="kv_bytes",
            provenance="Measured live from the cache tensors (nbytes) and computed by the formula below")
-    per_tok = 2 * res.n_layer * res.n_kv_head * res.head_dim * res.bytes_per_value
-    st.markdown(f"bytes = 2 × layers × kv_heads × head_dim × tokens × bytes/value = 2 × {res.n_layer} × "
-                f"{res.n_kv_head} × {res.head_dim} × tokens × {res.bytes_per_value} = **{per_tok:,} B per token**; "
-                f"after {res.prompt_tokens + res.new_tokens - 1} tokens the filled cache holds "
-                f"{human_bytes(res.cache_bytes[-1])} (measured from the cache tensors).")
+    st.markdown(kv.cache_formula_sentence(res))
 
 
 decode_section()
@@ -115,21 +93,15 @@ def calculator_section():
     ctx = params.select_slider(c1, "Context (tokens)", [512, 1024, 2048, 4096, 8192, 32768, 131072], value=4096, key="kv_ctx")
     batch = params.select_slider(c2, "Batch (sequences)", [1, 2, 4, 8, 16, 32, 64, 128], value=1, key="kv_batch")
     dt = params.selectbox(c3, "Cache dtype", list(kv.BYTES_PER_VALUE), index=1, key="kv_dtype")
-    models = params.multiselect("Models", list(kv.MODEL_SHAPES), default=list(kv.CalculatorConfig().models),
-                            key="kv_models")
+    models = params.multiselect("Models", list(kv.MODEL_SHAPES), default=list(kv.CalculatorConfig().models), key="kv_models")
     with guard(stop=False):
         cr = calc(kv.CalculatorConfig(context=int(ctx), batch=int(batch), dtype=dt, models=tuple(models)))
     if "cr" not in locals():
         return
     figure(plots.calculator(cr), key="kv_calc", provenance=provenance_text(
         "computed", formula="2 × layers × kv_heads × head_dim × tokens × bytes, with the published shapes in the table"))
-    table(name="kv_cache_models", data={
-        "model": cr.names, "attention": cr.kinds, "layers": cr.layers, "heads": cr.heads, "kv_heads": cr.kv_heads,
-        "head_dim": cr.head_dim, "per token": [human_bytes(b) for b in cr.bytes_per_token],
-        "KV cache (GB)": [round(b / 1e9, 3) for b in cr.bytes_actual],
-        "÷ vs MHA": [f"{d:g}×" for d in cr.division], "source": cr.sources,
-    }, hide_index=True)
-    st.caption("GB = 10⁹ bytes. Shapes are from each model's paper and published configuration (source column).")
+    table(name="kv_cache_models", data=kv.calculator_table(cr), hide_index=True,
+          caption="GB = 10⁹ bytes. Shapes from each model's paper and published configuration (source column).")
 
 
 calculator_section()
@@ -140,10 +112,9 @@ def gqa_section():
     st.subheader("MQA and GQA on the tiny GPT")
     st.markdown("The tiny GPT's key/value heads are **mean-pooled** into fewer groups (Ainslie et al. 2023), "
                 "optionally uptrained for a few steps, then scored on held-out Shakespeare it never trained on.")
-    steps = params.select_slider("Uptrain every variant (AdamW steps, batch 8 × 128 tokens)", [0, 20, 50, 100],
-                             value=0, key="kv_uptrain",
-                             help="Ainslie et al. uptrain converted checkpoints briefly. Every variant, the original "
-                                  "too, gets the same steps so the comparison stays fair. Each step takes 0.1–1 s here.")
+    steps = params.select_slider("Uptrain every variant (AdamW steps, batch 8 × 128 tokens)", [0, 20, 50, 100], value=0,
+                                 key="kv_uptrain", help="Ainslie et al. uptrain converted checkpoints briefly; every "
+                                 "variant, the original too, gets the same steps, so the comparison stays fair.")
     with guard(stop=False):
         gcfg = kv.GQAConfig(device=s.device, dtype=s.dtype, uptrain_steps=int(steps))
         if steps:  # minutes on a CPU: one variant at a time, with progress, a stop button and partial results
@@ -165,9 +136,7 @@ def gqa_section():
             return
         figure(plots.gqa(g), key="kv_gqa",
                provenance="Measured live: held-out loss and cache tensor bytes of the pooled models on " + s.device)
-        table(name="gqa_variants", data={"variant": g.labels, "KV heads": g.kv_heads, "held-out loss (nats/byte)": g.loss.round(4),
-                      "perplexity": g.perplexity.round(4), "cache at 256 tokens": [human_bytes(b) for b in g.cache_bytes],
-                      "cache ÷": [f"{g.cache_bytes[0] / b:g}×" for b in g.cache_bytes]}, hide_index=True)
+        table(name="gqa_variants", data=kv.gqa_table(g), hide_index=True)
         st.caption(f"Measured on {g.eval_tokens:,} held-out tokens (the last 10% of the corpus)"
                    + (f"; every variant uptrained {g.uptrain_steps} steps first." if g.uptrain_steps else
                       "; no uptraining (pooling alone)."))
@@ -176,5 +145,5 @@ def gqa_section():
 
 
 gqa_section()
-st.caption("Bad input: an empty prompt, or more tokens than the model's trained context, is refused with a message (no "
-           "window slides over the cache, so nothing is silently truncated); any character is accepted (UTF-8 bytes).")
+st.caption("An empty prompt, or more tokens than the trained context, is refused with a message (nothing is silently "
+           "truncated); any character is accepted (UTF-8 bytes).")

