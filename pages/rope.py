@@ -24,8 +24,7 @@ header("RoPE: positions as rotations",
        "Rotary position embedding splits each query and key vector into pairs of dimensions and rotates pair *i* "
        "by the angle **m·θᵢ**, where *m* is the token's position and **θᵢ = base^(−2i/d)**. Rotating both q and k "
        "means their dot product only sees the *difference* of their angles, so it depends on the distance m − n "
-       "alone. Everything below is computed live with the lab's RoPE code (`viz_core/rope.py`), the same code "
-       "the tiny GPT runs.",
+       "alone. All of it is computed live by `viz_core/rope.py`, the code the tiny GPT runs.",
        papers=["Su et al. 2021, RoFormer (arXiv:2104.09864)", "Heo et al. 2024, RoPE for Vision Transformer (2D axial)",
                "Vaswani et al. 2017, Attention Is All You Need (sinusoidal embeddings)"])
 s = state.settings()
