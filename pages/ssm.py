@@ -10,7 +10,7 @@ import streamlit as st
 
 from ui import cached, params, state
 from ui.errors import guard
-from ui.layout import claim_checks, figure, header, metrics, table
+from ui.layout import claim_checks, figure, header, metrics, provenance_text as prov, table
 from ui.measure_queue import is_shared, measured
 from viz_core.errors import human_bytes
 from viz_core.labs import ssm as lab
@@ -45,9 +45,10 @@ if r is not None:
              ("Mean next-byte loss", f"{r.loss.mean():.2f} nats", "on your text, trained model"),
              ("Scans: max |Δlogit|", f"{r.scan_max_diff.max():.0e}",
               "the model run with each of the three scans against the sequential one")])
-    figure(plots.state_heatmap(r, head, channel, layer), key="ssm_state")
-    figure(plots.delta_per_token(r, head, layer), key="ssm_delta")
-    figure(plots.delta_heads(r, layer), key="ssm_delta_heads")
+    here = "Computed live by the committed tiny Mamba (assets/models/tiny-mamba.pt) on your text"
+    figure(plots.state_heatmap(r, head, channel, layer), key="ssm_state", provenance=here)
+    figure(plots.delta_per_token(r, head, layer), key="ssm_delta", provenance=here)
+    figure(plots.delta_heads(r, layer), key="ssm_delta_heads", provenance=here)
     st.caption(f"The state is recomputed here in float64 from the layer's Δ, B and x (the plain recurrence); it holds "
                f"N = {r.d_state} numbers per channel. exp(Δ·A) near 1: the byte barely changes the state; near 0: the "
                "state is overwritten.")
@@ -66,9 +67,9 @@ if (c2.button("Time the scans", key="ssm_time", help="≈10–30 s on one CPU th
 if m is not None:
     l, rr = st.columns(2)
     with l:
-        figure(plots.scan_times(m), key="ssm_scan_t")
+        figure(plots.scan_times(m), key="ssm_scan_t", provenance=prov("measured live", device=m.device, threads=m.threads))
     with rr:
-        figure(plots.work_depth(m), key="ssm_wd")
+        figure(plots.work_depth(m), key="ssm_wd", provenance=prov("computed", formula="the work and depth formulas below"))
     table(name="ssm_scan_times", data={"N": m.lengths, **{f"{n} (ms)": (m.time_s[i] * 1e3).round(3) for i, n in enumerate(m.names)},
                   **{f"{n} rel. error": m.max_diff[i] for i, n in enumerate(m.names[:3])}}, hide_index=True)
     cross = "; ".join(f"{k}: " + (f"faster than SDPA from N = {v:,}" if v else "slower than SDPA at every N measured")
@@ -101,19 +102,21 @@ else:
     st.info("Showing the **recorded** CPU benchmark (`python -m viz_core bench ssm`); press the button to "
             "measure on this machine now." if d is not None else "Press the button to measure.")
 if d is not None:
+    dp = (prov("measured live", device=d.device, threads=d.threads) if live else
+          prov("recorded", hardware=f"{d.device}, {d.threads} thread(s), shared 2-core machine", file="assets/bench/ssm-cpu.json"))
     l, rr = st.columns(2)
     with l:
-        figure(plots.decode_latency(d), key="ssm_lat")
+        figure(plots.decode_latency(d), key="ssm_lat", provenance=dp)
     with rr:
-        figure(plots.decode_memory(d), key="ssm_mem")
+        figure(plots.decode_memory(d), key="ssm_mem", provenance=dp + "; bytes from the state and cache tensors")
     metrics([("Mamba latency growth", f"×{d.mamba_s[-1] / d.mamba_s[0]:.2f}", f"{d.contexts[0]} → {d.contexts[-1]}"),
              ("GPT latency growth", f"×{d.gpt_s[-1] / d.gpt_s[0]:.2f}", f"{d.contexts[0]} → {d.contexts[-1]}"),
-             ("State / KV cache at longest", f"{human_bytes(d.mamba_state_bytes[-1])} / "
+             ("State vs KV cache", f"{human_bytes(d.mamba_state_bytes[-1])} / "
                                              f"{human_bytes(d.gpt_cache_bytes[-1])}")])
     st.caption(f"{d.device}, {d.threads} thread(s); the two models alternate step by step so both see the same load. "
                "KV bytes = 2 × 4 layers × 4 heads × 32 × tokens × 4 B; the state does not depend on the context.")
 if lr is not None:
-    figure(plots.long_context(lr), key="ssm_long")
+    figure(plots.long_context(lr), key="ssm_long", provenance=prov("measured live", device=s.device) + " (losses)")
     st.caption("Held-out Shakespeare, next-byte loss per position. Both models were trained on 256-byte windows.")
 
 st.subheader("The same prompt, continued by both models")
