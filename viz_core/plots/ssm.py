@@ -32,8 +32,8 @@ def delta_per_token(r, head: int, layer: int) -> go.Figure:
                              line=dict(color=MAMBA), marker=dict(size=4)), secondary_y=True)
     fig.update_yaxes(title_text="Δ (unitless step)", secondary_y=False)
     fig.update_yaxes(title_text="fraction of state kept", range=[0, 1.02], secondary_y=True)
-    return style(fig, title=f"Δ per byte, layer {layer}, head {head} (A = {r.A[head]:.2f}): large Δ lets "
-                            "the state decay and writes this byte in", x="byte position : byte", height=360)
+    return style(fig, title=f"Δ per byte, layer {layer}, head {head} (A = {r.A[head]:.2f}): large Δ = decay, write in",
+                 x="byte position : byte", height=360)
 
 
 def delta_heads(r, layer: int) -> go.Figure:
@@ -78,8 +78,8 @@ def decode_latency(d) -> go.Figure:
     ])
     fig.update_xaxes(type="log")
     fig.update_yaxes(rangemode="tozero")
-    return style(fig, title=f"Time per generated token vs context (median of {d.steps}; bars: IQR)",
-                 x="context already held (tokens, log scale)", y="latency per token (ms)", height=360)
+    return style(fig, title="Per-token latency vs context", x="context already held (tokens, log scale)",
+                 y=f"ms per token (median of {d.steps}, IQR bars)", height=360)
 
 
 def decode_memory(d) -> go.Figure:
@@ -91,8 +91,8 @@ def decode_memory(d) -> go.Figure:
     ])
     fig.update_xaxes(type="log")
     fig.update_yaxes(type="log")
-    return style(fig, title="Decoding memory vs context (bytes of the tensors held)",
-                 x="context already held (tokens, log scale)", y="memory (MiB, log scale)", height=360)
+    return style(fig, title="Decoding memory vs context", x="context already held (tokens, log scale)",
+                 y="MiB held by the tensors (log scale)", height=360)
 
 
 def long_context(lr) -> go.Figure:
