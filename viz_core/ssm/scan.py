@@ -71,13 +71,81 @@ def scan_sequential(x, dt, A, Bm, Cm, h0=None):
 
 
 # ------------------------------------------------------------------------------------------------ 2. parallel
-def associative_scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """All prefixes of h_t = a_t·h_{t−1} + b_t (h_{−1} = 0) along dim 1, work-efficient (Blelloch 1990).
+# Blelloch's scan (1990, "Prefix Sums and Their Applications", §1.2), iterative and in place, for the affine
+# maps h ↦ a·h + b. Elements are indexed 0..L−1 along dim 1; "stride s" levels run s = 1, 2, 4, … while 2s ≤ L.
+#   up-sweep, stride s:   for i = 2s−1, 4s−1, …   b[i] ← a[i]·b[i−s] + b[i];  a[i] ← a[i]·a[i−s]
+#       (afterwards b[i] and a[i] hold the composition of the block of 2s maps ending at i)
+#   down-sweep, stride s from the top down: for i = 3s−1, 5s−1, …   b[i] ← a[i]·b[i−s] + b[i]
+#       (b[i−s] is already a full prefix, a[i] and b[i] are the block of s maps ending at i)
+# Work: ≤ 2L combines; depth: 2·⌊log₂L⌋ levels. Each level is one strided-view op over the whole tensor.
 
-    a, b (B, L, ...) broadcastable to each other -> h (B, L, ...). Recursive form: combine pairs (t = 2k,
-    2k+1) into one affine map, scan those L/2 maps (their prefixes are h at the odd positions), then
-    h_{2k} = a_{2k}·h_{2k−1} + b_{2k}. log₂L levels down and up; no Python loop over tokens."""
-    b = b.expand(torch.broadcast_shapes(a.shape, b.shape))  # a may stay small: (B, L, H, 1, 1) broadcasts
+def _levels(n: int) -> list[int]:
+    """The strides of the up-sweep for n elements: 1, 2, 4, … while 2s ≤ n (the down-sweep runs them reversed)."""
+    out, s = [], 1
+    while 2 * s <= n:
+        out.append(s)
+        s *= 2
+    return out
+
+
+def _up(t: torch.Tensor, s: int):
+    """(hi, lo) views of t (B, L, ...) at stride s of the up-sweep: positions 2s−1, 4s−1, … and those s before."""
+    m = t.shape[1] // (2 * s)
+    return t[:, 2 * s - 1:2 * s * m:2 * s], t[:, s - 1:2 * s * m - s:2 * s]  # (B, m, ...) each
+
+
+def _down(t: torch.Tensor, s: int):
+    """(hi, lo) views at stride s of the down-sweep: positions 3s−1, 5s−1, … and those s before (full prefixes)."""
+    m = (t.shape[1] - s) // (2 * s)
+    return t[:, 3 * s - 1:3 * s - 1 + 2 * s * m:2 * s], t[:, 2 * s - 1:2 * s - 1 + 2 * s * m:2 * s]
+
+
+def blelloch_decays(a: torch.Tensor) -> tuple[list, list]:
+    """The decays the scan multiplies by, per level: a (B, L, ...) -> (ups, downs), lists of (B, m_level, ...).
+
+    They depend on a only, so a scan over many state blocks that share a (every channel of a head) computes
+    them once; the up-sweep's a-products are taken on a copy, a is not changed."""
+    a = a.clone()
+    ups = []
+    for s in _levels(a.shape[1]):
+        hi, lo = _up(a, s)
+        ups.append(hi.clone())  # the decay of the 2s−1 … block's upper half, before composing
+        hi.mul_(lo)  # a[i] ← a[i]·a[i−s]: the decay of the whole block of 2s
+    downs = [_down(a, s)[0].clone() for s in reversed(_levels(a.shape[1]))]
+    return ups, downs
+
+
+def blelloch_sweep_(b: torch.Tensor, ups: list, downs: list) -> torch.Tensor:
+    """In place: b (B, L, ...) the inputs b_t -> the prefixes h_t. ups/downs from ``blelloch_decays``, each
+    broadcastable to the level's (B, m, ...) view of b. One fused multiply-add (addcmul_) per level."""
+    levels = _levels(b.shape[1])
+    for s, a_hi in zip(levels, ups):
+        hi, lo = _up(b, s)
+        hi.addcmul_(lo, a_hi)  # b[i] += a[i]·b[i−s]
+    for s, a_hi in zip(reversed(levels), downs):
+        hi, lo = _down(b, s)
+        if hi.shape[1]:
+            hi.addcmul_(lo, a_hi)
+    return b
+
+
+def associative_scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """All prefixes of h_t = a_t·h_{t−1} + b_t (h_{−1} = 0) along dim 1 by Blelloch's scan (see above).
+
+    a, b (B, L, ...) broadcastable to each other -> h (B, L, ...), a new contiguous tensor. a may stay small:
+    (B, L, H, 1, 1) against b (B, L, H, P, N). Differentiable (out of place) when autograd needs it."""
+    shape = torch.broadcast_shapes(a.shape, b.shape)
+    a = a.expand(*shape[:2], *a.shape[2:]) if a.dim() == len(shape) else a.expand(shape)
+    if torch.is_grad_enabled() and (a.requires_grad or b.requires_grad):
+        return _associative_scan_recursive(a, b.expand(shape))
+    ups, downs = blelloch_decays(a)
+    return blelloch_sweep_(b.expand(shape).contiguous().clone(), ups, downs)
+
+
+def _associative_scan_recursive(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The same scan, out of place (new tensors per level) so that autograd can differentiate it: compose pairs
+    (2k, 2k+1), scan the L/2 pairs recursively (their prefixes are h at the odd positions), then
+    h_{2k} = a_{2k}·h_{2k−1} + b_{2k}."""
     n = b.shape[1]
     if n == 1:
         return b
@@ -85,23 +153,54 @@ def associative_scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         a = torch.cat([a, torch.ones_like(a[:, :1])], 1)
         b = torch.cat([b, torch.zeros_like(b[:, :1])], 1)
     a0, a1, b0, b1 = a[:, 0::2], a[:, 1::2], b[:, 0::2], b[:, 1::2]  # (B, L/2, ...) each
-    h_odd = associative_scan(a1 * a0, a1 * b0 + b1)  # up-sweep: pair (2k, 2k+1) composed; h at 2k+1
-    h = torch.empty_like(b)  # down-sweep, written in place into the interleaved result
-    h[:, 1::2] = h_odd
-    h[:, 0] = b0[:, 0]
-    h[:, 2::2] = a0[:, 1:] * h_odd[:, :-1] + b0[:, 1:]  # h_{2k} = a_{2k}·h_{2k−1} + b_{2k}
-    return h[:, :n]
+    h_odd = _associative_scan_recursive(a1 * a0, a1 * b0 + b1)  # h at 2k+1
+    h_even = torch.cat([b0[:, :1], a0[:, 1:] * h_odd[:, :-1] + b0[:, 1:]], 1)  # h at 2k
+    return torch.stack([h_even, h_odd], 2).flatten(1, 2)[:, :n]  # interleave -> (B, L, ...)
 
 
-def scan_parallel(x, dt, A, Bm, Cm, h0=None):
-    """The same scan as a log-depth associative scan over all L tokens at once."""
+BLOCK_BYTES = 8 * 2 ** 20  # one block of materialised states: small enough to stay in cache and be reused
+
+
+def scan_parallel(x, dt, A, Bm, Cm, h0=None, block_bytes: int = BLOCK_BYTES):
+    """The same scan as a log-depth associative scan over all L tokens at once (Blelloch, in place).
+
+    The state channels are independent, so the (H, P, N) state is scanned in blocks of channels of one head,
+    (B, L, p, N) with p chosen so the block is ≤ block_bytes: every h_t of the block is materialised in one
+    reused buffer, read out (y_t = h_t C_t) and overwritten by the next block. The decays depend on the head
+    only and are prepared once."""
     _check(x, dt, A, Bm, Cm)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (x, dt, A, Bm, Cm, h0) if t is not None):
+        return _scan_parallel_autograd(x, dt, A, Bm, Cm, h0)
+    b, n, nh, p = x.shape
+    ns = Bm.shape[-1]
+    a = discretize_zoh(dt, A)  # (B, L, H)
+    ups, downs = blelloch_decays(a[..., None, None])  # per level (B, m, H, 1, 1)
+    dx = dt[..., None] * x  # (B, L, H, P) = Δx
+    pb = max(1, min(p, block_bytes // max(1, b * n * ns * x.element_size())))  # channels per block
+    buf = x.new_empty(b * n * pb * ns)  # one block's states, reused
+    y, h_last = x.new_empty(b, n, nh, p), x.new_empty(b, nh, p, ns)  # (B, L, H, P), (B, H, P, N)
+    for hd in range(nh):
+        up_h, down_h = [u[:, :, hd] for u in ups], [d[:, :, hd] for d in downs]  # (B, m, 1, 1)
+        for p0 in range(0, p, pb):
+            p1 = min(p, p0 + pb)
+            hs = buf[:b * n * (p1 - p0) * ns].view(b, n, p1 - p0, ns)  # (B, L, p, N)
+            torch.mul(dx[:, :, hd, p0:p1, None], Bm[:, :, None, :], out=hs)  # u_t = Δx_t B_tᵀ
+            if h0 is not None:  # fold the initial state into the first input: h_0 = a_0·h0 + u_0
+                hs[:, 0].addcmul_(h0[:, hd, p0:p1], a[:, 0, hd, None, None])
+            blelloch_sweep_(hs, up_h, down_h)  # every h_t of this block
+            y[:, :, hd, p0:p1] = torch.einsum("blpn,bln->blp", hs, Cm)  # (B, L, p) = h_t C_t
+            h_last[:, hd, p0:p1] = hs[:, -1]
+    return y, h_last
+
+
+def _scan_parallel_autograd(x, dt, A, Bm, Cm, h0):
+    """For training through it: the whole (B, L, H, P, N) state at once, out of place."""
     a = discretize_zoh(dt, A)[..., None, None]  # (B, L, H, 1, 1)
     u = discretize_input(x, dt, Bm)  # (B, L, H, P, N)
-    if h0 is not None:  # fold the initial state into the first input: h_0 = a_0·h0 + u_0
+    if h0 is not None:
         u = torch.cat([u[:, :1] + a[:, :1] * h0[:, None], u[:, 1:]], 1)
-    hs = associative_scan(a, u)  # (B, L, H, P, N): every state, materialised
-    y = torch.einsum("blhpn,bln->blhp", hs, Cm)  # (B, L, H, P) = h_t C_t
+    hs = associative_scan(a, u)  # (B, L, H, P, N)
+    y = torch.einsum("blhpn,bln->blhp", hs, Cm)  # (B, L, H, P)
     return y, hs[:, -1]
 
 
