@@ -8,10 +8,12 @@ The recurrence (per batch b, head h, channel p, state n; decay shared by a head,
 1. ``scan_sequential``: the RNN view, one step after another. Work O(L), depth L. **The spec.**
 2. ``scan_parallel``: the recurrence is a composition of affine maps h ↦ a·h + b, and composition is
    associative: (a₂, b₂) ∘ (a₁, b₁) = (a₂a₁, a₂b₁ + b₂). So all prefixes can be computed by a parallel prefix
-   sum (Blelloch 1990, "Prefix Sums and Their Applications"), here in its recursive up-sweep/down-sweep form:
-   combine neighbouring pairs (L/2 combines), scan the half-length sequence, then fill in the other half
-   (L/2 combines). Work ≈ 2L combines, depth ≈ 2·log₂L. Mamba's CUDA kernel uses this scan in SRAM
-   (Gu & Dao 2023, §3.3.2). It materialises every h_t: memory O(L·H·P·N).
+   sum: Blelloch's work-efficient up-sweep/down-sweep scan (Blelloch 1990, "Prefix Sums and Their
+   Applications", §1.2), here iterative and in place, one fused multiply-add over a strided view per level.
+   Work ≈ 2L combines, depth ≈ 2·log₂L. Mamba's CUDA kernel uses this scan in SRAM (Gu & Dao 2023, §3.3.2).
+   On a CPU, what decides its speed is memory: the states are scanned in cache-sized blocks of channels in
+   one reused buffer, and the leaf level is done in factored form (the input is an outer product Δx Bᵀ), so
+   only the L/2 odd tokens' states are materialised, one block at a time.
 3. ``scan_chunked``: the state-space dual (SSD) form (Dao & Gu 2024, "Transformers are SSMs", §6). Cut the
    sequence into chunks of Q tokens. Inside a chunk the output is a masked, decay-weighted attention-like
    matrix product, y = (L ∘ C Bᵀ) (Δx), quadratic in Q; between chunks only the (H, P, N) state is passed
@@ -164,32 +166,51 @@ BLOCK_BYTES = 8 * 2 ** 20  # one block of materialised states: small enough to s
 def scan_parallel(x, dt, A, Bm, Cm, h0=None, block_bytes: int = BLOCK_BYTES):
     """The same scan as a log-depth associative scan over all L tokens at once (Blelloch, in place).
 
-    The state channels are independent, so the (H, P, N) state is scanned in blocks of channels of one head,
-    (B, L, p, N) with p chosen so the block is ≤ block_bytes: every h_t of the block is materialised in one
-    reused buffer, read out (y_t = h_t C_t) and overwritten by the next block. The decays depend on the head
-    only and are prepared once."""
+    Leaf level in factored form: the input of token t is the outer product Δx_t B_tᵀ, so the first up-sweep
+    level (compose tokens 2k and 2k+1) and the last down-sweep level (fill in the even tokens) are done without
+    storing the even tokens' states: the scan runs on the L/2 pairs, and y at an even token is read out as
+    y_2k = a_2k·(h_{2k−1}·C_2k) + Δx_2k·(B_2k·C_2k). The state channels are independent, so the pairs' states
+    are scanned in blocks of channels of one head, (B, L/2, p, N) with p chosen so the block is ≤ block_bytes:
+    one reused buffer that stays in cache, read out and overwritten by the next block."""
     _check(x, dt, A, Bm, Cm)
     if torch.is_grad_enabled() and any(t.requires_grad for t in (x, dt, A, Bm, Cm, h0) if t is not None):
         return _scan_parallel_autograd(x, dt, A, Bm, Cm, h0)
     b, n, nh, p = x.shape
-    ns = Bm.shape[-1]
+    ns, m = Bm.shape[-1], n // 2  # m pairs of tokens (2k, 2k+1); the last token is alone when n is odd
     a = discretize_zoh(dt, A)  # (B, L, H)
-    ups, downs = blelloch_decays(a[..., None, None])  # per level (B, m, H, 1, 1)
     dx = dt[..., None] * x  # (B, L, H, P) = Δx
-    pb = max(1, min(p, block_bytes // max(1, b * n * ns * x.element_size())))  # channels per block
-    buf = x.new_empty(b * n * pb * ns)  # one block's states, reused
-    y, h_last = x.new_empty(b, n, nh, p), x.new_empty(b, nh, p, ns)  # (B, L, H, P), (B, H, P, N)
+    a_pair = a[:, 1:2 * m:2] * a[:, 0:2 * m:2]  # (B, m, H): decay of the pair (a_{2k+1}·a_2k)
+    dx0 = dx[:, 0:2 * m:2] * a[:, 1:2 * m:2, :, None]  # (B, m, H, P): a_{2k+1}·Δx_2k, its input decayed once
+    dx1, B0, B1 = dx[:, 1:2 * m:2], Bm[:, 0:2 * m:2], Bm[:, 1:2 * m:2]  # (B, m, H, P), (B, m, N) ×2
+    ups, downs = blelloch_decays(a_pair[..., None, None])  # per level (B, m_level, H, 1, 1)
+    y = x.new_empty(b, n, nh, p)  # (B, L, H, P)
+    y_even = y[:, 0::2]  # (B, ⌈L/2⌉, H, P): the even tokens' own input first, Δx_2k·(B_2k·C_2k)
+    y_even.copy_(dx[:, 0::2] * (Bm[:, 0::2] * Cm[:, 0::2]).sum(-1)[:, :, None, None])
+    if h0 is not None:  # token 0 also reads the initial state: a_0·(h0·C_0)
+        y_even[:, 0] += a[:, 0, :, None] * torch.einsum("bhpn,bn->bhp", h0, Cm[:, 0])
+    h_last = x.new_empty(b, nh, p, ns)  # (B, H, P, N)
+    ke = (n - 1) // 2  # even tokens 2, 4, …: the state they read is the odd one before them, h_{2k−1}
+    pb = max(1, min(p, block_bytes // max(1, b * m * ns * x.element_size())))  # channels per block
+    buf = x.new_empty(b * m * pb * ns)  # one block's pair states, reused
     for hd in range(nh):
-        up_h, down_h = [u[:, :, hd] for u in ups], [d[:, :, hd] for d in downs]  # (B, m, 1, 1)
+        up_h, down_h = [u[:, :, hd] for u in ups], [d[:, :, hd] for d in downs]  # (B, m_level, 1, 1)
         for p0 in range(0, p, pb):
             p1 = min(p, p0 + pb)
-            hs = buf[:b * n * (p1 - p0) * ns].view(b, n, p1 - p0, ns)  # (B, L, p, N)
-            torch.mul(dx[:, :, hd, p0:p1, None], Bm[:, :, None, :], out=hs)  # u_t = Δx_t B_tᵀ
-            if h0 is not None:  # fold the initial state into the first input: h_0 = a_0·h0 + u_0
-                hs[:, 0].addcmul_(h0[:, hd, p0:p1], a[:, 0, hd, None, None])
-            blelloch_sweep_(hs, up_h, down_h)  # every h_t of this block
-            y[:, :, hd, p0:p1] = torch.einsum("blpn,bln->blp", hs, Cm)  # (B, L, p) = h_t C_t
-            h_last[:, hd, p0:p1] = hs[:, -1]
+            hs = buf[:b * m * (p1 - p0) * ns].view(b, m, p1 - p0, ns)  # (B, m, p, N)
+            torch.mul(dx0[:, :, hd, p0:p1, None], B0[:, :, None, :], out=hs)  # pair input: a·Δx_2k B_2kᵀ
+            hs.addcmul_(dx1[:, :, hd, p0:p1, None], B1[:, :, None, :])  # + Δx_{2k+1} B_{2k+1}ᵀ
+            if h0 is not None and m:  # fold the initial state into the first pair: h_1 = a_pair·h0 + b_pair
+                hs[:, 0].addcmul_(h0[:, hd, p0:p1], a_pair[:, 0, hd, None, None])
+            blelloch_sweep_(hs, up_h, down_h)  # h at every odd token 2k+1
+            y[:, 1:2 * m:2, hd, p0:p1] = torch.einsum("bkpn,bkn->bkp", hs, Cm[:, 1:2 * m:2])  # h_{2k+1} C_{2k+1}
+            # even tokens after the first (ke of them): each reads the odd state just before it
+            y[:, 2::2, hd, p0:p1] += a[:, 2::2, hd, None] * torch.einsum("bkpn,bkn->bkp", hs[:, :ke], Cm[:, 2::2])
+            if n % 2 == 0:
+                h_last[:, hd, p0:p1] = hs[:, -1]
+            else:  # the last token is even: h = a·h_{L−2} + Δx Bᵀ
+                prev = hs[:, -1] if m else h0[:, hd, p0:p1] if h0 is not None else x.new_zeros(b, p1 - p0, ns)
+                u_last = dx[:, -1, hd, p0:p1, None] * Bm[:, -1, None, :]  # (B, p, N)
+                h_last[:, hd, p0:p1] = a[:, -1, hd, None, None] * prev + u_last
     return y, h_last
 
 
