@@ -28,7 +28,7 @@ from viz_core.models.kv_cache import KVCache, cache_bytes
 from viz_core.train.loop import eval_loss
 from viz_core.sampling import SamplingConfig, generate
 from viz_core.ssm.mamba import load_tiny_mamba, state_bytes
-from viz_core.ssm.scan import SCANS, work_depth
+from viz_core.ssm.scan import BLOCK_BYTES, SCANS, work_depth
 
 MAX_INSPECT_BYTES = 2048  # one heatmap column per byte
 MAX_PROMPT_BYTES = 4096
@@ -150,8 +150,10 @@ def mixers(cfg: MixerConfig) -> MixerResult:
     if not lengths or lengths[0] < 1:
         raise InputError("Give at least one sequence length ≥ 1.")
     H, P, N = 8, 32, 32
-    check_budget(lengths[-1] * H * P * N * 4 * 6, what=f"The parallel scan at N={lengths[-1]:,} (every state kept)",
-                 device=dev)
+    n_max = lengths[-1]  # peak tensor bytes (torch profiler, n=1024…16384): chunked 4 (B, H, c, Q, Q) masks +
+    # ~5 (B, L, H, P) tensors; parallel one block of states (BLOCK_BYTES) + ~3 (B, L, H, P) tensors
+    need = max(n_max * H * 4 * (4 * cfg.chunk + 5 * P), BLOCK_BYTES + n_max * H * P * 4 * 3)
+    check_budget(need, what=f"The scans at N={n_max:,}", device=dev)
     est = sum(n * 60e-6 for n in lengths) * (cfg.repeats + 1)  # sequential: ~60 µs per token measured here
     if est > MAX_SECONDS:
         raise BudgetError(f"The sequential scan alone would take about {est:.0f} s; choose shorter lengths.")
