@@ -111,7 +111,7 @@ def blelloch_decays(a: torch.Tensor) -> tuple[list, list]:
     ups = []
     for s in _levels(a.shape[1]):
         hi, lo = _up(a, s)
-        ups.append(hi.clone())  # the decay of the 2s−1 … block's upper half, before composing
+        ups.append(hi.clone())  # a[i] now: the decay of the s maps ending at i, this level's multiplier
         hi.mul_(lo)  # a[i] ← a[i]·a[i−s]: the decay of the whole block of 2s
     downs = [_down(a, s)[0].clone() for s in reversed(_levels(a.shape[1]))]
     return ups, downs
@@ -141,7 +141,7 @@ def associative_scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     if torch.is_grad_enabled() and (a.requires_grad or b.requires_grad):
         return _associative_scan_recursive(a, b.expand(shape))
     ups, downs = blelloch_decays(a)
-    return blelloch_sweep_(b.expand(shape).contiguous().clone(), ups, downs)
+    return blelloch_sweep_(b.expand(shape).clone(memory_format=torch.contiguous_format), ups, downs)
 
 
 def _associative_scan_recursive(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
