@@ -142,6 +142,13 @@ class MixerResult:
     threads: int
 
 
+def prefill_bytes(n: int, chunk: int = 64, heads: int = 8, head_dim: int = 32) -> float:
+    """Peak tensor bytes of one scan at length n, float32 (checked against the torch profiler's peak at
+    n = 1024…16384): chunked keeps 4 (B, H, c, Q, Q) decay masks and ~5 (B, L, H, P) tensors; parallel one
+    block of states (``BLOCK_BYTES``) and ~3 (B, L, H, P) tensors."""
+    return float(max(n * heads * 4 * (4 * chunk + 5 * head_dim), BLOCK_BYTES + n * heads * head_dim * 4 * 3))
+
+
 def mixers(cfg: MixerConfig) -> MixerResult:
     """One tiny-Mamba layer's scan (H=8, P=32, N=32) by each method, and one tiny-GPT layer's causal SDPA
     (4 heads × 32), on random inputs of each length, batch 1; timed with warm-up, median of repeats."""
@@ -150,10 +157,7 @@ def mixers(cfg: MixerConfig) -> MixerResult:
     if not lengths or lengths[0] < 1:
         raise InputError("Give at least one sequence length ≥ 1.")
     H, P, N = 8, 32, 32
-    n_max = lengths[-1]  # peak tensor bytes (torch profiler, n=1024…16384): chunked 4 (B, H, c, Q, Q) masks +
-    # ~5 (B, L, H, P) tensors; parallel one block of states (BLOCK_BYTES) + ~3 (B, L, H, P) tensors
-    need = max(n_max * H * 4 * (4 * cfg.chunk + 5 * P), BLOCK_BYTES + n_max * H * P * 4 * 3)
-    check_budget(need, what=f"The scans at N={n_max:,}", device=dev)
+    check_budget(prefill_bytes(lengths[-1], cfg.chunk), what=f"The scans at N={lengths[-1]:,}", device=dev)
     est = sum(n * 60e-6 for n in lengths) * (cfg.repeats + 1)  # sequential: ~60 µs per token measured here
     if est > MAX_SECONDS:
         raise BudgetError(f"The sequential scan alone would take about {est:.0f} s; choose shorter lengths.")
