@@ -76,7 +76,8 @@ if m is not None:
                       for k, v in m.crossover.items())
     st.markdown(f"**Prefill crossover (measured):** {cross}. {m.dims}; {m.device}, {m.threads} thread(s).")
     st.caption("Work in multiply-adds with S = H·P·N numbers of state. Sequential: 3·S per token, depth N. "
-               "Parallel (Blelloch): ≈ 4·S per token, depth 2·log₂N, but every state is materialised (N·S floats). "
+               "Parallel (Blelloch): ≈ 4·S per token, depth 2·log₂N; the odd tokens' states are materialised, "
+               "one cache-sized block of channels at a time. "
                "Chunked SSD: ≈ Q·(N + H + H·P) + 2·S per token as matrix products, depth N/Q + log₂Q (Q = 64). "
                "On one CPU thread depth buys nothing; memory traffic and matmul efficiency decide.")
 else:

@@ -57,3 +57,20 @@ def test_recorded_decode_loads_when_present():
         pytest.skip("no recorded assets/bench/ssm-cpu.json")
     assert len(d.contexts) == len(d.gpt_s) >= 2 and np.all(d.mamba_state_bytes == d.mamba_state_bytes[0])
     assert np.all(np.diff(d.gpt_cache_bytes) > 0)
+
+
+def test_prefill_budget_covers_the_scans_measured_peak():
+    """The budget estimate is at least the torch profiler's peak tensor bytes of each scan (H=8, P=32, N=32)."""
+    from viz_core.measure.memory import tensor_peak_bytes
+    from viz_core.ssm.scan import SCANS
+
+    g = torch.Generator().manual_seed(0)
+    for n in (256, 2048):
+        x, dt = torch.randn(1, n, 8, 32, generator=g), torch.rand(1, n, 8, generator=g)
+        A, Bm, Cm = -torch.linspace(1, 16, 8), torch.randn(1, n, 32, generator=g), torch.randn(1, n, 32, generator=g)
+        with torch.no_grad():
+            for name in ("parallel", "chunked"):
+                peak, how = tensor_peak_bytes(lambda: SCANS[name](x, dt, A, Bm, Cm), "cpu")
+                if peak is None:
+                    pytest.skip(how)
+                assert 0 < peak <= lab.prefill_bytes(n), (name, n, peak)

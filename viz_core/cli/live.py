@@ -146,7 +146,9 @@ def _ssm_point(cfg: LiveConfig, n: int, roofs: R.Roofs | None, budget: float) ->
     est = 60e-6 * n * 4 * (cfg.repeats + 1)  # the sequential loop, ~60 µs per token measured here, dominates
     if roofs is not None:
         est = max(est, R.roof_time(fl, q, roofs) / ASSUMED_EFFICIENCY * (cfg.repeats + 1))
-    mem = n * 8 * 32 * 32 * 4 * 6.0  # the parallel scan keeps every state (labs.ssm.mixers' budget check)
+    from viz_core.labs.ssm import prefill_bytes  # here: the lab imports the model code
+
+    mem = prefill_bytes(n)  # the scans' peak tensor bytes (labs.ssm.mixers' budget check)
     skip = None
     if mem > budget:
         skip = f"skipped: needs ~{mem / 2**20:,.0f} MiB, over the {budget / 2**20:,.0f} MiB budget"

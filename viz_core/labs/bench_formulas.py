@@ -139,7 +139,8 @@ def ssm_row(row: dict, dims: dict | None = None) -> dict:
     """FLOPs and bytes of one ssm-suite row (in place).
 
     prefill, scans: 2 FLOPs per multiply-add of ``work`` (ssm.scan.work_depth); bytes: x, Δ, B, C read and y
-    written once, plus, for the parallel scan, every state written and read once (it keeps them all).
+    written once, plus, for the parallel scan, the odd tokens' states written and read once (it materialises
+    those, one cache-sized block of channels at a time; the even tokens' are read out without being stored).
     prefill, SDPA: causal attention, 4 heads × 32, fused traffic. decode, per generated token: 2·params
     FLOPs plus the recurrence (Mamba) or attention over the context (GPT); bytes: the weights once, plus
     Mamba's fixed state read and written, or the GPT's K/V cache read.
@@ -150,9 +151,10 @@ def ssm_row(row: dict, dims: dict | None = None) -> dict:
         if row.get("work"):
             row["flops"] = 2.0 * float(row["work"])
             io = (2 * n * h * p + n * h + 2 * n * d_state) * e
-            keep = 2.0 * n * h * p * d_state * e if m == "parallel" else 0.0
+            keep = 2.0 * (n // 2) * h * p * d_state * e if m == "parallel" else 0.0
             row["bytes_moved"] = float(io + keep)
-            row["bytes_formula"] = "x, Δ, B, C read + y written" + (" + every state written and read" if keep else "")
+            extra = " + odd tokens' states written and read" if keep else ""
+            row["bytes_formula"] = "x, Δ, B, C read + y written" + extra
         else:
             row["flops"] = attention_flops(1, 4, n, 32, causal=True)
             row["bytes_moved"] = attention_bytes_moved(1, 4, n, 32, e)

@@ -28,7 +28,7 @@ from viz_core.models.kv_cache import KVCache, cache_bytes
 from viz_core.train.loop import eval_loss
 from viz_core.sampling import SamplingConfig, generate
 from viz_core.ssm.mamba import load_tiny_mamba, state_bytes
-from viz_core.ssm.scan import SCANS, work_depth
+from viz_core.ssm.scan import BLOCK_BYTES, SCANS, work_depth
 
 MAX_INSPECT_BYTES = 2048  # one heatmap column per byte
 MAX_PROMPT_BYTES = 4096
@@ -142,6 +142,13 @@ class MixerResult:
     threads: int
 
 
+def prefill_bytes(n: int, chunk: int = 64, heads: int = 8, head_dim: int = 32) -> float:
+    """Peak tensor bytes of one scan at length n, float32 (checked against the torch profiler's peak at
+    n = 1024…16384): chunked keeps 4 (B, H, c, Q, Q) decay masks and ~5 (B, L, H, P) tensors; parallel one
+    block of states (``BLOCK_BYTES``) and ~3 (B, L, H, P) tensors."""
+    return float(max(n * heads * 4 * (4 * chunk + 5 * head_dim), BLOCK_BYTES + n * heads * head_dim * 4 * 3))
+
+
 def mixers(cfg: MixerConfig) -> MixerResult:
     """One tiny-Mamba layer's scan (H=8, P=32, N=32) by each method, and one tiny-GPT layer's causal SDPA
     (4 heads × 32), on random inputs of each length, batch 1; timed with warm-up, median of repeats."""
@@ -150,8 +157,7 @@ def mixers(cfg: MixerConfig) -> MixerResult:
     if not lengths or lengths[0] < 1:
         raise InputError("Give at least one sequence length ≥ 1.")
     H, P, N = 8, 32, 32
-    check_budget(lengths[-1] * H * P * N * 4 * 6, what=f"The parallel scan at N={lengths[-1]:,} (every state kept)",
-                 device=dev)
+    check_budget(prefill_bytes(lengths[-1], cfg.chunk), what=f"The scans at N={lengths[-1]:,}", device=dev)
     est = sum(n * 60e-6 for n in lengths) * (cfg.repeats + 1)  # sequential: ~60 µs per token measured here
     if est > MAX_SECONDS:
         raise BudgetError(f"The sequential scan alone would take about {est:.0f} s; choose shorter lengths.")
