@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import threading
 import time
@@ -22,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _browser import CHROMIUM, FLAGS, ROOT, Server, launch  # noqa: E402,F401  (memory_walk imports them from here)
+from _browser import ROOT, Server, launch  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 from ui import registry  # noqa: E402
