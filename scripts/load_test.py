@@ -14,24 +14,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import statistics
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _browser import ROOT, Server, launch  # noqa: E402
 
+sys.path.insert(0, str(ROOT))
 from ui import registry  # noqa: E402
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ERROR_SELECTORS = ('[data-testid="stException"]', '[data-testid="stAlertContentError"]')
 
 
@@ -90,47 +84,6 @@ class RssSampler(threading.Thread):
     def stop(self) -> None:
         self.stop_flag.set()
         self.join(timeout=2)
-
-
-# ------------------------------------------------------------------ the server
-class Server:
-    def __init__(self, port: int = 0, log: Path | None = None, env: dict | None = None):
-        if not port:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-        self.port, self.url = port, f"http://127.0.0.1:{port}"
-        self.log = log or ROOT / "test-output" / f"server-{port}.log"
-        self.env = {**os.environ, **(env or {})}
-
-    def __enter__(self) -> "Server":
-        self.log.parent.mkdir(exist_ok=True)
-        self.fh = open(self.log, "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
-             str(self.port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, stdout=self.fh, stderr=subprocess.STDOUT, env=self.env)
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if urllib.request.urlopen(self.url + "/_stcore/health", timeout=2).read() == b"ok":
-                    return self
-            except OSError:
-                time.sleep(0.3)
-        self.__exit__()
-        raise RuntimeError(f"the streamlit server did not start; see {self.log}")
-
-    def __exit__(self, *exc) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.fh.close()
-
-
-def launch(playwright):
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
 
 
 # ------------------------------------------------------------------ one page in one session

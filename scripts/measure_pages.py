@@ -13,20 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _browser import ROOT, Server, launch  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
-
 from ui import registry  # noqa: E402
-
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def _busy(page) -> bool:
@@ -58,53 +53,35 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "test-output" / "page-times.json")
     ap.add_argument("--only", default="", help="comma-separated page stems to time (default: all)")
     args = ap.parse_args()
-    port = args.port
-    if not port:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
-        from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright
 
-        rows = []
-        with sync_playwright() as p:
-            b = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
-            # One browser context for all pages, as a person clicking through: the frontend and plotly.js
-            # are loaded once; the server's caches are cold for each page's first visit.
-            ctx = b.new_context(viewport={"width": 1400, "height": 1000})
-            pg = ctx.new_page()
-            pg.goto(url)
-            render_times(pg, time.time())
-            only = {x for x in args.only.split(",") if x}
-            print(f"{'page':32s} {'server run':>12s} {'page loaded':>12s} {'charts drawn':>13s}")
-            for info in registry.discover_pages():
-                if only and (info.url_path or "home") not in only:
-                    continue
-                pg.goto("about:blank")
-                t0 = time.time()
-                pg.goto(f"{url}/{info.url_path}")
-                done, drawn = render_times(pg, t0)
-                text = pg.locator(".st-key-lab_page_done").inner_text()
-                server = float(text.split("ran in ")[1].split(" s")[0]) if "ran in " in text else float("nan")
-                rows.append({"page": info.title, "path": info.path, "server_script_s": server,
-                             "browser_load_s": round(done, 2), "charts_drawn_s": round(drawn, 2)})
-                print(f"{info.title:32s} {server:10.2f} s {done:10.2f} s {drawn:11.2f} s", flush=True)
-            ctx.close()
-            b.close()
-        args.out.parent.mkdir(exist_ok=True)
-        args.out.write_text(json.dumps(rows, indent=1))
-    finally:
-        proc.terminate()
+    rows = []
+    with Server(port=args.port) as srv, sync_playwright() as p:
+        b = launch(p)
+        # One browser context for all pages, as a person clicking through: the frontend and plotly.js
+        # are loaded once; the server's caches are cold for each page's first visit.
+        ctx = b.new_context(viewport={"width": 1400, "height": 1000})
+        pg = ctx.new_page()
+        pg.goto(srv.url)
+        render_times(pg, time.time())
+        only = {x for x in args.only.split(",") if x}
+        print(f"{'page':32s} {'server run':>12s} {'page loaded':>12s} {'charts drawn':>13s}")
+        for info in registry.discover_pages():
+            if only and (info.url_path or "home") not in only:
+                continue
+            pg.goto("about:blank")
+            t0 = time.time()
+            pg.goto(f"{srv.url}/{info.url_path}")
+            done, drawn = render_times(pg, t0)
+            text = pg.locator(".st-key-lab_page_done").inner_text()
+            server = float(text.split("ran in ")[1].split(" s")[0]) if "ran in " in text else float("nan")
+            rows.append({"page": info.title, "path": info.path, "server_script_s": server,
+                         "browser_load_s": round(done, 2), "charts_drawn_s": round(drawn, 2)})
+            print(f"{info.title:32s} {server:10.2f} s {done:10.2f} s {drawn:11.2f} s", flush=True)
+        ctx.close()
+        b.close()
+    args.out.parent.mkdir(exist_ok=True)
+    args.out.write_text(json.dumps(rows, indent=1))
     return 0
 
 

@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _browser import ROOT, Server, launch, wait_idle  # noqa: E402
+
 # (page stem, slider label prefix): one typical control per page
 CASES = [("flash_attention", "Key block Bc"), ("rope", "Pair i"), ("tokens_sampling", "Temperature T")]
 
@@ -42,29 +39,12 @@ _RECORD_WS = """
 """
 
 
-def _wait_idle(page, timeout_s: float = 180) -> None:
-    deadline = time.time() + timeout_s
-    quiet = None
-    while time.time() < deadline:
-        busy = (page.locator('[data-testid="stStatusWidget"]').count() > 0
-                or page.locator('[data-testid="stSkeleton"]').count() > 0
-                or page.locator(".st-key-lab_page_done").count() == 0)
-        if busy:
-            quiet = None
-        elif quiet is None:
-            quiet = time.time()
-        elif time.time() - quiet > 1.5:
-            return
-        time.sleep(0.1)
-    raise TimeoutError("page did not become idle")
-
-
 def measure_page(browser, url: str, stem: str, label: str, repeats: int) -> dict:
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
     page = ctx.new_page()
     page.add_init_script(_RECORD_WS)
     page.goto(f"{url}/{stem}", wait_until="domcontentloaded")
-    _wait_idle(page)
+    wait_idle(page)
     slider = page.locator(f'input[type=range][aria-label^="{label}"]').first
     slider.scroll_into_view_if_needed()
     times, sends = [], []
@@ -99,39 +79,22 @@ def main() -> int:
                     help="PAGE:SLIDER LABEL (repeatable) instead of the default three cases")
     args = ap.parse_args()
     cases = [tuple(c.split(":", 1)) for c in args.case] or CASES
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--browser.gatherUsageStats", "false"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
-        from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright
 
-        rows = []
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS, headless=True)
-            for stem, label in cases:
-                row = measure_page(browser, url, stem, label, args.repeats)
-                rows.append(row)
-                print(f"{stem:18s} {label:16s} median {row['median_s']:.3f} s "
-                      f"(IQR {row['q1_s']:.3f}–{row['q3_s']:.3f}), browser messages per move {row['messages_sent_per_move']}",
-                      flush=True)
-            browser.close()
-        load = Path("/proc/loadavg").read_text().split()[:3]
-        args.out.parent.mkdir(exist_ok=True)
-        args.out.write_text(json.dumps({"load_avg": load, "rows": rows}, indent=1))
-        print("load average", " ".join(load))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    rows = []
+    with Server() as srv, sync_playwright() as p:
+        browser = launch(p)
+        for stem, label in cases:
+            row = measure_page(browser, srv.url, stem, label, args.repeats)
+            rows.append(row)
+            print(f"{stem:18s} {label:16s} median {row['median_s']:.3f} s "
+                  f"(IQR {row['q1_s']:.3f}–{row['q3_s']:.3f}), browser messages per move {row['messages_sent_per_move']}",
+                  flush=True)
+        browser.close()
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    args.out.parent.mkdir(exist_ok=True)
+    args.out.write_text(json.dumps({"load_avg": load, "rows": rows}, indent=1))
+    print("load average", " ".join(load))
     return 0
 
 

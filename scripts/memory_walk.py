@@ -18,7 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load_test import ROOT, RssSampler, Server, launch, lesson_stems, run_marker, tree_rss_mib, wait_done, walk  # noqa: E402
+from _browser import ROOT, Server, launch  # noqa: E402
+from load_test import RssSampler, lesson_stems, run_marker, tree_rss_mib, wait_done, walk  # noqa: E402
 
 BUDGET_WALK_MIB = 700
 BUDGET_SMOLLM_MIB = 1.2 * 1024

@@ -120,6 +120,19 @@ def prepare_prompt(text: str, model: str) -> Prompt:
     return Prompt(tuple(ids), tuple(notes))
 
 
+def _prompt_and_model(cfg) -> tuple[Prompt, object, object]:
+    """(cleaned prompt, model, tokenizer) for a config with ``prompt`` and ``model``; the prompt is checked
+    before the model loads, so bad input never waits for a model."""
+    p = prepare_prompt(cfg.prompt, cfg.model)
+    model, tok = _model_and_tokenizer(cfg.model)
+    return p, model, tok
+
+
+def _sampler(cfg) -> SamplingConfig:
+    """The sampler of a config with ``temperature``, ``top_k`` and ``top_p``."""
+    return SamplingConfig(cfg.temperature, cfg.top_k, cfg.top_p)
+
+
 # ---------------------------------------------------------------------------------------------- BPE
 @functools.lru_cache(maxsize=4)
 def _trained_bpe(corpus_chars: int, max_merges: int):
@@ -250,9 +263,8 @@ class NextTokenResult:
 
 @torch.no_grad()
 def next_token(cfg: NextTokenConfig) -> NextTokenResult:
-    sc = SamplingConfig(cfg.temperature, cfg.top_k, cfg.top_p)
-    p = prepare_prompt(cfg.prompt, cfg.model)
-    model, tok = _model_and_tokenizer(cfg.model)
+    sc = _sampler(cfg)
+    p, model, tok = _prompt_and_model(cfg)
     logits = model(torch.tensor([p.ids]))[0][0, -1]
     d = describe(logits, sc)
     order = np.argsort(-d.probs_t1, kind="stable")[: cfg.n_show]
@@ -283,9 +295,8 @@ class ContinueResult:
 def continuations(cfg: ContinueConfig) -> ContinueResult:
     if not 1 <= cfg.n_new <= 400:
         raise InputError("Generate between 1 and 400 new tokens.")
-    sc = SamplingConfig(cfg.temperature, cfg.top_k, cfg.top_p)
-    p = prepare_prompt(cfg.prompt, cfg.model)
-    model, tok = _model_and_tokenizer(cfg.model)
+    sc = _sampler(cfg)
+    p, model, tok = _prompt_and_model(cfg)
     stop = stop_ids(cfg.model)
     texts, counts = [], []
     for s in range(cfg.n_samples):
@@ -316,8 +327,7 @@ class AttentionResult:
 
 @torch.no_grad()
 def attention_map(cfg: AttentionConfig) -> AttentionResult:
-    p = prepare_prompt(cfg.prompt, cfg.model)
-    model, tok = _model_and_tokenizer(cfg.model)
+    p, model, tok = _prompt_and_model(cfg)
     mc = model.cfg
     if not (0 <= cfg.layer < mc.n_layer and 0 <= cfg.head < mc.n_head):
         raise InputError(f"This model has layers 0–{mc.n_layer - 1} and heads 0–{mc.n_head - 1}.")

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from viz_core.errors import InputError
-from viz_core.labs.tokens import _label, _model_and_tokenizer, prepare_prompt
+from viz_core.labs.tokens import _label, _model_and_tokenizer, _prompt_and_model, _sampler
 from viz_core.models.kv_cache import KVCache
-from viz_core.sampling import SamplingConfig, filtered_probs, sample
+from viz_core.sampling import filtered_probs, sample
 
 MAX_DECODE_STEPS = 120
 GRID_TOKENS = {"tiny-gpt": 20, "smollm2-135m": 12}  # last prompt tokens shown in the grid
@@ -58,9 +58,8 @@ class DecodeSteps:
 def decode_steps(cfg: DecodeConfig) -> DecodeSteps:
     if not 1 <= cfg.n_new <= MAX_DECODE_STEPS:
         raise InputError(f"Step through between 1 and {MAX_DECODE_STEPS} new tokens.")
-    sc = SamplingConfig(cfg.temperature, cfg.top_k, cfg.top_p)
-    p = prepare_prompt(cfg.prompt, cfg.model)
-    model, tok = _model_and_tokenizer(cfg.model)
+    sc = _sampler(cfg)
+    p, model, tok = _prompt_and_model(cfg)
     stop = (2,) if cfg.model == "smollm2-135m" else ()
     g = torch.Generator(device="cpu").manual_seed(int(cfg.seed))  # as sampling.generate draws
     idx = torch.tensor([p.ids])  # (1, P)
@@ -112,8 +111,7 @@ class AttentionGrid:
 @torch.no_grad()
 def attention_grid(cfg: GridConfig) -> AttentionGrid:
     """Every head of every layer (SmolLM2: every third layer) over the last prompt tokens, one forward pass."""
-    p = prepare_prompt(cfg.prompt, cfg.model)
-    model, tok = _model_and_tokenizer(cfg.model)
+    p, model, tok = _prompt_and_model(cfg)
     n_max = GRID_TOKENS["smollm2-135m" if cfg.model == "smollm2-135m" else "tiny-gpt"]
     ids, notes = list(p.ids), list(p.notes)
     if len(ids) > n_max:

