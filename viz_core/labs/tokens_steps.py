@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from viz_core.errors import InputError
-from viz_core.labs.tokens import _label, _model_and_tokenizer, _prompt_and_model, _sampler
+from viz_core.labs.tokens import _label, _model_and_tokenizer, _prompt_and_model, _sampler, stop_ids
 from viz_core.models.kv_cache import KVCache
 from viz_core.sampling import filtered_probs, sample
 
@@ -60,7 +60,7 @@ def decode_steps(cfg: DecodeConfig) -> DecodeSteps:
         raise InputError(f"Step through between 1 and {MAX_DECODE_STEPS} new tokens.")
     sc = _sampler(cfg)
     p, model, tok = _prompt_and_model(cfg)
-    stop = (2,) if cfg.model == "smollm2-135m" else ()
+    stop = stop_ids(cfg.model)  # the end-of-sequence id the GGUF declares
     g = torch.Generator(device="cpu").manual_seed(int(cfg.seed))  # as sampling.generate draws
     idx = torch.tensor([p.ids])  # (1, P)
     par = next(model.parameters())
