@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from viz_core.errors import human_bytes
 from viz_core.labs.flash import MeasureResult, method_label
 from viz_core.labs.flash_steps import StepResult
+from viz_core.plots.attention import memory_method_label
 from viz_core.plots.theme import color, style
 
 HIGHLIGHT = "#D55E00"
@@ -65,7 +66,7 @@ def memory_figure(res: MeasureResult, height: int = 500) -> go.Figure:
     fig.add_trace(go.Scatter(x=res.ns, y=res.score_bytes / 2**20, mode="lines", name=f"N×N scores ×{res.heads} heads",
                              line=dict(color="#333", dash="dash")))
     style(fig, title=f"Peak extra memory ({res.source})", x="sequence length N (tokens)",
-          y="peak extra memory (MiB)", height=height)
+          y=f"peak extra memory (MiB, {memory_method_label(res.memory_method)})", height=height)
     return _log_n_axes(fig, res.ns)
 
 
