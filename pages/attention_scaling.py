@@ -100,7 +100,7 @@ with chart.container():
                                   when=f"oldest point {when}")
     layout.figure(plots.scaling_figure(res.points, res.expected, "time"), key="time",
                   provenance=live + f"; median of {cfg.repeats} repeats, bars ± IQR/2")
-layout.figure(plots.scaling_figure(res.points, res.expected, "memory"), key="memory",
+layout.figure(plots.scaling_figure(res.points, res.expected, "memory", memory_method=res.memory_method), key="memory",
               provenance=live + f"; memory: {res.memory_method}")
 for m in res.messages:
     st.info(f"**Stopped:** {m}", icon="🛑")

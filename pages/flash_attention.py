@@ -121,7 +121,7 @@ def memory_section():
             figure(plots.memory_figure(mres), key="fa_mem", provenance=f"{prov} · memory: {mres.memory_method}")
         with b:
             figure(plots.time_figure(mres), key="fa_time", provenance=prov)
-        figure(plots.throughput_figure(mres), key="fa_tput", provenance=f"{prov} · peak: {mres.peak_source}")
+        figure(plots.throughput_figure(mres), key="fa_tput", provenance=f"{prov} · % of {mres.peak_source}")
     claim_checks(flash_lab.claim_checks(mres))
 
 

@@ -141,8 +141,8 @@ def attention_section():
         layer = params.slider(a1, "Layer", 0, n_layer - 1, 0, key="ts_layer") if n_layer > 1 else 0
         head = params.slider(a2, "Head", 0, n_head - 1, 1, key="ts_head") if n_head > 1 else 0
         am = attn(explore.AttentionConfig(prompt=prompt, model=model, layer=layer, head=head))
-        figure(plots.attention_heatmap(am.weights, am.labels, f"{model}: layer {layer}, head {head} "
-                                       f"({am.n_head} query heads share {am.n_kv_head} KV heads)"), key="ts_attn", provenance=PROV)
+        figure(plots.attention_heatmap(am.weights, am.labels, am.title(model, layer, head)), key="ts_attn",
+               provenance=PROV)
         st.caption("Row = the token looking, column = the token looked at; rows sum to 1; above the diagonal: masked.")
 
 

@@ -276,6 +276,9 @@ def test_causal_linear_attention_sums_half_inputs_in_float32(form, dtype, n):
 
 
 def test_gqa_accepts_non_contiguous_q():
+    """GQA on a transposed q equals float64 attention. Not a guard against ``.view`` in grouped.py: splitting one
+    dimension (H -> G, H/G) is a valid view for every stride, so ``.view`` and ``.reshape`` agree on any 4-D q
+    (checked on transposed, permuted, expanded and sliced q, k, v with every reshape turned back into view)."""
     from viz_core.attention.grouped import gqa_attention
 
     g = torch.Generator().manual_seed(1)

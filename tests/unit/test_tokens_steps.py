@@ -8,6 +8,7 @@ import torch
 
 from viz_core.labs import tokens as explore
 from viz_core.labs import tokens_steps as T
+from viz_core.plots.tokens_walk import attention_grid_figure
 from viz_core.errors import InputError
 from viz_core.sampling import SamplingConfig, generate
 
@@ -62,3 +63,29 @@ def test_attention_grid_is_every_layers_causal_softmax(tiny):
     np.testing.assert_allclose(g.weights[2, 1], one.weights, atol=1e-6)
     long = T.attention_grid(T.GridConfig(prompt=PROMPT))  # 27 tokens: only the last 20 are read
     assert len(long.labels) == T.GRID_TOKENS["tiny-gpt"] and any("last 20 of 27" in m for m in long.notes)
+
+
+def test_attention_maps_state_the_window_they_cover(tiny):
+    """The heatmap and the grid are computed on the prompt shown: their labels are its tokens (the last ones when
+    the prompt is longer than the map), and the figure titles say which, e.g. 'last 64 of 90 prompt tokens'."""
+    _, tok = tiny
+    text = "ROMEO: But soft, what light through yonder window breaks? It is the east, and Juliet is the sun."
+    full = [explore._label(tok, i) for i in tok.encode(text)]
+    assert len(full) > explore.ATTN_MAX_TOKENS  # long enough that both maps show a window
+    am = explore.attention_map(explore.AttentionConfig(prompt=text, layer=1, head=0))
+    n = explore.ATTN_MAX_TOKENS
+    assert am.labels == tuple(full[-n:]) and am.weights.shape == (n, n)
+    assert am.window == f"last {n} of {len(full)} prompt tokens"
+    assert am.window in am.title("tiny-gpt", 1, 0)
+    g = T.attention_grid(T.GridConfig(prompt=text))
+    m = T.GRID_TOKENS["tiny-gpt"]
+    assert g.labels == tuple(full[-m:]) and g.window == f"last {m} of {len(full)} prompt tokens"
+    fig = attention_grid_figure(g, "tiny-gpt")
+    d = fig.to_dict()  # what Streamlit sends: the first view and one frame per query token
+    titles = [a["text"] for lay in [d["layout"]] + [f["layout"] for f in d["frames"]] for a in lay["annotations"]
+              if a["text"].startswith("<b>Query")]
+    assert len(titles) == m + 1 and all(g.window in t for t in titles)
+    short = "To be, or not"
+    s = explore.attention_map(explore.AttentionConfig(prompt=short))
+    assert s.window == f"all {len(s.labels)} prompt tokens" and s.labels == tuple(explore._label(tok, i)
+                                                                                   for i in tok.encode(short))

@@ -91,6 +91,12 @@ def _label(tok, i: int) -> str:
 class Prompt:
     ids: tuple[int, ...]
     notes: tuple[str, ...]
+    n_tokens: int = 0  # tokens in the whole (cleaned) prompt, before any context cut
+
+
+def window_text(n_shown: int, n_prompt: int) -> str:
+    """What an attention map covers, for its title: 'all 13 prompt tokens' or 'last 64 of 300 prompt tokens'."""
+    return f"all {n_shown} prompt tokens" if n_shown >= n_prompt else f"last {n_shown} of {n_prompt:,} prompt tokens"
 
 
 def prepare_prompt(text: str, model: str) -> Prompt:
@@ -113,11 +119,12 @@ def prepare_prompt(text: str, model: str) -> Prompt:
         bad = tok.unencodable(text)
         notes.append(f"{len(bad)} character(s) have no token in this vocabulary and become <unk>: {bad[:5]}")
     ids = tok.encode(text)
+    n_tokens = len(ids)
     ctx = _context(model)
     if len(ids) > ctx:
         notes.append(f"The prompt is {len(ids):,} tokens; the model sees only its last {ctx}.")
         ids = ids[-ctx:]
-    return Prompt(tuple(ids), tuple(notes))
+    return Prompt(tuple(ids), tuple(notes), n_tokens)
 
 
 def _prompt_and_model(cfg) -> tuple[Prompt, object, object]:
@@ -323,6 +330,11 @@ class AttentionResult:
     n_head: int
     n_kv_head: int
     notes: tuple[str, ...]
+    window: str = ""  # which prompt tokens the map covers, e.g. "last 64 of 300 prompt tokens"
+
+    def title(self, model: str, layer: int, head: int) -> str:
+        return (f"{model}: layer {layer}, head {head} over the {self.window} "
+                f"({self.n_head} query heads share {self.n_kv_head} KV heads)")
 
 
 @torch.no_grad()
@@ -339,4 +351,5 @@ def attention_map(cfg: AttentionConfig) -> AttentionResult:
     want = True if cfg.model.startswith("tiny-gpt") else (cfg.layer,)
     _, _, attn = model(torch.tensor([ids]), return_attn=want)
     w = attn[cfg.layer][0, cfg.head].float().numpy()
-    return AttentionResult(w, tuple(_label(tok, i) for i in ids), mc.n_layer, mc.n_head, mc.n_kv_head, tuple(notes))
+    return AttentionResult(w, tuple(_label(tok, i) for i in ids), mc.n_layer, mc.n_head, mc.n_kv_head, tuple(notes),
+                           window_text(len(ids), p.n_tokens))

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from viz_core.errors import InputError
-from viz_core.labs.tokens import _label, _model_and_tokenizer, _prompt_and_model, _sampler, stop_ids
+from viz_core.labs.tokens import _label, _model_and_tokenizer, _prompt_and_model, _sampler, stop_ids, window_text
 from viz_core.models.kv_cache import KVCache
 from viz_core.sampling import filtered_probs, sample
 
@@ -106,6 +106,7 @@ class AttentionGrid:
     labels: tuple[str, ...]  # (N,)
     n_kv_head: int
     notes: tuple[str, ...]
+    window: str = ""  # which prompt tokens the grid covers, e.g. "last 20 of 27 prompt tokens"
 
 
 @torch.no_grad()
@@ -124,7 +125,8 @@ def attention_grid(cfg: GridConfig) -> AttentionGrid:
     want = True if cfg.model.startswith("tiny-gpt") else layers
     attn = model(torch.tensor([ids]), return_attn=want)[2]
     w = np.stack([attn[layer][0].float().numpy() for layer in layers])  # (L, H, N, N)
-    return AttentionGrid(w, layers, tuple(_label(tok, i) for i in ids), model.cfg.n_kv_head, tuple(notes))
+    return AttentionGrid(w, layers, tuple(_label(tok, i) for i in ids), model.cfg.n_kv_head, tuple(notes),
+                         window_text(len(ids), p.n_tokens))
 
 
 def model_shape(name: str) -> tuple[int, int]:

@@ -10,6 +10,19 @@ from plotly.subplots import make_subplots
 from viz_core.errors import human_bytes, human_count
 from viz_core.plots.theme import DIVERGING, MASK_COLORS, SEQUENTIAL, color, style
 
+MEMORY_METHODS = {  # viz_core.measure.memory's method strings -> how an axis or column names them
+    "peak tensor bytes (torch profiler)": "torch-profiler tensor bytes",
+    "peak RSS growth, fresh subprocess": "process RSS growth, fresh subprocess",
+    "cuda max_memory_allocated": "CUDA allocator peak",
+}
+
+
+def memory_method_label(method: str) -> str:
+    """Which of the three memory measurements a number is, for axis titles and column headers."""
+    if not method:
+        return "method not recorded"
+    return MEMORY_METHODS.get(method, method)
+
 
 def variant_figure(v, exact_weights: np.ndarray | None, height: int = 330) -> go.Figure:
     """One row: the mask (if any), then per head the variant's weights, then |variant − exact| of head 1.
@@ -99,7 +112,9 @@ def exact_figure(exact_weights: np.ndarray, height: int = 330) -> go.Figure:
 
 
 def results_table(result) -> list[dict]:
-    """One row per variant with units, for st.dataframe (``result`` is a ``lab.LabResult``)."""
+    """One row per variant with units, for st.dataframe (``result`` is a ``lab.LabResult``); the memory column
+    names its method (torch-profiler tensor bytes on CPU, CUDA allocator peak on GPU)."""
+    method = next((v.memory_method for v in result.variants if v.memory_method), "")
     rows = []
     for v in result.variants:
         if not v.ok:
@@ -118,7 +133,8 @@ def results_table(result) -> list[dict]:
             "bytes (theory)": human_bytes(c.bytes) if c else "",
             "time (ms)": v.time_s * 1e3,
             "speed-up vs exact": result.exact_time_s / v.time_s if v.time_s > 0 else None,
-            "peak memory": human_bytes(v.peak_bytes) if v.peak_bytes is not None else "—",
+            f"peak memory ({memory_method_label(method)})": human_bytes(v.peak_bytes) if v.peak_bytes is not None
+            else "—",
             "note": ("compile " + f"{v.compile_s:.1f} s (not in time)") if v.compile_s else v.message,
         })
     return rows
@@ -132,8 +148,9 @@ def cost_figure(result, height: int = 360) -> go.Figure:
     flops = [exact_flops] + [max(v.cost.flops, 1) for v in ok]
     times = [result.exact_time_s * 1e3] + [v.time_s * 1e3 for v in ok]
     mems = [result.exact_peak_bytes] + [v.peak_bytes for v in ok]
+    method = memory_method_label(next((v.memory_method for v in result.variants if v.memory_method), ""))
     fig = make_subplots(rows=1, cols=3, subplot_titles=["theoretical FLOPs", "measured time (ms)",
-                                                        "measured peak memory (MiB)"], horizontal_spacing=0.08)
+                                                        f"peak memory (MiB): {method}"], horizontal_spacing=0.08)
     cols = [color(i) for i in range(len(names))]
     fig.add_trace(go.Bar(x=names, y=flops, marker_color=cols, hovertemplate="%{x}: %{y:.3s} FLOPs<extra></extra>"),
                   row=1, col=1)
@@ -149,8 +166,10 @@ def cost_figure(result, height: int = 360) -> go.Figure:
     return style(fig, height=height, legend=False)
 
 
-def scaling_figure(points, expected: dict[str, int], metric: str = "time", height: int = 420) -> go.Figure:
-    """Log-log time (or peak memory) vs N per variant, with dashed guides of the expected slope.
+def scaling_figure(points, expected: dict[str, int], metric: str = "time", height: int = 420,
+                   memory_method: str = "") -> go.Figure:
+    """Log-log time (or peak memory, labelled with ``memory_method``) vs N per variant, with dashed guides of the
+    expected slope.
 
     ``points``: ``lab.SweepPoint`` list; each guide ends at the variant's longest measured N."""
     fig = go.Figure()
@@ -178,9 +197,11 @@ def scaling_figure(points, expected: dict[str, int], metric: str = "time", heigh
     ns_all = sorted({p.n for p in points})
     fig.update_xaxes(type="log", title_text="sequence length N (tokens)", tickvals=ns_all,
                      ticktext=[str(n) for n in ns_all])
-    fig.update_yaxes(type="log", title_text="time per call (ms)" if metric == "time" else "peak memory (MiB)")
+    mem = f"peak memory (MiB, {memory_method_label(memory_method)})"
+    fig.update_yaxes(type="log", title_text="time per call (ms)" if metric == "time" else mem)
     ys_all = [y for tr in fig.data for y in (tr.y or ()) if y is not None and y == y and y > 0]
     if ys_all and max(ys_all) / min(ys_all) > 30:
         fig.update_yaxes(dtick=1)  # label decades only: 1, 10, 100 (plotly's 2 and 5 labels read as values)
     return style(fig, height=height,
-                 title="time vs N (dotted: expected slope 1 or 2)" if metric == "time" else "peak memory vs N")
+                 title="time vs N (dotted: expected slope 1 or 2)" if metric == "time" else
+                 f"peak memory vs N: {memory_method_label(memory_method)}")

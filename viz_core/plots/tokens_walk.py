@@ -123,8 +123,8 @@ def attention_grid_figure(g: AttentionGrid, model: str, width_px: int = 820) -> 
                    xanchor="right", font=dict(size=12)) for li, layer in enumerate(g.layers)]
 
     def layout(k):
-        title = (f"<b>Query token {k + 1} of {n}: “{_esc(g.labels[k])}”</b> — its row lights up in every map "
-                 "(row = token looking, column = token looked at)")
+        title = (f"<b>Query token {k + 1} of {n}: “{_esc(g.labels[k])}”</b> ({g.window}) — its row lights up in "
+                 "every map (row = token looking, column = token looked at)")
         return dict(annotations=heads + layers + [dict(text=title, x=0, y=1.0, xref="paper", yref="paper", yshift=30,
                                                        xanchor="left", yanchor="bottom", showarrow=False,
                                                        font=dict(size=FONT_SIZE - 1, color="#222"))])

@@ -1,9 +1,11 @@
 """FlashAttention suite: time and peak memory of reference attention vs SDPA (each backend) vs the tiled
-pure-PyTorch forward, as N grows; achieved TFLOP/s and % of the device's peak.
+pure-PyTorch forward, as N grows; achieved TFLOP/s and % of a named compute roof (``pct_peak``, ``peak_source``).
 
 Dao et al. 2022, FlashAttention; Dao 2023, FlashAttention-2. CPU: peak memory is the peak-RSS growth of a
-fresh subprocess per point and the peak FLOP/s is a measured fp32 matmul. CUDA: the allocator's peak and
-the spec-sheet peak (tensor-core peak for fp16/bf16), every SDPA backend that runs (flash, efficient,
+fresh subprocess per point and the compute roof is the measured roofline roof (recorded roofs-cpu.json of this
+CPU at these threads, else measured now in thread CPU time). CUDA: the allocator's peak and the spec-sheet
+peak (tensor-core peak for fp16/bf16). A row above 100 % of its roof is re-measured (``remeasured``) and, if
+still above, flagged ``over_roof`` (noise, hidden on the page). Every SDPA backend that runs (flash, efficient,
 cudnn, math), probed first.
 
     python -m viz_core bench flash                       # CPU: N = 256 … 4096, fp32, 1 thread
