@@ -42,7 +42,9 @@ def test_page_in_chromium(server, page, info, output_dir):
         '[data-testid="stException"]').first.inner_text()
     charts = page.locator('[data-testid="stPlotlyChart"]')
     for i in range(charts.count()):
-        charts.nth(i).locator(".main-svg").first.wait_for(timeout=30_000)
+        # a chart in a tab that is not selected (e.g. the Benchmarks page) is drawn but hidden: attached suffices
+        state = "visible" if charts.nth(i).is_visible() else "attached"
+        charts.nth(i).locator(".main-svg").first.wait_for(state=state, timeout=30_000)
     vega = page.locator('[data-testid="stVegaLiteChart"]')
     for i in range(vega.count()):
         vega.nth(i).locator("canvas, svg").first.wait_for(timeout=30_000)
