@@ -372,7 +372,8 @@ def claim_21(d: DecodeResult, c: LongResult | None = None, provenance: str | Non
     # total time to reach context n grows as n^exponent: 1 + log(per-token growth) / log(context growth)
     exponent = 1.0 + math.log(flat) / math.log(d.contexts[-1] / d.contexts[0]) if const else None
     return judge_21(ratio, exponent, const, measured=measured,
-                    provenance=provenance or f"measured live on {d.device}, {d.threads} thread(s)")
+                    provenance=provenance or (f"recorded: assets/bench/ssm-cpu.json, {d.threads} thread(s)"
+                                          if "recorded" in d.device else f"measured live on {d.device}, {d.threads} thread(s)"))
 
 
 def recorded_decode(path=None) -> DecodeResult | None:
