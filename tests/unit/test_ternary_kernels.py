@@ -9,7 +9,7 @@ from viz_core.errors import InputError
 
 pytestmark = pytest.mark.skipif(not tk.kernels_available(), reason="numba missing")
 
-SHAPES = [(1, 1), (3, 5), (7, 13), (37, 53), (64, 130), (129, 255), (5, 1027)]
+SHAPES = [(1, 1), (3, 5), (7, 13), (37, 53), (64, 130), (129, 255), (5, 1027), (3, 4096)]
 
 
 def _ternary(rng, out, n, p_zero=0.3):
@@ -152,3 +152,20 @@ def test_kernel_lab_measure_and_claim_22():
     assert kl.lut_claim(fake(2.0, err=1e-2)).verdict is Verdict.NOT_HERE  # not the product
     with pytest.raises(InputError):
         kl.measure([(4, 4)], kernels=("fp64",))
+
+
+def test_balanced_prefixes_recover_every_packed_byte():
+    """The 2-bit kernel's identity, checked for all 81 bytes a ternary row can pack: with g = f − 85 and
+    Dₛ = rint(g/4ˢ), the digits are qₛ = Dₛ − 4·Dₛ₊₁ (D₄ = 0), so Σ qₛxₛ = Σ Dₛ(xₛ − 4xₛ₋₁)."""
+    q = tk.lut_patterns(4)  # (81, 4): every pattern of four ternary weights
+    f = tk.pack_2bit(q.reshape(81, 4)).astype(np.float64)[:, 0]  # one byte per pattern (n = 4, n4 = 1)
+    d = np.stack([np.rint((f - 85) / 4.0 ** s) for s in range(4)] + [np.zeros(81)], axis=1)
+    np.testing.assert_array_equal(d[:, :4] - 4 * d[:, 1:], q)
+
+
+def test_2bit_kernel_at_decode_width_with_large_activations():
+    rng = np.random.default_rng(4)
+    q = _ternary(rng, 4, 4096)
+    x = (rng.standard_normal(4096) * 50).astype(np.float32)
+    np.testing.assert_allclose(tk.TernaryMatrix(q, 0.25).matvec(x, "2bit"), _reference(q, 0.25, x),
+                               rtol=0, atol=_tol(q, x) * 0.25)

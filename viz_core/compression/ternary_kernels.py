@@ -5,9 +5,12 @@ weights in their small form and does little work per weight. Three kernels, all 
 (LLVM, vectorised for the CPU it runs on; ``cache=True`` so compilation happens once per machine):
 
 - ``gemv_int8``: Q stored as int8 (1 byte/weight, 4× fewer bytes than fp32). Convert and multiply-add.
-- ``gemv_2bit``: Q packed 4 weights per byte (2 bits/weight, 16× fewer bytes). Codes c = q + 1 ∈ {0,1,2};
-  Σ qⱼxⱼ = Σ cⱼxⱼ − Σ xⱼ, so the inner loop is shift, mask, convert, multiply-add. Packing is *planar*:
-  byte k of a row holds weights k, k+n/4, k+2n/4, k+3n/4, so four contiguous slices of x are read.
+- ``gemv_2bit``: Q packed 4 weights per byte (2 bits/weight, 16× fewer bytes). Packing is *planar*: byte k
+  of a row holds weights k, k+n/4, k+2n/4, k+3n/4 (so four contiguous slices of x are read), as
+  f = Σₛ (qₛ + 1)·4ˢ. The kernel never extracts the four weights. With g = f − 85 = Σₛ qₛ·4ˢ (balanced
+  base-4 digits) the *prefixes* Dₛ = rint(g / 4ˢ) = qₛ + 4·qₛ₊₁ + … are exact, qₛ = Dₛ − 4·Dₛ₊₁, and
+  Σₛ qₛ·xₛ = Σₛ Dₛ·x′ₛ with x′ₛ = xₛ − 4·xₛ₋₁ computed once per token. So each byte costs one convert,
+  three multiply-and-round and four multiply-adds, all in float lanes (exact for these small integers).
 - ``gemv_lut``: the lookup-table (LUT) method of bitnet.cpp's TL kernels (Wang et al. 2024, "1-bit AI
   Infra: Fast and Lossless BitNet b1.58 Inference on CPUs") and T-MAC (Wei et al. 2024): for each group
   of g activations, precompute once per token the sums for all 3^g ternary patterns; each weight group
@@ -131,23 +134,30 @@ def _gemv_int8(w, x, gamma, y):  # w (O, N) int8, x (B, N) f32, y (B, O) f32
 
 
 @_njit
-def _gemv_2bit(p, x4, sumx, gamma, y):  # p (O, n4) uint8, x4 (B, 4, n4) f32 planes, sumx (B,), y (B, O)
-    # The codes are extracted in float arithmetic (exact for integers < 256): numba widens integer
-    # shifts and masks to 64 bits, which would vectorise 8 lanes wide instead of 16.
+def _gemv_2bit(p, xp, gamma, y):  # p (O, n4) uint8, xp (B, 4, n4) f32 planes x′ₛ = xₛ − 4·xₛ₋₁, y (B, O)
+    # Float arithmetic throughout: numba widens integer shifts and masks to 64 bits (8 lanes, not 16).
     n4 = p.shape[1]
-    for b in range(x4.shape[0]):
+    for b in range(xp.shape[0]):
         for r in range(p.shape[0]):
             acc = np.float32(0.0)
             for k in range(n4):
-                f = np.float32(p[r, k])  # c0 + 4·c1 + 16·c2 + 64·c3
-                c3 = np.floor(f * np.float32(1 / 64))
-                f = f - c3 * np.float32(64)
-                c2 = np.floor(f * np.float32(1 / 16))
-                f = f - c2 * np.float32(16)
-                c1 = np.floor(f * np.float32(1 / 4))
-                c0 = f - c1 * np.float32(4)
-                acc += c0 * x4[b, 0, k] + c1 * x4[b, 1, k] + c2 * x4[b, 2, k] + c3 * x4[b, 3, k]
-            y[b, r] = (acc - sumx[b]) * gamma
+                g = np.float32(p[r, k]) - np.float32(85.0)  # Σₛ qₛ·4ˢ ∈ [−85, 85]
+                acc += (g * xp[b, 0, k]
+                        + np.rint(g * np.float32(0.25)) * xp[b, 1, k]  # D₁ = q₁ + 4q₂ + 16q₃
+                        + np.rint(g * np.float32(1 / 16)) * xp[b, 2, k]  # D₂ = q₂ + 4q₃
+                        + np.rint(g * np.float32(1 / 64)) * xp[b, 3, k])  # D₃ = q₃
+            y[b, r] = acc * gamma
+
+
+def prefix_planes(x2: np.ndarray, n4: int) -> np.ndarray:
+    """x (B, n) -> (B, 4, n4) float32 planes x′₀ = x₀, x′ₛ = xₛ − 4·xₛ₋₁ (plane s = x[s·n4 … (s+1)·n4 − 1])."""
+    x4 = np.zeros((x2.shape[0], 4 * n4), np.float32)
+    x4[:, : x2.shape[1]] = x2
+    x4 = x4.reshape(x2.shape[0], 4, n4)
+    xp = np.empty_like(x4)
+    xp[:, 0] = x4[:, 0]
+    xp[:, 1:] = x4[:, 1:] - np.float32(4) * x4[:, :-1]
+    return xp
 
 
 @_njit
@@ -206,10 +216,7 @@ class TernaryMatrix:
         if kernel == "int8":
             _gemv_int8(self.int8, x2, self.gamma, y)
         elif kernel == "2bit":
-            n4 = self.packed.shape[1]
-            x4 = np.zeros((bsz, 4 * n4), np.float32)
-            x4[:, : self.in_features] = x2
-            _gemv_2bit(self.packed, x4.reshape(bsz, 4, n4), x2.sum(axis=1, dtype=np.float32), self.gamma, y)
+            _gemv_2bit(self.packed, prefix_planes(x2, self.packed.shape[1]), self.gamma, y)
         elif kernel == "lut":
             groups = self.lut_idx.shape[1]
             xg = np.zeros((bsz, groups * self.g), np.float32)
