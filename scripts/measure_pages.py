@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -76,12 +78,16 @@ def main() -> int:
             text = pg.locator(".st-key-lab_page_done").inner_text()
             server = float(text.split("ran in ")[1].split(" s")[0]) if "ran in " in text else float("nan")
             rows.append({"page": info.title, "path": info.path, "server_script_s": server,
-                         "browser_load_s": round(done, 2), "charts_drawn_s": round(drawn, 2)})
+                         "browser_load_s": round(done, 2), "charts_drawn_s": round(drawn, 2),
+                         "loadavg_1m": round(os.getloadavg()[0], 2)})
             print(f"{info.title:32s} {server:10.2f} s {done:10.2f} s {drawn:11.2f} s", flush=True)
         ctx.close()
         b.close()
     args.out.parent.mkdir(exist_ok=True)
-    args.out.write_text(json.dumps(rows, indent=1))
+    meta = {"measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "cpus": os.cpu_count(),
+            "machine": platform.processor() or platform.machine(), "torch_threads": "app default: cores − 1",
+            "note": "loadavg_1m: the machine's 1-minute load average when each page finished"}
+    args.out.write_text(json.dumps({"meta": meta, "pages": rows}, indent=1))
     return 0
 
 
