@@ -33,16 +33,21 @@ prompt = params.text_input(c1, "Prompt", "ROMEO: But soft, what light", key="sd_
 gamma = params.slider(c2, "Draft length γ", 1, 10, 4, key="sd_gamma")
 n_new = params.slider(c3, "New tokens", 16, 160, 48, step=16, key="sd_new")
 temp = params.select_slider(c4, "Temperature", [0.0, 0.5, 0.8, 1.0], value=0.0, key="sd_temp", help="0 = greedy")
-c1, c2 = st.columns([1, 3])
-sweep = params.toggle(c2, "Also sweep γ = 1, 2, 3, 4, 6, 8 (a few seconds)", value=False, key="sd_sweep")
+c1, c2, c3 = st.columns([2, 2, 3])
+cfg_draft = params.selectbox(c1, "Draft model", list(speculative.DRAFTS), index=0, key="sd_draft",
+                             format_func=speculative.DRAFTS.get)
+runs_as = params.radio(c2, "Draft runs as", ["compiled", "eager"], index=0, key="sd_runs_as", horizontal=True,
+                       help="compiled: the draft's whole step in one numba call (CPU, float32); eager: PyTorch, "
+                            "one call per operation. The target always runs eager, like the plain decoding it "
+                            "is timed against.")
+sweep = params.toggle(c3, "Also sweep γ = 1, 2, 3, 4, 6, 8 (a few seconds)", value=False, key="sd_sweep")
 
-cfg_draft = speculative.SpecConfig().draft
 if not speculative.model_available(cfg_draft):
     st.warning(f"The draft model `{cfg_draft}` has not been trained yet (assets/models/{cfg_draft}.pt is missing): "
                "run `python -m viz_core.train gpt` to make it.")
     stop()
 cfg = speculative.SpecConfig(prompt=prompt, new_tokens=n_new, gamma=gamma, temperature=float(temp), seed=s.seed,
-                             device=s.device, dtype=s.dtype)
+                             draft=cfg_draft, draft_runs_as=runs_as, device=s.device, dtype=s.dtype)
 with guard():
     res = measured(speculative.run, cfg, label="Drafting, verifying and timing", device=s.device,
                    button="▶ Draft, verify and time against plain decoding")

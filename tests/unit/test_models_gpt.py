@@ -13,7 +13,7 @@ from viz_core.models.gpt import ByteTokenizer, load_checkpoint, load_tiny_gpt
 from viz_core.train.gpt import GPTTrainConfig, train_gpt
 from viz_core.train.loop import eval_loss
 
-GPT_NAMES = ["tiny-gpt", "tiny-gpt-gqa", "tiny-gpt-mqa", "tiny-gpt-draft"]
+GPT_NAMES = ["tiny-gpt", "tiny-gpt-gqa", "tiny-gpt-mqa", "tiny-gpt-draft", "tiny-gpt-draft-distilled"]
 
 
 @pytest.mark.parametrize("name", GPT_NAMES)
@@ -73,3 +73,27 @@ def test_continuations_stop_at_the_eos_id_the_gguf_declares(monkeypatch):
     monkeypatch.setattr(explore, "_smol", lambda: SimpleNamespace(eos_id=49_152 - 7))
     assert explore.stop_ids("smollm2-135m") == (49_145,)
     assert explore.stop_ids("tiny-gpt") == ()
+
+
+def test_distill_loss_is_the_kl_from_teacher_to_student():
+    """KL(p_t ‖ p_s) checked against torch's kl_div (an independent formula), and zero for the teacher itself."""
+    import torch.nn.functional as F
+
+    from viz_core.models.gpt import GPTConfig, TinyGPT
+    from viz_core.train.gpt import distill_loss
+
+    torch.manual_seed(0)
+    teacher = TinyGPT(GPTConfig(d_model=32, n_layer=1, n_head=2, n_kv_head=1, max_seq_len=16)).eval()
+    student = TinyGPT(GPTConfig(d_model=16, n_layer=1, n_head=2, n_kv_head=1, max_seq_len=16))
+    x = torch.randint(0, 256, (2, 16))
+    y = torch.randint(0, 256, (2, 16))
+    got = distill_loss(teacher, 1.0)(student, x, y)
+    t = F.log_softmax(teacher(x)[0], -1)
+    s = F.log_softmax(student(x)[0], -1)
+    want = F.kl_div(s.reshape(-1, 256), t.reshape(-1, 256), log_target=True, reduction="batchmean")
+    assert torch.allclose(got, want, atol=1e-5)
+    assert distill_loss(teacher, 1.0)(teacher, x, y).abs().item() < 1e-5
+    ce = F.cross_entropy(s.reshape(-1, 256), y.reshape(-1))
+    assert torch.allclose(distill_loss(teacher, 0.25)(student, x, y), 0.25 * want + 0.75 * ce, atol=1e-5)
+    got.backward()  # gradients reach the student only
+    assert all(p.grad is None for p in teacher.parameters())

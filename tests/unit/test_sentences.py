@@ -34,9 +34,12 @@ def test_speculative_cost_sentence_from_times():
     # in 0.36 s total -> 2 ms per draft step = 20% of a target step, with 5% of the parameters
     res = SimpleNamespace(plain_s=0.64, plain_target_calls=64, spec_s=0.36, target_calls=20, draft_calls=80,
                           draft_params=50, target_params=1000, gamma=4, tokens_per_target_call=3.2, speedup=1.78,
-                          device="cpu")
+                          device="cpu", draft_ran_as="eager")
     s = speculative.cost_sentence(res)
     assert "about 20% of a target step" in s and "5% of the target's parameters" in s
     assert "per-call cost" in s and "≈ 1.78×" in s
     gpu = SimpleNamespace(**{**vars(res), "spec_s": 0.2 + 80 * 0.0004, "device": "cuda"})
     assert "follows model size" in speculative.cost_sentence(gpu)
+    compiled = SimpleNamespace(**{**vars(res), "spec_s": 0.2 + 80 * 0.0002, "draft_ran_as": "compiled"})
+    s = speculative.cost_sentence(compiled)  # 0.2 ms per draft step = 2% of a target step
+    assert "about 2% of a target step" in s and "one compiled call per step" in s

@@ -1,4 +1,6 @@
 """Speculative decoding: greedy output == target greedy; sampling keeps the target's distribution (chi-square)."""
+import importlib.util
+
 import numpy as np
 import pytest
 import torch
@@ -175,3 +177,25 @@ def test_speedup_above_tokens_per_call_is_remeasured_not_reported(monkeypatch):
     assert calls["n"] == 1 + 3  # one warm-up, then 1 + 2 rounds of repeats
     c = sp.claim_12_check(res)
     assert c.verdict.value == "not measured here" and "noise" in c.why
+
+
+@pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="numba missing")
+@pytest.mark.parametrize("gamma", [2, 4])
+def test_compiled_draft_proposes_what_the_eager_draft_proposes(gamma):
+    """The draft's implementation changes its speed, never the output: a numba draft proposes the same tokens
+    as the eager one, round for round, and greedy output stays the target's own."""
+    target = _gpt(0, n_layer=2, n_head=4, n_kv_head=2)
+    draft = _gpt(1, n_layer=1, n_head=2, n_kv_head=1)
+    ids = list(b"It was the best")
+    eager = sd.speculative_generate(sd.session(target, 80), sd.session(draft, 80), ids, 37, gamma=gamma)
+    compiled = sd.speculative_generate(sd.session(target, 80), sd.session(draft, 80, "compiled"), ids, 37,
+                                       gamma=gamma)
+    assert [r.proposed for r in compiled.rounds] == [r.proposed for r in eager.rounds]
+    assert compiled.tokens == eager.tokens == generate(target, ids, 37, use_cache=False).tokens
+
+
+def test_compiled_session_refuses_what_it_cannot_run():
+    with pytest.raises(InputError, match="float32"):
+        sd.session(_gpt(1, n_layer=1, n_head=2, n_kv_head=1).to(torch.bfloat16), 16, "compiled")
+    with pytest.raises(InputError, match="Unknown session kind"):
+        sd.session(_gpt(1, n_layer=1, n_head=2, n_kv_head=1), 16, "jit")

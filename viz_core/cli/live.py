@@ -188,7 +188,9 @@ def run_point(cfg: LiveConfig, point: Point, progress: Callable[[str], None] = l
                                lengths=str(point.n), contexts="", dtype=cfg.dtype)
         else:
             args = _suite_args("decode", **common, new_tokens=cfg.new_tokens, long_prompt_tokens=0,
-                               gammas=str(cfg.gamma) if "speculative" in cfg.variants else "")
+                               gammas=str(cfg.gamma) if "speculative" in cfg.variants else "",
+                               drafts="tiny-gpt-draft-distilled", draft_runs_as="compiled",
+                               fast_paths="", fast_gammas="")
         rows = load_suite(cfg.suite).run(args, progress)
     if cfg.suite == "rope":
         rows = [r for r in rows if r.get("layout") == point.variant]

@@ -128,9 +128,10 @@ def _linear(x, w, out):  # out (N, o) += x (N, i) @ w (o, i)ᵀ as dot products,
 def _forward(tokens, start, emb, ln1w, ln1b, wqkv, wo, ln2w, ln2b, w1, b1, w2, b2, lnfw, lnfb, head,
              cos, sin, ck, cv, n_head, eps, all_logits, logits):
     """tokens (N,) at positions start… -> logits (N, V) of every position (``all_logits``) or (1, V) of the
-    last, written into ``logits``; writes K/V into ck, cv (L, hk, T, hd)."""
+    last, written into ``logits``; writes K into ck (L, hk, hd, T), transposed so that the scores of one
+    query are contiguous multiply-adds over positions, and V into cv (L, hk, T, hd)."""
     n, d = tokens.shape[0], emb.shape[1]
-    n_layer, hk, _, hd = ck.shape
+    n_layer, hk, _, hd = cv.shape
     rep, half = n_head // hk, hd // 2
     scale = np.float32(1.0 / math.sqrt(hd))
     x = np.empty((n, d), np.float32)
@@ -156,27 +157,30 @@ def _forward(tokens, start, emb, ln1w, ln1b, wqkv, wo, ln2w, ln2b, w1, b1, w2, b
             for g in range(hk):  # write K/V in place (the static cache)
                 ko, vo = (n_head + g) * hd, (n_head + hk + g) * hd
                 for j in range(hd):
-                    ck[li, g, pos, j] = qkv[t, ko + j]
+                    ck[li, g, j, pos] = qkv[t, ko + j]  # Kᵀ: (L, hk, hd, T)
                     cv[li, g, pos, j] = qkv[t, vo + j]
         for t in range(n):
             pos = start + t
             for hh in range(n_head):  # causal attention over positions 0…pos
                 g = hh // rep
+                for s in range(pos + 1):
+                    p[s] = 0.0
+                for j in range(hd):  # scores = K q, one contiguous row of Kᵀ per feature (vectorised over s)
+                    qj = qkv[t, hh * hd + j] * scale
+                    for s in range(pos + 1):
+                        p[s] += qj * ck[li, g, j, s]
                 m = np.float32(-np.inf)
                 for s in range(pos + 1):
-                    acc = np.float32(0.0)
-                    for j in range(hd):
-                        acc += qkv[t, hh * hd + j] * ck[li, g, s, j]
-                    p[s] = acc * scale
                     m = max(m, p[s])
                 tot = np.float32(0.0)
                 for s in range(pos + 1):
                     p[s] = np.exp(p[s] - m)
                     tot += p[s]
+                inv = np.float32(1.0) / tot
                 for j in range(hd):
                     att[t, hh * hd + j] = 0.0
                 for s in range(pos + 1):
-                    w = p[s] / tot
+                    w = p[s] * inv
                     for j in range(hd):
                         att[t, hh * hd + j] += w * cv[li, g, s, j]
         _linear(att, wo[li], x)  # residual: x += att @ Wo
@@ -221,7 +225,8 @@ class NumbaGPT:
         c, s = cos_sin(torch.arange(self.max_len), cfg.head_dim, cfg.rope_base)
         self.cos, self.sin = c.numpy(), s.numpy()
         shape = (cfg.n_layer, cfg.n_kv_head, self.max_len, cfg.head_dim)
-        self.k, self.v = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+        self.k = np.zeros((cfg.n_layer, cfg.n_kv_head, cfg.head_dim, self.max_len), np.float32)  # Kᵀ per head
+        self.v = np.zeros(shape, np.float32)
         self.logits = np.empty((self.max_len, cfg.vocab_size), np.float32)
         self.length = 0
 

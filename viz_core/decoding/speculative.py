@@ -13,7 +13,10 @@ between 1 and γ + 1 tokens.
   target's p (tested statistically with a chi-square test).
 
 Models are used through a small *session* protocol (``feed`` tokens → logits, ``length``, ``truncate``) so
-that the algorithm runs on the tiny GPT with its KV cache, or on toy models in tests.
+that the algorithm runs on the tiny GPT with its KV cache, or on toy models in tests. ``session(model, n,
+runs_as)`` makes one: ``eager`` (PyTorch, the spec) or ``compiled`` (the whole step in one numba call,
+``viz_core.decoding.fast``; CPU, float32). The draft's implementation never changes the output: every
+emitted token is decided by the target's logits.
 """
 from __future__ import annotations
 
@@ -59,6 +62,24 @@ class GPTSession:
 
     def truncate(self, n: int) -> None:
         self.cache.truncate(n)
+
+
+SESSION_KINDS = ("eager", "compiled")
+
+
+def session(model, max_len: int, runs_as: str = "eager") -> Session:
+    """A model as a session: ``eager`` (``GPTSession``) or ``compiled`` (``FastSession`` over ``NumbaGPT``)."""
+    if runs_as == "eager":
+        return GPTSession(model, max_len)
+    if runs_as != "compiled":
+        raise InputError(f"Unknown session kind {runs_as!r}; choose one of {SESSION_KINDS}.")
+    p = next(model.parameters())
+    if p.device.type != "cpu" or p.dtype != torch.float32:
+        raise InputError(f"The compiled step runs on the CPU in float32; this model is {p.device.type}/"
+                         f"{str(p.dtype).replace('torch.', '')}: choose 'eager'.")
+    from viz_core.decoding.fast import FastSession, NumbaGPT
+
+    return FastSession(NumbaGPT(model, max_len))
 
 
 def probs(logits, temperature: float) -> np.ndarray:

@@ -26,7 +26,8 @@ MAX_ROWS = 5000
 SUITES = ("attention", "flash", "decode", "rope", "ssm", "lowbit", "claims")
 # columns that identify a point (the rest are measurements), for matching two runs
 KEY_COLUMNS = ("part", "label", "method", "variant", "layout", "prompt", "gamma", "factor", "n", "N",
-               "heads", "H", "head_dim", "d", "D", "batch", "B", "dtype", "causal", "new_tokens")
+               "heads", "H", "head_dim", "d", "D", "batch", "B", "dtype", "causal", "new_tokens", "draft",
+               "draft_runs_as")
 
 RECORDED_ROOFS = REPO_ROOT / "assets" / "bench" / "roofs-cpu.json"
 RESULT_DIRS = (REPO_ROOT / "assets" / "bench", REPO_ROOT / "bench_results")

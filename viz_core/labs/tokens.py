@@ -51,7 +51,8 @@ def smollm_status() -> str:
     return "fetched" if smollm.is_fetched() else "absent"
 
 
-TINY_GPTS = ("tiny-gpt", "tiny-gpt-gqa", "tiny-gpt-mqa", "tiny-gpt-draft")  # trained by viz_core.train
+# trained by viz_core.train
+TINY_GPTS = ("tiny-gpt", "tiny-gpt-gqa", "tiny-gpt-mqa", "tiny-gpt-draft", "tiny-gpt-draft-distilled")
 
 
 def tiny_models() -> list[str]:

@@ -146,8 +146,8 @@ def make_fashion_subset(n: int = FASHION_TEST_N) -> list[Path]:
     """The first n test images (the official test split order), committed for pages and tests."""
     x, y = load_fashion_full("test")
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    return [_write_npy_gz(DATA_DIR / f"fashion_mnist_test2k_images.npy.gz", x[:n]),
-            _write_npy_gz(DATA_DIR / f"fashion_mnist_test2k_labels.npy.gz", y[:n])]
+    return [_write_npy_gz(DATA_DIR / "fashion_mnist_test2k_images.npy.gz", x[:n]),
+            _write_npy_gz(DATA_DIR / "fashion_mnist_test2k_labels.npy.gz", y[:n])]
 
 
 def load_fashion_test_subset() -> tuple[np.ndarray, np.ndarray]:

@@ -1,8 +1,9 @@
 """Decoding speed: tokens/s with and without the KV cache, and speculative decoding's speed-up per γ.
 
 The tiny GPT writes ``--new-tokens`` greedy tokens after a short prompt (1) recomputing the whole sequence
-each step, (2) with its KV cache, (3) speculatively with the draft model (Leviathan et al. 2023) for each γ
-in ``--gammas``; and, to show that the cache's advantage grows with the context, (1) and (2) again after a
+each step, (2) with its KV cache, (3) speculatively (Leviathan et al. 2023) for each γ in ``--gammas``, each
+draft in ``--drafts`` (trained on the text, or distilled from the target) run eager or compiled (numba) while
+the target runs eager, the same code as (2); and, to show that the cache's advantage grows with the context, (1) and (2) again after a
 ``--long-prompt-tokens`` prompt of held-out text.
 
 On a shared machine the load changes from second to second, so the methods are timed *interleaved*: each
@@ -25,7 +26,7 @@ import torch
 
 from viz_core.measure.timer import time_once
 from viz_core.decoding.generate import generate, load_model
-from viz_core.decoding.speculative import GPTSession, plain_generate, speculative_generate
+from viz_core.decoding.speculative import GPTSession, plain_generate, session, speculative_generate
 from viz_core.device import resolve_device
 from viz_core.labs.bench_formulas import decode_row, model_dims
 
@@ -38,7 +39,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--long-prompt-tokens", type=int, default=250,
                    help="also time cached vs uncached after a prompt this long (held-out text); 0 = skip")
     p.add_argument("--model", default="tiny-gpt")
-    p.add_argument("--draft", default="tiny-gpt-draft")
+    p.add_argument("--drafts", default="tiny-gpt-draft,tiny-gpt-draft-distilled",
+                   help="comma-separated draft checkpoints (the first also drafts on the fast path)")
+    p.add_argument("--draft-runs-as", default="eager,compiled",
+                   help="how the draft runs (the target always runs eager): eager, compiled (numba; CPU float32)")
     p.add_argument("--gammas", default="1,2,3,4,5,6,8", help="comma-separated draft lengths")
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--dtype", default="float32")
@@ -58,12 +62,17 @@ def run(args, progress) -> list[dict]:
         from viz_core.models.data import load_corpus
 
         prompts["long"] = tok.encode(load_corpus("val"))[: args.long_prompt_tokens]
-    try:
-        draft = load_model(args.draft, dev.type, args.dtype)[0]
-    except Exception as e:  # noqa: BLE001 - a missing draft only skips the speculative rows
-        progress(f"no draft model ({e}); skipping speculative decoding")
-        draft = None
-    gammas = [int(x) for x in str(args.gammas).split(",") if x.strip()] if draft is not None else []
+    drafts = {}
+    for name in [x.strip() for x in str(args.drafts).split(",") if x.strip()]:
+        try:
+            drafts[name] = load_model(name, dev.type, args.dtype)[0]
+        except Exception as e:  # noqa: BLE001 - a missing draft only skips its speculative rows
+            progress(f"no draft model {name} ({e}); skipping its rows")
+    draft = next(iter(drafts.values()), None)
+    runs_as = [x.strip() for x in str(args.draft_runs_as).split(",") if x.strip()]
+    if dev.type != "cpu" or args.dtype != "float32":
+        runs_as = [x for x in runs_as if x != "compiled"]  # the compiled step is CPU float32 only
+    gammas = [int(x) for x in str(args.gammas).split(",") if x.strip()]
 
     # method key -> (row fields, zero-arg callable returning the generated tokens)
     methods: dict[str, tuple[dict, callable]] = {}
@@ -73,11 +82,17 @@ def run(args, progress) -> list[dict]:
                 {"prompt": which, "prompt_tokens": len(p_ids), "method": name, "gamma": None},
                 lambda p_ids=p_ids, u=use_cache: generate(model, p_ids, n, use_cache=u, count_kv=False).tokens)
     total = len(ids) + n
-    for g in gammas:
-        methods[f"short/spec{g}"] = (
-            {"prompt": "short", "prompt_tokens": len(ids), "method": "speculative", "gamma": g},
-            lambda g=g: speculative_generate(GPTSession(model, total + g + 2), GPTSession(draft, total + g + 2),
-                                             ids, n, gamma=g, device=dev))
+    def spec(dm, how, g):  # target eager (the same code as the KV-cache row); the draft eager or compiled
+        return speculative_generate(GPTSession(model, total + g + 2), session(dm, total + g + 2, how), ids, n,
+                                    gamma=g, device=dev)
+
+    for dname, dm in drafts.items():
+        for how in runs_as:
+            for g in gammas:
+                methods[f"short/spec/{dname}/{how}/{g}"] = (
+                    {"prompt": "short", "prompt_tokens": len(ids), "method": "speculative", "gamma": g,
+                     "draft": dname, "draft_runs_as": how},
+                    lambda dm=dm, how=how, g=g: spec(dm, how, g))
     progress(f"warm-up of {len(methods)} methods")
     outputs = {}
     for key, (_, fn) in methods.items():
@@ -112,8 +127,7 @@ def run(args, progress) -> list[dict]:
         if fields["method"] != "speculative" and which == "short":
             row["kv_rows_per_layer"] = int(counted[fields["method"] == "KV cache"].kv_rows.sum())
         if fields["method"] == "speculative":
-            tr = speculative_generate(GPTSession(model, total + fields["gamma"] + 2),
-                                      GPTSession(draft, total + fields["gamma"] + 2), ids, n, gamma=fields["gamma"])
+            tr = spec(drafts[fields["draft"]], fields["draft_runs_as"], fields["gamma"])
             proposed = sum(len(x.proposed) for x in tr.rounds)
             row.update(acceptance=sum(x.accepted for x in tr.rounds) / max(1, proposed),
                        tokens_per_target_call=n / tr.target_calls, target_calls=tr.target_calls,
@@ -122,15 +136,18 @@ def run(args, progress) -> list[dict]:
             row["note"] = (f"runs to {fields['prompt_tokens'] + n} positions, past the {cfg.max_seq_len}-token "
                            "training context (speed only)")
         rows.append(row)
-    dims = {"target": model_dims(model), "draft": model_dims(draft) if draft is not None else None}
     for r in rows:
-        decode_row(r, dims)
-    spec = [r for r in rows if r["method"] == "speculative"]
-    if spec:
-        best = max(spec, key=lambda r: r["speedup_vs_cached_min"])
-        best["best_gamma"] = True
-        progress(f"best γ={best['gamma']}: {best['speedup_vs_cached_min']:.2f}× vs cached decoding (best runs; "
-                 f"medians {best['speedup_vs_cached']:.2f}×)")
+        dm = drafts.get(r.get("draft"), draft)
+        decode_row(r, {"target": model_dims(model), "draft": model_dims(dm) if dm is not None else None})
+    for dname in drafts:
+        for how in runs_as:
+            spec_rows = [r for r in rows if r.get("draft") == dname and r.get("draft_runs_as") == how]
+            if spec_rows:
+                best = max(spec_rows, key=lambda r: r["speedup_vs_cached_min"])
+                best["best_gamma"] = True
+                progress(f"speculative, draft {dname} ({how}): best γ={best['gamma']} "
+                         f"{best['speedup_vs_cached_min']:.2f}× vs cached decoding (best runs; medians "
+                         f"{best['speedup_vs_cached']:.2f}×), acceptance {best['acceptance']:.0%}")
     paths = [x for x in str(args.fast_paths).split(",") if x.strip()]
     if paths and dev.type == "cpu":
         from viz_core.labs.kv_cache_fast import measure as measure_fast
