@@ -23,7 +23,11 @@ header("Speculative decoding: draft fast, verify in one pass",
        "next γ tokens cheaply; the big **target** model then checks all γ guesses in **one** pass and keeps "
        "the ones it agrees with, plus one token of its own. With greedy decoding the result is exactly what "
        "the target alone would have written; with sampling a rejection rule keeps the target's distribution. "
-       "Here the target is the trained tiny GPT and the draft a smaller model trained on the same text.",
+       "Here the target is the trained tiny GPT (run eager, exactly like the plain decoding it is timed "
+       "against) and the draft a 1-layer model distilled from it or trained on the same text. It pays when "
+       "checking γ + 1 tokens costs about as much as one — true for the eager target (fixed cost per "
+       "operation) and for large models (weights read once per pass), not for a fully fused CPU step, where "
+       "each token costs its own arithmetic (`python -m viz_core bench decode` measures both).",
        ["Leviathan et al. 2023, Fast Inference from Transformers via Speculative Decoding",
         "Chen et al. 2023, Accelerating LLM Decoding with Speculative Sampling"])
 

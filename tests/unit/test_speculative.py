@@ -170,7 +170,7 @@ def test_speedup_above_tokens_per_call_is_remeasured_not_reported(monkeypatch):
         return out, secs * 100
 
     monkeypatch.setattr(sp, "plain_generate", slow_plain)
-    if not sp.model_available("tiny-gpt-draft"):
+    if not sp.model_available(sp.SpecConfig().draft):
         pytest.skip("draft checkpoint missing")
     res = sp.run(sp.SpecConfig(new_tokens=8, gamma=2, repeats=1, device="cpu"))
     assert res.remeasured == 2 and res.noisy and res.repeats == 3

@@ -37,8 +37,8 @@ class SpecConfig:
     temperature: float = 0.0
     seed: int = 0
     target: str = "tiny-gpt"
-    draft: str = "tiny-gpt-draft"
-    draft_runs_as: str = "eager"  # "compiled": the draft's whole step in one numba call (CPU, float32)
+    draft: str = "tiny-gpt-draft-distilled"
+    draft_runs_as: str = "compiled"  # the draft's whole step in one numba call (CPU, float32), or "eager"
     device: str = "auto"
     dtype: str = "float32"
     sweep: tuple[int, ...] = ()  # γ values for the speed-up curve (empty: only γ itself)
@@ -217,7 +217,8 @@ def claim_12_check(res: SpecResult) -> ClaimCheck:
     best_txt = (f"; best γ={int(res.sweep_gamma[best])}: {res.sweep_speedup[best]:.2f}×" if best is not None else "")
     measured = (f"γ={res.gamma}: acceptance {res.acceptance_rate:.0%}, {res.tokens_per_target_call:.2f} "
                 f"tokens per target call, {res.speedup:.2f}× vs plain cached decoding{best_txt} ({res.device}, "
-                f"{res.threads} thread(s)); {same}. With 4 of 5 accepted a pass yields 5 tokens (4 + the "
+                f"{res.threads} thread(s); target eager like its baseline, draft {res.draft or 'model'} "
+                f"{res.draft_ran_as}); {same}. With 4 of 5 accepted a pass yields 5 tokens (4 + the "
                 "target's correction), not 4")
     if len(res.sweep_speedup):
         i = int(np.argmax(res.sweep_speedup))

@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--long-prompt-tokens", type=int, default=250,
                    help="also time cached vs uncached after a prompt this long (held-out text); 0 = skip")
     p.add_argument("--model", default="tiny-gpt")
-    p.add_argument("--drafts", default="tiny-gpt-draft,tiny-gpt-draft-distilled",
+    p.add_argument("--drafts", default="tiny-gpt-draft-distilled,tiny-gpt-draft",
                    help="comma-separated draft checkpoints (the first also drafts on the fast path)")
     p.add_argument("--draft-runs-as", default="eager,compiled",
                    help="how the draft runs (the target always runs eager): eager, compiled (numba; CPU float32)")
