@@ -30,16 +30,18 @@ def test_qat_sentence_from_losses():
 
 
 def test_speculative_cost_sentence_from_times():
-    # plain: 64 target steps in 0.64 s -> 10 ms each; speculative: 20 target calls (0.2 s) + 80 draft calls
-    # in 0.36 s total -> 2 ms per draft step = 20% of a target step, with 5% of the parameters
-    res = SimpleNamespace(plain_s=0.64, plain_target_calls=64, spec_s=0.36, target_calls=20, draft_calls=80,
-                          draft_params=50, target_params=1000, gamma=4, tokens_per_target_call=3.2, speedup=1.78,
-                          device="cpu", draft_ran_as="eager")
+    # plain: 64 target steps in 0.64 s -> 10 ms each; speculative: 20 verify calls of 12 ms and 80 draft calls
+    # of 2 ms (20% of a plain step, with 5% of the parameters): a round = 4 × 2 + 12 = 20 ms for 3.2 tokens,
+    # against 32 ms plain: 1.6×
+    res = SimpleNamespace(plain_s=0.64, plain_target_calls=64, spec_s=0.40, target_calls=20, draft_calls=80,
+                          draft_params=50, target_params=1000, gamma=4, tokens_per_target_call=3.2, speedup=1.6,
+                          device="cpu", draft_ran_as="eager", draft_step_s=0.002, verify_s=0.012)
     s = speculative.cost_sentence(res)
-    assert "about 20% of a target step" in s and "5% of the target's parameters" in s
-    assert "per-call cost" in s and "≈ 1.78×" in s
-    gpu = SimpleNamespace(**{**vars(res), "spec_s": 0.2 + 80 * 0.0004, "device": "cuda"})
+    assert "20.0% of a plain target step" in s and "5% of the target's parameters" in s
+    assert "1.20× a plain step" in s and "per-call cost" in s and "≈ 1.60×" in s
+    gpu = SimpleNamespace(**{**vars(res), "draft_step_s": 0.0004, "device": "cuda"})
     assert "follows model size" in speculative.cost_sentence(gpu)
-    compiled = SimpleNamespace(**{**vars(res), "spec_s": 0.2 + 80 * 0.0002, "draft_ran_as": "compiled"})
-    s = speculative.cost_sentence(compiled)  # 0.2 ms per draft step = 2% of a target step
-    assert "about 2% of a target step" in s and "one compiled call per step" in s
+    compiled = SimpleNamespace(**{**vars(res), "draft_step_s": 0.0002, "draft_ran_as": "compiled"})
+    s = speculative.cost_sentence(compiled)  # 0.2 ms per draft step = 2% of a plain step
+    assert "2.0% of a plain target step" in s and "one compiled call per step" in s
+    assert "not measured" in speculative.cost_sentence(SimpleNamespace(**{**vars(res), "verify_s": float("nan")}))

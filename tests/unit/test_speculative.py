@@ -192,6 +192,8 @@ def test_compiled_draft_proposes_what_the_eager_draft_proposes(gamma):
                                        gamma=gamma)
     assert [r.proposed for r in compiled.rounds] == [r.proposed for r in eager.rounds]
     assert compiled.tokens == eager.tokens == generate(target, ids, 37, use_cache=False).tokens
+    for tr in (eager, compiled):  # the time inside each model's calls is part of the run's time
+        assert 0 < tr.draft_s and 0 < tr.target_s and tr.draft_s + tr.target_s <= tr.seconds
 
 
 def test_compiled_session_refuses_what_it_cannot_run():

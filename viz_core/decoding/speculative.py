@@ -129,6 +129,8 @@ class SpecTrace:
     target_calls: int
     draft_calls: int
     seconds: float
+    draft_s: float = 0.0  # wall time inside the draft's calls (host clock: on CUDA, launch time unless synced)
+    target_s: float = 0.0  # wall time inside the target's calls
 
 
 def speculative_generate(target: Session, draft: Session, prompt_ids: list[int], new_tokens: int, *,
@@ -152,11 +154,15 @@ def speculative_generate(target: Session, draft: Session, prompt_ids: list[int],
         target.feed(ctx[:-1])
         draft.feed(ctx[:-1])
     t_calls = d_calls = 0
+    d_s = t_s = 0.0
     greedy = temperature <= 0
+    clock = time.perf_counter
     rounds: list[Round] = []
     while len(ctx) - start < new_tokens:
         g = min(gamma, new_tokens - (len(ctx) - start))  # never draft past the end
+        c0 = clock()
         q_logits = draft.feed(ctx[draft.length:])[-1]
+        d_s += clock() - c0
         d_calls += 1
         props, qs = [], []
         for i in range(g):
@@ -168,9 +174,13 @@ def speculative_generate(target: Session, draft: Session, prompt_ids: list[int],
             props.append(x)
             qs.append(q)
             if i < g - 1:
+                c0 = clock()
                 q_logits = draft.feed([x])[-1]
+                d_s += clock() - c0
                 d_calls += 1
+        c0 = clock()
         t_logits = target.feed(ctx[target.length:] + props)  # (… , V): last g+1 rows score the proposals
+        t_s += clock() - c0
         t_calls += 1
         rows = t_logits[-(g + 1):]
         accepted, emitted = 0, None
@@ -198,7 +208,7 @@ def speculative_generate(target: Session, draft: Session, prompt_ids: list[int],
     if device is not None:
         synchronize(device)
     secs = time.perf_counter() - t0
-    return SpecTrace(ctx[start:start + new_tokens], rounds, t_calls, d_calls, secs)
+    return SpecTrace(ctx[start:start + new_tokens], rounds, t_calls, d_calls, secs, d_s, t_s)
 
 
 @torch.no_grad()
