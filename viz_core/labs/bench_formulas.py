@@ -90,8 +90,13 @@ def decode_row(row: dict, dims: dict) -> dict:
     KV cache: a prefill of the p prompt tokens, then one token per call reading weights + the K/V cache;
     speculative: target calls on γ+1 tokens and one-token draft calls, both at the mean context p + n/2
     (an approximation: the exact positions depend on what was accepted).
+    Fast-path rows (``part`` fast / fast-spec: "cached (numba)", "uncached (torch)", "speculative (fast)") count
+    as the eager method they reimplement.
     """
     p, n, m = int(row["prompt_tokens"]), int(row["new_tokens"]), row["method"]
+    if row.get("part") in ("fast", "fast-spec"):  # the fast paths do the same work as the eager methods
+        m = ("speculative" if m.startswith("speculative") else "uncached (recompute)" if m.startswith("uncached")
+             else "KV cache" if m.startswith("cached") else m)
     t = dims["target"]
     f = q = 0.0
     if m == "uncached (recompute)":

@@ -171,6 +171,10 @@ def run(args, progress) -> list[dict]:
                    key=lambda r: r["speedup_vs_fast_cached_best"])
         progress(f"speculative on the fast path: best γ={best['gamma']} {best['speedup_vs_fast_cached_best']:.2f}x "
                  f"vs fast cached (best runs; medians {best['speedup_vs_fast_cached']:.2f}x)")
+    fast_dims = {"target": model_dims(model), "draft": model_dims(draft) if draft is not None else None}
+    for r in rows:
+        if r.get("part") in ("fast", "fast-spec"):
+            decode_row(r, fast_dims)
     for which in prompts:
         r = [x for x in rows if x["prompt"] == which and x["method"] == "KV cache"][0]
         progress(f"{which} prompt ({r['prompt_tokens']} tokens): cached {r['speedup_vs_uncached_min']:.1f}× faster "
