@@ -205,3 +205,22 @@ def describe(device_name: str = "auto", measure_cpu_peak: bool = False) -> Hardw
 
 def cpu_count() -> int:
     return os.cpu_count() or 1
+
+
+def cpu_kernel(what: str):
+    """Decorator: compile a CPU kernel with numba (``cache=True``: once per machine; fastmath; no bounds checks).
+
+    Without numba the kernel raises an ``InputError`` naming ``what`` needs it, so pages can say so."""
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is pinned in requirements.txt
+        numba = None
+
+    def wrap(fn):
+        if numba is None:
+            def missing(*a, **k):
+                raise InputError(f"{what} needs numba (pip install -r requirements.txt).")
+            return missing
+        return numba.njit(cache=True, fastmath=True, nogil=True, boundscheck=False)(fn)
+
+    return wrap

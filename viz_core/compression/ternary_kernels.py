@@ -32,6 +32,7 @@ try:  # numba is a runtime dependency (requirements.txt); import lazily-safe so 
 except ImportError:  # pragma: no cover - reported by kernels_available()
     numba = None
 
+from viz_core.device import cpu_kernel
 from viz_core.errors import InputError
 
 LUT_G = 4  # activations per LUT group: 3^4 = 81 patterns, the index fits a byte (2 bits/weight)
@@ -42,12 +43,7 @@ def kernels_available() -> bool:
     return numba is not None
 
 
-def _njit(fn):
-    if numba is None:
-        def missing(*a, **k):
-            raise InputError("The compiled ternary kernels need numba (pip install -r requirements.txt).")
-        return missing
-    return numba.njit(cache=True, fastmath=True, nogil=True, boundscheck=False)(fn)
+_njit = cpu_kernel("The compiled ternary kernels")
 
 
 # ------------------------------------------------------------------------------------------------ packing

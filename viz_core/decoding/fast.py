@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from viz_core.decoding.fast_torch import TorchStaticGPT, block_weights, check_len
+from viz_core.device import cpu_kernel
 from viz_core.errors import InputError
 from viz_core.rope import cos_sin
 
@@ -40,12 +41,7 @@ except ImportError:  # pragma: no cover - numba is pinned in requirements.txt
 
 
 # ---------------------------------------------------------------------------------------------- numba
-def _njit(fn):
-    if numba is None:
-        def missing(*a, **k):
-            raise InputError("The fused decode step needs numba (pip install -r requirements.txt).")
-        return missing
-    return numba.njit(cache=True, fastmath=True, nogil=True, boundscheck=False)(fn)
+_njit = cpu_kernel("The fused decode step")
 
 
 @_njit
