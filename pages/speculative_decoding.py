@@ -92,6 +92,9 @@ metrics([
                                      "keeps the target's distribution (tested statistically)"),
 ])
 
+if res.draft_ran_as != runs_as:
+    st.info(f"The compiled draft runs on the CPU in float32; with {res.device} and {s.dtype} it ran "
+            f"{res.draft_ran_as}.")
 if res.remeasured:
     st.warning(f"A speed-up above the tokens per target call is impossible, so {res.remeasured} more round(s) of "
                "repeats were measured" + ("; still above it: the machine is loaded and these timings are noise, "

@@ -96,6 +96,24 @@ def test_speculative_page():
     assert len(_arr(plotly_specs(at)[0]["data"][0]["x"])) == 2 + 1
 
 
+def test_speculative_page_draft_choices():
+    """The draft trained on the text, run eager; then bfloat16, where the compiled draft cannot run: it says so."""
+    SHARED.clear()
+    at = open_page("pages/speculative_decoding.py")
+    at.selectbox(key="sd_draft").set_value("tiny-gpt-draft")
+    at.radio(key="sd_runs_as").set_value("eager").run()
+    at.button(key="mq_speculative_run_go").click().run()
+    assert_clean(at)
+    t = texts(at)
+    assert "draft tiny-gpt-draft eager" in t and "a draft step took" in t
+    at.radio(key="sd_runs_as").set_value("compiled")
+    at.selectbox(key="dtype").set_value("bfloat16").run()
+    if "mq_speculative_run_go" in [b.key for b in at.button]:  # once started, a session's runs follow its controls
+        at.button(key="mq_speculative_run_go").click().run()
+    assert_clean(at)
+    assert "ran eager" in texts(at)
+
+
 def test_kv_cache_fast_switch():
     at = open_page("pages/kv_cache.py")
     assert "torch ops/step" not in str(plotly_specs(at))  # eager by default: nothing heavy runs
