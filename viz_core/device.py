@@ -5,6 +5,7 @@ Peak FLOP/s comes from the spec sheet on known GPUs and from a measured matmul o
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import platform
@@ -205,3 +206,28 @@ def describe(device_name: str = "auto", measure_cpu_peak: bool = False) -> Hardw
 
 def cpu_count() -> int:
     return os.cpu_count() or 1
+
+
+LOW_PRECISION = (torch.bfloat16, torch.float16)
+
+
+@contextlib.contextmanager
+def onednn_off_for_low_precision(dtype: torch.dtype, device: torch.device | str = "cpu"):
+    """Run bf16/fp16 CPU work without oneDNN (``torch.backends.mkldnn``), restoring the setting after.
+
+    oneDNN keeps a compiled matmul kernel for every new bf16 shape and never frees it: a decode (one new
+    shape per generated token) grew the process by ~0.7 MiB per token (measured here with torch 2.13: +174 MiB
+    for the first 64-token bf16 decode, +146 MiB more for a 120-token one; 600 shapes of a bf16 linear:
+    +414 MiB). ATen's own kernels allocate nothing per shape. fp32 is left alone (it does not grow).
+    The flag is process-wide: a concurrent fp32 run in another session may also skip oneDNN meanwhile
+    (slower, never wrong).
+    """
+    if torch.device(device).type != "cpu" or dtype not in LOW_PRECISION:
+        yield
+        return
+    prev = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = prev
