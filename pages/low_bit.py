@@ -31,14 +31,17 @@ c1, c2 = st.columns(2)
 # The default fits a small CPU server (~100 MiB of operands); 7B-class layers need ~400 MiB and unlock on a GPU.
 shapes = ["2048 × 2048 (1B-class)", "4096 × 4096 (7B-class)", "4096 × 11008 (7B MLP)", "128 × 512 (tiny GPT MLP)"]
 on_gpu = state.settings().device != "cpu" and cuda_available()
+dims = {"2048 × 2048 (1B-class)": (2048, 2048), "4096 × 4096 (7B-class)": (4096, 4096),
+        "4096 × 11008 (7B MLP)": (4096, 11008), "128 × 512 (tiny GPT MLP)": (128, 512)}
+if not on_gpu:  # on the CPU only the layers whose kernel timing fits one request's memory budget are offered
+    shapes = [k for k in shapes if qz.kernel_peak_bytes(qz.QuantConfig(*dims[k], batch_tokens=256)) <=
+              request_budget_bytes()]
 shape = params.selectbox(c1, "Benchmark layer", shapes, index=1 if on_gpu else 0, key="lowbit_shape",
                          help="At 4096 × 4096 the fp32 weights are 64 MiB: the timing then reads from memory, "
                               "not cache, as a 7B model's decoding does.")
 tokens = params.select_slider(c2, "Tokens per product", [1, 16, 256], value=1, key="lowbit_tokens",
                           help="1 = decoding one token (a matrix-vector product, bound by memory bandwidth).")
-n_in, n_out = {"2048 × 2048 (1B-class)": (2048, 2048), "4096 × 4096 (7B-class)": (4096, 4096),
-               "4096 × 11008 (7B MLP)": (4096, 11008),
-               "128 × 512 (tiny GPT MLP)": (128, 512)}[shape]
+n_in, n_out = dims[shape]
 with guard():
     res, res_at = measured(qz.run, qz.QuantConfig(layer_in=n_in, layer_out=n_out, batch_tokens=tokens, windows=4,
                                                   device=state.settings().device), device=state.settings().device,

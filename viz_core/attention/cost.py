@@ -46,7 +46,8 @@ def theoretical_cost(name: str, b: int, h: int, n: int, d: int, attn: AttnConfig
         f = d
         st = bh * f * d * elem if not causal else (
             bh * n * f * d * elem if attn.linear_form == "prefix" else bh * (n * attn.chunk + n / attn.chunk * f * d) * elem)
-        return Cost(0, bh * (4 * n * f * d + 4 * n * f) + 2 * bh * n * d, st + 2 * bh * n * f * elem + out_bytes)
+        # φ(Q), φ(K), the numerator and its normaliser live at once (measured peak ≈ 4 N·f tensors)
+        return Cost(0, bh * (4 * n * f * d + 4 * n * f) + 2 * bh * n * d, st + 4 * bh * n * f * elem + out_bytes)
     if name == "performer":
         m = attn.features
         st = bh * m * d * elem if not causal else bh * (n * attn.chunk + n / attn.chunk * m * d) * elem
@@ -59,8 +60,8 @@ def theoretical_cost(name: str, b: int, h: int, n: int, d: int, attn: AttnConfig
         per_q = min(n, 3 * attn.block + 3 * max(0, attn.levels - 1) + (
             n / (attn.block * 2 ** (attn.levels - 1)) if attn.levels else 0))
         e = bh * n * per_q
-        # fine and summary scores, their concatenation, softmax and nan_to_num copies: 4 score-sized tensors
-        return Cost(e, 4 * e * d, 4 * e * elem + 2 * e / max(1, attn.block) * d * elem + out_bytes)
+        # fine and summary scores (+ masked copies), their concatenation, softmax and nan_to_num: 5 score-sized
+        return Cost(e, 4 * e * d, 5 * e * elem + 2 * e / max(1, attn.block) * d * elem + out_bytes)
     return Cost(full_entries, 4 * full_entries * d, 2 * bh * n * n * elem + out_bytes)
 
 
