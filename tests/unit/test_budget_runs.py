@@ -148,3 +148,41 @@ def test_bf16_decode_keeps_no_memory_per_new_shape():
     """)
     assert r["grew"] < 32, r
     assert r["err"] < 0.05, r
+
+
+def test_low_bit_kernel_timing_stays_inside_its_estimate_and_the_7b_mlp_layer_is_refused_on_cpu():
+    """The claims page's slow rows grew the server by +378 MiB: the low-bit kernel timing held W, its bf16 copy,
+    int8 and ternary codes, two fp32 masks and every quantiser temporary at once (+452 MiB at 4096 × 4096)."""
+    r = _fresh("""
+        from viz_core.errors import BudgetError
+        from viz_core.labs import low_bit as lb
+        lb.run(lb.QuantConfig(layer_in=128, layer_out=512, windows=4))  # loads the models (shared, once)
+        out = {}
+        for shape in ((2048, 2048), (4096, 4096)):
+            cfg = lb.QuantConfig(layer_in=shape[0], layer_out=shape[1], windows=4)
+            reset(); before = rss()
+            res = lb.run(cfg)
+            out[str(shape)] = [lb.kernel_peak_bytes(cfg) / 2**20, hwm() - before, len(res.kernels)]
+        try:
+            lb.run(lb.QuantConfig(layer_in=4096, layer_out=11008))
+            out['7b'] = 'ran'
+        except BudgetError as e:
+            out['7b'] = str(e)
+        print(json.dumps(out))
+    """)
+    for shape, (est, grew, kernels) in ((k, v) for k, v in r.items() if k != "7b"):
+        assert grew <= est <= budget.DEFAULT_MIB, (shape, est, grew)
+        assert kernels >= 4
+    assert "What fits: a smaller benchmark layer" in r["7b"], r["7b"]
+
+
+def test_chunked_quantisers_equal_the_whole_matrix_formula():
+    from viz_core.compression.quantize import int8_quantize, ternary_quantize
+
+    w = torch.randn(700, 96, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    qt, g = ternary_quantize(w.float())
+    ref_g = w.float().abs().mean()
+    np.testing.assert_array_equal(qt.numpy(), np.clip(np.round(w.float().numpy() / ref_g.numpy()), -1, 1))
+    q8, s8 = int8_quantize(w.float())
+    ref_s = np.abs(w.float().numpy()).max(1) / np.float32(127.0)
+    np.testing.assert_array_equal(q8.numpy(), np.clip(np.round(w.float().numpy() / ref_s[:, None]), -127, 127))
