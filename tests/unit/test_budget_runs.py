@@ -186,3 +186,26 @@ def test_chunked_quantisers_equal_the_whole_matrix_formula():
     q8, s8 = int8_quantize(w.float())
     ref_s = np.abs(w.float().numpy()).max(1) / np.float32(127.0)
     np.testing.assert_array_equal(q8.numpy(), np.clip(np.round(w.float().numpy() / ref_s[:, None]), -127, 127))
+
+
+def test_rope_tiny_gpt_run_reports_progress_per_method_and_is_estimated_first():
+    """The RoPE-scaling 'Run the tiny GPT' ran silently; now it is timed first (one pass) and reports progress
+    after each scaling method, so ui.longrun can show a bar and stop it."""
+    from viz_core.labs import rope_scaling as rs
+
+    if not rs.gpt_available():
+        pytest.skip("no tiny GPT checkpoint")
+    cfg = rs.LongContextConfig(factor=2.0, n_windows=2)
+    assert rs.estimate_long_context_s(cfg) > 0
+    seen = []
+    res = rs.long_context_gpt(cfg, _progress=lambda f, text: seen.append((f, text)))
+    assert [f for f, _ in seen] == [pytest.approx((i + 1) / len(rs.METHODS)) for i in range(len(rs.METHODS))]
+    assert len(res.methods) == len(rs.METHODS)
+
+
+def test_claims_run_reports_progress_after_every_job():
+    from viz_core.labs import claims as lab
+
+    seen = []
+    lab.run(lab.Config(slow=False), _progress=lambda f, text: seen.append(f))
+    assert seen and seen == sorted(seen) and seen[-1] == pytest.approx(1.0)

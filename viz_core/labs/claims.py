@@ -25,6 +25,7 @@ import torch
 from viz_core.claims import CLAIMS, ClaimCheck, Verdict, not_measured
 from viz_core.device import resolve_device
 from viz_core.errors import InputError
+from viz_core.measure.budget import load_factor
 from viz_core.measure.threads import torch_threads
 
 # claim id -> (URL stem of the page that teaches it, how its value is obtained)
@@ -162,14 +163,7 @@ MEASURED_LOAD_PER_CORE = 0.6
 def estimate_s(cfg: Config) -> float:
     """Seconds ``run(cfg)`` should take on this machine now: the times measured above, scaled by how much
     busier the CPU is than when they were measured (load average per core)."""
-    import os
-
-    try:
-        per_core = os.getloadavg()[0] / max(1, os.cpu_count() or 1)
-    except OSError:
-        per_core = MEASURED_LOAD_PER_CORE
-    base = FAST_S + (sum(SLOW_S.values()) if cfg.slow else 0.0)
-    return base * max(1.0, (1 + per_core) / (1 + MEASURED_LOAD_PER_CORE))
+    return (FAST_S + (sum(SLOW_S.values()) if cfg.slow else 0.0)) * load_factor(MEASURED_LOAD_PER_CORE)
 
 
 def _row(c: ClaimCheck, seconds: float) -> Row:

@@ -87,3 +87,13 @@ def largest_fitting(options, need, budget_bytes: int | None = None):
         if need(o) <= budget:
             best = o
     return best
+
+
+def load_factor(measured_per_core: float) -> float:
+    """How much longer a CPU run should take now than when its time was measured at ``measured_per_core``
+    load average per core: (1 + load now) / (1 + load then), at least 1 (for time estimates shown first)."""
+    try:
+        per_core = os.getloadavg()[0] / max(1, os.cpu_count() or 1)
+    except OSError:
+        per_core = measured_per_core
+    return max(1.0, (1 + per_core) / (1 + measured_per_core))
