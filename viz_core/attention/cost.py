@@ -60,8 +60,9 @@ def theoretical_cost(name: str, b: int, h: int, n: int, d: int, attn: AttnConfig
         per_q = min(n, 3 * attn.block + 3 * max(0, attn.levels - 1) + (
             n / (attn.block * 2 ** (attn.levels - 1)) if attn.levels else 0))
         e = bh * n * per_q
-        # fine and summary scores (+ masked copies), their concatenation, softmax and nan_to_num: 5 score-sized
-        return Cost(e, 4 * e * d, 5 * e * elem + 2 * e / max(1, attn.block) * d * elem + out_bytes)
+        # fine and summary scores (+ masked copies), their concatenation, softmax and nan_to_num: 5 score-sized;
+        # gathered keys and values, the contiguous copy matmul makes of the keys, and the concatenated values: 4
+        return Cost(e, 4 * e * d, 5 * e * elem + 4 * e / max(1, attn.block) * d * elem + out_bytes)
     return Cost(full_entries, 4 * full_entries * d, 2 * bh * n * n * elem + out_bytes)
 
 

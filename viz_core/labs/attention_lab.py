@@ -179,6 +179,7 @@ def _run_variant(r: VariantResult, name: str, q, k, v, ref, cfg: LabConfig, dev,
     for key, val in o.extras.items():
         if isinstance(val, (int, float)) and not isinstance(val, bool):
             r.extras[key] = float(val)
+    del o, d_out, d_ref  # the output (and any (B, H, N, N) weights it carries) must not sit under the timing runs
     if name in SPARSE or name in ("full", "causal"):
         kind = {"full": "full", "causal": "causal"}.get(name, name)
         spec = spec_from_cfg(kind, attn) if name != "causal" else MaskSpec("causal")
