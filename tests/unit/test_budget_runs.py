@@ -209,3 +209,32 @@ def test_claims_run_reports_progress_after_every_job():
     seen = []
     lab.run(lab.Config(slow=False), _progress=lambda f, text: seen.append(f))
     assert seen and seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
+
+
+def test_attention_lab_at_its_largest_settings_stays_inside_the_budget():
+    """Attention lab random combination #8 grew the server by +281 MiB: the lab built dense (N, N) masks through
+    ~300 MiB of int64 temporaries for its density, kept the exact (B, H, N, N) weights at every N, and kept each
+    variant's output (differential: its weight maps) alive under the timing runs. Now each variant either runs
+    inside the 256 MiB budget or is refused with what it would need."""
+    r = _fresh("""
+        from viz_core.attention import all_variants
+        from viz_core.attention.inputs import InputConfig
+        from viz_core.attention.types import AttnConfig
+        from viz_core.labs import attention_lab as al
+        al.run_lab(al.LabConfig(variants=('full',), inputs=InputConfig(64, 1, 16, 1, 'random', 0, 'cpu', 'float32')))
+        out = []
+        for heads, impl, variants in ((2, 'dense', ('differential', 'hierarchical', 'strided', 'bigbird')),
+                                      (1, 'blocks', ('differential', 'hierarchical', 'longformer', 'performer'))):
+            cfg = al.LabConfig(variants=variants, inputs=InputConfig(2048, heads, 64, 1, 'random', 0, 'cpu', 'float32'),
+                               attn=AttnConfig(window=256, block=4, features=1024, proj_k=256, sparse_impl=impl,
+                                               n_random=8, n_global=16, stride=2))
+            reset(); before = rss()
+            res = al.run_lab(cfg)
+            out.append([hwm() - before, [[v.name, v.ok, v.message] for v in res.variants]])
+        print(json.dumps(out))
+    """)
+    for grew, variants in r:
+        assert grew <= budget.DEFAULT_MIB, (grew, variants)
+        assert any(ok for _, ok, _ in variants), variants
+        for name, ok, message in variants:
+            assert ok or "would need about" in message, (name, message)
