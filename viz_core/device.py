@@ -11,6 +11,7 @@ import os
 import platform
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -231,3 +232,17 @@ def onednn_off_for_low_precision(dtype: torch.dtype, device: torch.device | str 
         yield
     finally:
         torch.backends.mkldnn.enabled = prev
+
+
+def without_onednn_for_low_precision(select: Callable[..., tuple[str, str]]):
+    """Decorator: run the function under ``onednn_off_for_low_precision`` for the (dtype, device) names that
+    ``select(*args, **kwargs)`` picks from its arguments (the lab's config)."""
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            dtype, device = select(*args, **kwargs)
+            dev = resolve_device(device)
+            with onednn_off_for_low_precision(resolve_dtype(dtype, dev), dev):
+                return fn(*args, **kwargs)
+        return wrapper
+    return deco
