@@ -243,3 +243,30 @@ def test_attention_lab_at_its_largest_settings_stays_inside_the_budget():
         assert any(ok for _, ok, _ in variants), variants
         for name, ok, message in variants:
             assert ok or "would need about" in message, (name, message)
+
+
+def test_token_drop_on_1000_images_runs_in_bounded_chunks():
+    """'Test images' = 1000 grew the server by +230…426 MiB (every image in one forward batch; +278 MiB again in
+    the fuzz re-run of random combination #5). Now IMAGE_CHUNK images at a time."""
+    r = _fresh("""
+        from viz_core.labs import drop_redundancy as red
+        red.token_drop(red.TokenDropConfig(n_images=20))  # loads the ViT and the test set (shared, once)
+        reset(); before = rss()
+        res = red.token_drop(red.TokenDropConfig(n_images=1000))
+        print(json.dumps({'grew': hwm() - before, 'n': res.n_images}))
+    """)
+    assert r["n"] == 1000 and r["grew"] < 64, r
+
+
+def test_chunked_vit_forward_equals_one_batch_for_the_deterministic_methods():
+    from viz_core.labs import drop_redundancy as red
+
+    model, vcfg, _ = red.load_tiny_vit("tiny-vit")
+    imgs, _ = red.load_fashion_test_subset()
+    x = red.normalize_images(imgs[:230])
+    for method in ("similarity", "cls-attention"):
+        whole = red.vit_forward_dropping(model, x, 20, 1, method, torch.Generator().manual_seed(0))[0]
+        parts = torch.cat([red.vit_forward_dropping(model, x[i:i + red.IMAGE_CHUNK], 20, 1, method,
+                                                    torch.Generator().manual_seed(0))[0]
+                           for i in range(0, len(x), red.IMAGE_CHUNK)])
+        torch.testing.assert_close(parts, whole, rtol=1e-4, atol=1e-4)
