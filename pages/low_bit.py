@@ -15,6 +15,7 @@ from viz_core.device import cuda_available
 from viz_core.errors import human_bytes
 from viz_core.labs import low_bit as qz
 from viz_core.labs import low_bit_kernels as kl
+from viz_core.measure.budget import request_budget_bytes
 from viz_core.plots import compression as plots
 
 run_kernels = cached.data(kl.run)
