@@ -270,3 +270,19 @@ def test_chunked_vit_forward_equals_one_batch_for_the_deterministic_methods():
                                                     torch.Generator().manual_seed(0))[0]
                            for i in range(0, len(x), red.IMAGE_CHUNK)])
         torch.testing.assert_close(parts, whole, rtol=1e-4, atol=1e-4)
+
+
+def test_live_kernel_timing_is_refused_on_the_shared_cpu_with_what_fits():
+    """Low-bit page 'Measure live here' grew the server by +1.6 GB (random combination #12: +2.1 GB): every
+    kernel's cycled copies of the matrix are held at once. Its lower bound alone is over the budget, so the
+    page offers the recorded run and the run itself refuses with what fits."""
+    from viz_core.errors import BudgetError
+    from viz_core.labs import low_bit_kernels as kl
+
+    for shape, w in (("4096x4096", 4096 * 4096), ("11008x4096", 11008 * 4096)):
+        cfg = kl.KernelConfig(source="live", shape=shape)
+        assert kl.live_peak_bytes(cfg) >= 2 * 4 * w + 1.5 * w  # at least two fp32 copies and the base matrix
+        assert kl.live_peak_bytes(cfg) > budget.request_budget_bytes()
+        with pytest.raises(BudgetError, match="What fits: the recorded run"):
+            kl.run(cfg)
+    assert kl.run(kl.KernelConfig(source="recorded")).provenance.startswith("recorded")
