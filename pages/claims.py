@@ -9,12 +9,13 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
-from ui import params, state
+from ui import cached, longrun, params, state
 from ui.errors import guard, stop
 from ui.layout import header, metrics
-from ui.measure_queue import measured
+from ui.measure_queue import measured, queued
 from viz_core.labs import claims as lab
 
+run_all = cached.data(lab.run)  # the slow rows' run, cached per configuration (its _progress is not in the key)
 
 header("Claims, checked",
        "Popular material on efficient transformers makes the quantitative claims below. Each row shows the "
@@ -24,12 +25,18 @@ header("Claims, checked",
        "taken from a recorded benchmark run, named with its date and hardware.")
 
 s = state.settings()
-slow = params.toggle("Also run the slow rows (tiny-model runs, ≈ 30 s on a 2-core CPU)", key="claims_slow")
+slow = params.toggle("Also run the slow rows (tiny-model runs; estimated, with progress and Stop)", key="claims_slow")
+cfg = lab.Config(device=s.device, threads=s.threads, slow=slow, seed=s.seed)
 
 with guard():
-    res = measured(lab.run, lab.Config(device=s.device, threads=s.threads, slow=slow, seed=s.seed),
-                   label="Judging every claim", device=s.device, threads=s.threads, key="claims",
-                   button="▶ Judge every claim (live rows measured on this server)")
+    if slow:  # tens of seconds on a busy CPU: estimate first, then progress and a Stop button (ui.longrun)
+        with queued("Judging every claim, slow rows too", device=s.device, threads=s.threads, key="claims_slow_q"):
+            res = longrun.run(run_all, cfg, estimate_s=lab.estimate_s(cfg), key="claims_slow_run",
+                              what="Judging every claim with the slow tiny-model rows",
+                              fits="the fast rows only (switch 'Also run the slow rows' off)")
+    else:
+        res = measured(lab.run, cfg, label="Judging every claim", device=s.device, threads=s.threads, key="claims",
+                       button="▶ Judge every claim (live rows measured on this server)")
     if res is None:
         stop()
     age = (datetime.now(timezone.utc) - datetime.fromisoformat(res.measured_at)).total_seconds()

@@ -7,15 +7,16 @@ order: 30
 """
 import streamlit as st
 
-from ui import cached, params, state
+from ui import cached, longrun, params, state
 from ui.errors import guard
 from ui.layout import ago, claim_checks, figure, header, metrics, provenance_text
-from ui.measure_queue import measured
+from ui.measure_queue import queued
 from viz_core.labs import flash as flash_lab, flash_steps
 from viz_core.errors import human_bytes
 from viz_core.plots import flash as plots, flash_walk as walk
 
 load_recorded = cached.data(flash_lab.load_recorded)
+measure_flash = cached.timed(flash_lab.measure)  # (result, time measured); its _progress is not in the key
 
 header("FlashAttention, step by step",
        "Standard attention writes the whole N×N score matrix to GPU main memory (HBM), reads it back for the "
@@ -103,13 +104,18 @@ def memory_section():
             st.caption(f"Recorded with `python -m viz_core bench flash` on **{mres.device_label}** "
                        f"({mres.source}, {mres.heads} heads, d={mres.d}, {mres.dtype}) — not this session's device.")
         else:
-            mc2.markdown("Takes one to two minutes on a 2-core CPU (a fresh Python process per memory point).")
+            mcfg = flash_lab.MeasureConfig(ns=(256, 1024, 2048), device=s.device, dtype=s.dtype, repeats=3,
+                                           threads=s.threads, methods=flash_lab.default_methods(s.device, s.dtype))
+            est = flash_lab.estimate_measure_s(mcfg)
+            mc2.markdown(f"Estimated **{est:.0f} s** on this machine now (a fresh Python process per memory point); "
+                         "above a few seconds it shows progress and a Stop button.")
             if mc2.button("Measure now", key="fa_measure") or st.session_state.get("fa_measured"):
                 st.session_state["fa_measured"] = True
-                mres, measured_at = measured(flash_lab.measure, flash_lab.MeasureConfig(
-                    ns=(256, 1024, 2048), device=s.device, dtype=s.dtype, repeats=3, threads=s.threads,
-                    methods=flash_lab.default_methods(s.device, s.dtype)), device=s.device, threads=s.threads,
-                    label="Measuring reference, SDPA and tiled attention", stamp=True)
+                with queued("Measuring reference, SDPA and tiled attention", device=s.device, threads=s.threads,
+                            key="fa_q"):
+                    mres, measured_at = longrun.run(
+                        measure_flash, mcfg, estimate_s=est, key="fa_measure_run", fits="a recorded run ('Show')",
+                        what="Measuring reference, SDPA and tiled attention at N = 256, 1024, 2048") or (None, None)
     if mres is not None:
         if mres.source == "measured now":
             prov = provenance_text("measured live", device=mres.device_label, dtype=mres.dtype, when=ago(measured_at))

@@ -15,6 +15,7 @@ from viz_core.device import cuda_available
 from viz_core.errors import human_bytes
 from viz_core.labs import low_bit as qz
 from viz_core.labs import low_bit_kernels as kl
+from viz_core.measure.budget import request_budget_bytes
 from viz_core.plots import compression as plots
 
 run_kernels = cached.data(kl.run)
@@ -31,14 +32,17 @@ c1, c2 = st.columns(2)
 # The default fits a small CPU server (~100 MiB of operands); 7B-class layers need ~400 MiB and unlock on a GPU.
 shapes = ["2048 × 2048 (1B-class)", "4096 × 4096 (7B-class)", "4096 × 11008 (7B MLP)", "128 × 512 (tiny GPT MLP)"]
 on_gpu = state.settings().device != "cpu" and cuda_available()
+dims = {"2048 × 2048 (1B-class)": (2048, 2048), "4096 × 4096 (7B-class)": (4096, 4096),
+        "4096 × 11008 (7B MLP)": (4096, 11008), "128 × 512 (tiny GPT MLP)": (128, 512)}
+if not on_gpu:  # on the CPU only the layers whose kernel timing fits one request's memory budget are offered
+    shapes = [k for k in shapes if qz.kernel_peak_bytes(qz.QuantConfig(*dims[k], batch_tokens=256)) <=
+              request_budget_bytes()]
 shape = params.selectbox(c1, "Benchmark layer", shapes, index=1 if on_gpu else 0, key="lowbit_shape",
                          help="At 4096 × 4096 the fp32 weights are 64 MiB: the timing then reads from memory, "
                               "not cache, as a 7B model's decoding does.")
 tokens = params.select_slider(c2, "Tokens per product", [1, 16, 256], value=1, key="lowbit_tokens",
                           help="1 = decoding one token (a matrix-vector product, bound by memory bandwidth).")
-n_in, n_out = {"2048 × 2048 (1B-class)": (2048, 2048), "4096 × 4096 (7B-class)": (4096, 4096),
-               "4096 × 11008 (7B MLP)": (4096, 11008),
-               "128 × 512 (tiny GPT MLP)": (128, 512)}[shape]
+n_in, n_out = dims[shape]
 with guard():
     res, res_at = measured(qz.run, qz.QuantConfig(layer_in=n_in, layer_out=n_out, batch_tokens=tokens, windows=4,
                                                   device=state.settings().device), device=state.settings().device,
@@ -83,7 +87,12 @@ st.caption("At batch 1 (decoding) a product y = W x reads every weight once and 
            "matrix used in turn so the weights come from memory, not cache.")
 k1, k2 = st.columns(2)
 kshape = params.selectbox(k1, "GEMV shape (out × in)", ["4096x4096", "11008x4096"], key="lowbit_kshape")
-live = params.toggle(k2, "Measure live here (about 10 s)", value=False, key="lowbit_live")
+fits_live = kl.live_peak_bytes(kl.KernelConfig(source="live", shape=kshape)) <= request_budget_bytes()
+live = params.toggle(k2, "Measure live here (about 10 s)", value=False, key="lowbit_live") if fits_live else False
+if not fits_live:  # every copy cycled at once: more than one request may use on this shared server
+    k2.caption(f"Live timing at {kshape} needs about {human_bytes(kl.live_peak_bytes(kl.KernelConfig(shape=kshape)))}"
+               f", more than one request may use here ({human_bytes(request_budget_bytes())}): the recorded run "
+               "is shown; `python -m viz_core bench lowbit` measures it on your own machine.")
 with guard():
     kcfg = kl.KernelConfig(source="live" if live else "recorded", shape=kshape)
     kres = measured(kl.run, kcfg, label="Timing the ternary kernels") if live else run_kernels(kcfg)

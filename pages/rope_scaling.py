@@ -7,7 +7,7 @@ order: 20
 """
 import streamlit as st
 
-from ui import cached, params, state
+from ui import cached, longrun, params, state
 from ui.errors import guard
 from ui.layout import claim_checks, figure, header, table
 from viz_core.labs import rope as rope_lab, rope_scaling
@@ -17,6 +17,7 @@ PROV = "Computed from the scaling formulas (PI, NTK, YaRN) and the RoPE frequenc
 run_scaling = cached.data(rope_scaling.scaling)
 run_relative = cached.data(rope_lab.relative)
 run_gpt = cached.data(rope_scaling.long_context_gpt, max_entries=8)
+estimate_gpt = cached.data(rope_scaling.estimate_long_context_s, max_entries=8)
 gpt_available = cached.data(rope_scaling.gpt_available)
 
 header("RoPE beyond the training context",
@@ -75,12 +76,15 @@ else:
     c1, c2 = st.columns([1, 3])
     gpt_factor = params.select_slider(c1, "Evaluate at", [2.0, 4.0, 8.0], value=4.0, format_func=lambda v: f"{v:g}× its context")
     windows = params.select_slider(c1, "Text windows", [2, 4, 8, 16], value=4)
-    if c1.button("Run the tiny GPT", type="primary", help="≈0.6 s per window at 4× on one CPU thread") or \
+    if c1.button("Run the tiny GPT", type="primary", help="Timed before it starts; longer runs show progress and a Stop button") or \
             st.session_state.get("rope_gpt_ran"):
         st.session_state["rope_gpt_ran"] = True
-        with guard(), st.spinner("Scoring validation text at every position…"):
-            gpt = run_gpt(rope_scaling.LongContextConfig(factor=gpt_factor, n_windows=windows, seed=s.seed,
-                                                     device=s.device))
+        gcfg = rope_scaling.LongContextConfig(factor=gpt_factor, n_windows=windows, seed=s.seed, device=s.device)
+        with guard(stop=False):  # estimated first (one pass timed); above ~5 s: progress and a Stop button
+            gpt = longrun.run(run_gpt, gcfg, estimate_s=estimate_gpt(gcfg), key="rope_gpt",
+                              what=f"Scoring {windows} windows at {gpt_factor:g}× the context with every method",
+                              fits="fewer text windows or a smaller factor")
+    if gpt is not None:
         with c2:
             figure(plots.long_context_figure(gpt), provenance=PROV)
         table(name="long_context_loss", data={"method": [SHORT[m] for m in gpt.methods],

@@ -96,3 +96,24 @@ def test_measure_choice_shows_button_without_running():
     assert_clean(at)
     assert any(b.key == "fa_measure" for b in at.button)
     assert "SDPA backends that run on this device" in texts(at) and "math" in texts(at)
+
+
+def test_measure_now_is_estimated_first_and_runs_with_progress_and_stop():
+    """Issue #12: 'Measure now' ran one to two minutes behind a spinner. Now the estimate is shown before the
+    button, and the run (above the 5 s threshold here) has a progress bar and a Stop button, then its charts."""
+    from viz_core.labs import flash as flash_lab
+    from viz_core.measure import budget
+
+    at = open_page(PAGE)
+    at.selectbox(key="fa_src").set_value("measure on this device now").run()
+    assert "Estimated **" in texts(at)
+    mcfg = flash_lab.MeasureConfig(ns=(256, 1024, 2048), device="cpu", methods=flash_lab.default_methods("cpu",
+                                                                                                       "float32"))
+    assert flash_lab.estimate_measure_s(mcfg) > budget.PROGRESS_AFTER_S
+    n0 = len(plotly_specs(at))
+    next(b for b in at.button if b.key == "fa_measure").click().run(timeout=600)
+    assert_clean(at)
+    assert any(b.key == "fa_measure_run_stop" for b in at.button)
+    bars = " ".join(str(p.proto.text) for p in at.get("progress"))
+    assert "estimated" in bars and "done in" in bars, bars
+    assert len(plotly_specs(at)) >= n0 + 3  # memory, time and throughput, measured now

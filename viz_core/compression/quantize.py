@@ -32,13 +32,24 @@ SCHEMES = ("fp32", "int8", "ternary (post-training)", "ternary (trained, STE)")
 def ternary_quantize(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """absmean: γ = mean|W|, Q = clip(round(W/γ), −1, 1). -> (Q int8 same shape, γ scalar). W ≈ γ·Q."""
     gamma = w.abs().mean().clamp_min(EPS)
-    return (w / gamma).round().clamp(-1, 1).to(torch.int8), gamma
+    return _codes(w, lambda rows, _: rows / gamma, 1), gamma
+
+
+def _codes(w: torch.Tensor, scaled, limit: int, rows_per: int = 256) -> torch.Tensor:
+    """int8 clip(round(scaled(rows, start)), −limit, limit), computed over blocks of ``rows_per`` rows of ``w``:
+    the fp32 temporaries stay a block, not three copies of W (4096 × 4096: 192 MiB)."""
+    q = torch.empty(w.shape, dtype=torch.int8, device=w.device)
+    if w.dim() == 0:
+        return q.copy_(scaled(w, 0).round().clamp(-limit, limit))
+    for start in range(0, w.shape[0], rows_per):
+        q[start:start + rows_per] = scaled(w[start:start + rows_per], start).round_().clamp_(-limit, limit)
+    return q
 
 
 def int8_quantize(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-output-channel absmax int8: Q = round(127·W/max|W_row|). -> (Q int8 (out, in), scales (out,))."""
     s = w.abs().amax(dim=1).clamp_min(EPS) / 127.0
-    return (w / s[:, None]).round().clamp(-127, 127).to(torch.int8), s
+    return _codes(w, lambda rows, start: rows / s[start:start + len(rows), None], 127), s
 
 
 def activation_int8(x: torch.Tensor) -> torch.Tensor:

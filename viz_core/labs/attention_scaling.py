@@ -15,9 +15,10 @@ from viz_core.attention import all_variants
 from viz_core.attention.cost import theoretical_cost
 from viz_core.attention.inputs import InputConfig, make_qkv
 from viz_core.attention.types import AttnConfig
-from viz_core.device import dtype_bytes, resolve_device, resolve_dtype
+from viz_core.device import dtype_bytes, resolve_device, resolve_dtype, without_onednn_for_low_precision
 from viz_core.errors import BudgetError, InputError, LabError
 from viz_core.measure.baseline import eager_attention
+from viz_core.measure.budget import ALLOCATOR_SLACK
 from viz_core.measure.memory import check_budget, default_budget_bytes, tensor_peak_bytes
 from viz_core.measure.threads import with_threads
 from viz_core.measure.timer import time_fn
@@ -73,7 +74,9 @@ class SweepResult:
     memory_method: str
 
 
+# bf16 on the CPU runs without oneDNN, which keeps a kernel for every new matmul shape (viz_core.device)
 @with_threads(lambda cfg, *_, **__: cfg.threads)
+@without_onednn_for_low_precision(lambda cfg, *_, **__: (cfg.dtype, cfg.device))
 def measure_point(cfg: SweepConfig, variant: str, n: int, prev_n: int | None = None,
                   prev_time_s: float | None = None) -> SweepPoint:
     """One (variant, N) point: budget check, inputs, timing, peak memory. Never raises for budget: a point
@@ -85,9 +88,11 @@ def measure_point(cfg: SweepConfig, variant: str, n: int, prev_n: int | None = N
     dev = resolve_device(cfg.device)
     elem = dtype_bytes(resolve_dtype(cfg.dtype, dev))
     name = "full" if variant == "reference" else variant
-    cost = theoretical_cost(name, cfg.batch, cfg.heads, n, cfg.head_dim, cfg.attn, elem)
+    # working memory at fp32 at least: linear, Performer and softmax paths compute in fp32 from bf16 inputs
+    # (measured: Performer at N = 8192 in bf16 peaked at 288 MiB, its bf16 formula said 210)
+    cost = theoretical_cost(name, cfg.batch, cfg.heads, n, cfg.head_dim, cfg.attn, max(elem, 4))
     inputs_bytes = 4 * cfg.batch * cfg.heads * n * cfg.head_dim * elem
-    need = cost.bytes + inputs_bytes
+    need = (cost.bytes + inputs_bytes) * ALLOCATOR_SLACK  # RSS grows past the tensor bytes (allocator caching)
     pt = SweepPoint(variant, n, estimated_bytes=need, flops=cost.flops)
     budget = cfg.budget_bytes if cfg.budget_bytes is not None else default_budget_bytes(dev)
     try:
@@ -103,12 +108,13 @@ def measure_point(cfg: SweepConfig, variant: str, n: int, prev_n: int | None = N
                           f"(more than the {cfg.max_seconds:.0f} s limit per point); stopped here.")
             return pt
     q, k, v = make_qkv(InputConfig(n, cfg.heads, cfg.head_dim, cfg.batch, "random", cfg.seed, cfg.device, cfg.dtype))
-    fn = variants[name].fn
-    if name in ("full", "causal"):  # timed with THE eager baseline: it stays in the input dtype (no fp32 upcast)
-        causal = name == "causal"
+    causal = name == "causal"
 
-        def fn(q, k, v, *, cfg):
-            return eager_attention(q, k, v, causal=causal or cfg.causal, scale=cfg.scale)
+    def eager(q, k, v, *, cfg):
+        return eager_attention(q, k, v, causal=causal or cfg.causal, scale=cfg.scale)
+
+    # full/causal are timed with THE eager baseline: it stays in the input dtype (no fp32 upcast)
+    fn = eager if name in ("full", "causal") else variants[name].fn
     attn = cfg.attn
     try:
         t = time_fn(lambda: fn(q, k, v, cfg=attn), device=dev, warmup=1, repeats=cfg.repeats,

@@ -25,6 +25,7 @@ import torch
 from viz_core.claims import CLAIMS, ClaimCheck, Verdict, not_measured
 from viz_core.device import resolve_device
 from viz_core.errors import InputError
+from viz_core.measure.budget import load_factor
 from viz_core.measure.threads import torch_threads
 
 # claim id -> (URL stem of the page that teaches it, how its value is obtained)
@@ -152,13 +153,27 @@ SLOW_RUNS: tuple[tuple[tuple[int, ...], Callable[[str], list[ClaimCheck]]], ...]
     ((9,), _kv_slow), ((12,), _spec), ((17, 18), _drop), ((19,), _lowbit))
 
 
+# Seconds each slow run took here (2026-11-30, CPU, 1 torch thread, load average 1.2 on 2 cores): claim #9
+# 0.4, #12 0.7, #17-18 13.9, #19 1.2; the fast rows 0.7. ``estimate_s`` scales them by the machine's load.
+SLOW_S = {"_kv_slow": 0.4, "_spec": 0.7, "_drop": 13.9, "_lowbit": 1.2}
+FAST_S = 0.7
+MEASURED_LOAD_PER_CORE = 0.6
+
+
+def estimate_s(cfg: Config) -> float:
+    """Seconds ``run(cfg)`` should take on this machine now: the times measured above, scaled by how much
+    busier the CPU is than when they were measured (load average per core)."""
+    return (FAST_S + (sum(SLOW_S.values()) if cfg.slow else 0.0)) * load_factor(MEASURED_LOAD_PER_CORE)
+
+
 def _row(c: ClaimCheck, seconds: float) -> Row:
     return Row(c.claim.id, c.claim.text, c.claim.source, None if c.value is None else float(c.value), c.measured,
                c.verdict.value, c.why, c.provenance or "computed", PAGES.get(c.claim.id, ""), round(seconds, 3))
 
 
-def run(cfg: Config) -> Result:
-    """Every claim's row: see the module docstring. ``cfg.threads`` is the sidebar's thread count."""
+def run(cfg: Config, _progress: Callable[[float, str], None] | None = None) -> Result:
+    """Every claim's row: see the module docstring. ``cfg.threads`` is the sidebar's thread count.
+    ``_progress(fraction, text)`` is called after each run (ui.longrun's Stop raises from it)."""
     if cfg.threads < 1:
         raise InputError("Use at least one CPU thread.")
     dev = resolve_device(cfg.device).type
@@ -167,12 +182,17 @@ def run(cfg: Config) -> Result:
         jobs = [(f, ()) for f in FAST] + [(_attention, (cfg.seed,))]
         if cfg.slow:
             jobs += [(f, ()) for _, f in SLOW_RUNS]
+        total = FAST_S + sum(SLOW_S.get(fn.__name__, 0.0) for fn, _ in jobs)
+        done = 0.0
         for fn, extra in jobs:
             t0 = time.perf_counter()
             out = fn(dev, *extra)
             dt = (time.perf_counter() - t0) / max(1, len(out))
             for c in out:
                 checks.setdefault(c.claim.id, (c, dt))
+            done += SLOW_S.get(fn.__name__, FAST_S / len(FAST + (_attention,)))
+            if _progress is not None:
+                _progress(min(1.0, done / total), f"claims {', '.join(f'#{c.claim.id}' for c in out)} judged")
         threads = torch.get_num_threads()
     rows = []
     for cid in sorted(CLAIMS):

@@ -23,6 +23,7 @@ from viz_core import claims
 from viz_core.attention.flash import STAT_BYTES, flash_forward
 from viz_core.attention.sdpa import available_backends, sdpa_attention, sdpa_with_backend
 from viz_core.measure.flops import attention_flops, score_matrix_bytes
+from viz_core.measure.budget import load_factor
 from viz_core.measure.memory import check_budget, measure_peak
 from viz_core.measure.baseline import eager_attention
 from viz_core.measure.threads import torch_threads
@@ -257,9 +258,32 @@ def _measure_rows(cfg: MeasureConfig, dev: torch.device, progress) -> list[dict]
     return rows
 
 
-def measure(cfg: MeasureConfig) -> MeasureResult:
-    """Measure now on this device (seconds: every CPU memory point is a fresh Python process)."""
-    rows = measure_rows(cfg)
+# Seconds per (method, N) point of ``measure`` on this 2-core CPU, 1 torch thread, load average ~1.2
+# (2026-11-30): N = 256…2048, reference/SDPA/tiled, 9 points in 14.8 s (1.4 to 2.3 s each; most of it the fresh
+# Python process of each memory point).
+POINT_S = {"memory": 1.3, "timing": 0.35}
+POINT_LOAD_PER_CORE = 0.6
+
+
+def estimate_measure_s(cfg: MeasureConfig) -> float:
+    """Seconds ``measure(cfg)`` should take here: per point (method, N) the cost measured on this 2-core CPU
+    (``POINT_S``: mostly the fresh Python process of each memory point), scaled by the machine's load now."""
+    points = len(cfg.ns) * len(cfg.methods)
+    per = POINT_S["memory" if cfg.memory else "timing"] + (POINT_S["timing"] if cfg.memory and cfg.timing else 0)
+    return points * per * load_factor(POINT_LOAD_PER_CORE)
+
+
+def measure(cfg: MeasureConfig, _progress=None) -> MeasureResult:
+    """Measure now on this device (seconds: every CPU memory point is a fresh Python process).
+    ``_progress(fraction, text)`` is called as each point starts (ui.longrun's Stop raises from it)."""
+    total, done = max(1, len(cfg.ns) * len(cfg.methods)), [0]
+
+    def step(text: str) -> None:
+        if _progress is not None:
+            _progress(done[0] / total, text)
+        done[0] += 1
+
+    rows = measure_rows(cfg, step)
     hw = describe(resolve_device(cfg.device).type)
     label = hw.summary() if hw.device == "cuda" else f"{hw.name}, {max(1, cfg.threads)} torch thread(s)"
     return rows_to_result(rows, device_label=label, source="measured now")

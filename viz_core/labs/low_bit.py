@@ -18,6 +18,8 @@ from viz_core.compression.quantize import (SCHEMES, int8_quantize, load_ternary,
 from viz_core.device import resolve_device
 from viz_core.errors import InputError
 from viz_core.labs.drop_redundancy import LayerDropConfig, _val_windows
+from viz_core.measure.budget import ALLOCATOR_SLACK
+from viz_core.measure.memory import check_budget
 from viz_core.measure.timer import time_fn
 from viz_core.models.gpt import load_tiny_gpt
 
@@ -49,36 +51,72 @@ class QuantResult:
     device: str
 
 
+# Bytes per benchmark weight held at the worst moment of ``_kernels`` (the two fp32 masks of the add/sub
+# product, with the int8 codes, the 2-bit packing and the masks' bool temporary; W itself is freed by then).
+# Measured 2026-11-30 (CPU, 1 thread, 4096 × 4096): the old all-at-once version grew the process by 452 MiB.
+KERNEL_BYTES_PER_WEIGHT = 4 + 4 + 1 + 0.25 + 1
+# The tiny-GPT part (quantised copies, held-out windows, logits) and GEMM packing buffers: runs with a
+# 128 × 512 layer grew the process by ≤ 21 MiB (2026-11-30, CPU, 1 thread).
+MODEL_PART_BYTES = 24 * 2**20
+
+
+def kernel_peak_bytes(cfg: QuantConfig) -> float:
+    """Estimated peak of ``_kernels`` on top of what the process holds (allocator slack included)."""
+    n_w = cfg.layer_in * cfg.layer_out
+    acts = 4 * cfg.batch_tokens * (cfg.layer_in + 3 * cfg.layer_out)  # x, the reference and two outputs
+    return (KERNEL_BYTES_PER_WEIGHT * n_w + acts) * ALLOCATOR_SLACK + MODEL_PART_BYTES
+
+
+def _timed(fn, dev) -> tuple[float, torch.Tensor] | None:
+    try:
+        y = fn()
+    except (RuntimeError, NotImplementedError):
+        return None  # kernel not available on this build/device
+    return time_fn(fn, device=dev, warmup=1, repeats=7, max_seconds=0.5).median_s * 1e3, y
+
+
 def _kernels(cfg: QuantConfig, dev: torch.device) -> tuple[list[str], list[float], list[int], list[float]]:
+    """Time y = x·Wᵀ with each kernel. Operands are built just before their kernel and freed after it, so the
+    peak is one kernel's operands (``kernel_peak_bytes``), not all of them at once."""
     g = torch.Generator().manual_seed(cfg.seed)
-    w = (torch.randn(cfg.layer_out, cfg.layer_in, generator=g) * 0.02).to(dev)
-    x = torch.randn(cfg.batch_tokens, cfg.layer_in, generator=g).to(dev)
-    ref = x @ w.T
-    q8, s8 = int8_quantize(w)
-    qt, gt = ternary_quantize(w)
-    pos, neg = (qt == 1).float(), (qt == -1).float()
-    packed = pack_ternary(qt)
-    wb, xb = w.bfloat16(), x.bfloat16()
-    impls = {
-        "fp32 matmul": (lambda: x @ w.T, 4 * w.numel()),
-        "bf16 matmul": (lambda: (xb @ wb.T).float(), 2 * w.numel()),
-        "int8 weight-only (PyTorch kernel)": (lambda: torch.ops.aten._weight_int8pack_mm(x, q8, s8), w.numel()),
-        "ternary as add/sub (two masked matmuls)": (lambda: (x @ pos.T - x @ neg.T) * gt, 2 * 4 * w.numel()),
-        "ternary unpack 2-bit + matmul": (lambda: x @ (unpack_ternary(packed, cfg.layer_in).float().T) * gt,
-                                          packed.numel()),
-    }
-    names, ms, nbytes, errs = [], [], [], []
+    w = (torch.randn(cfg.layer_out, cfg.layer_in, generator=g) * 0.02).to(dev)  # (out, in)
+    x = torch.randn(cfg.batch_tokens, cfg.layer_in, generator=g).to(dev)  # (T, in)
+    ref = x @ w.T  # (T, out)
     scale = float(ref.abs().max()) or 1.0
-    for name, (fn, nb) in impls.items():
-        try:
-            y = fn()
-        except (RuntimeError, NotImplementedError):
-            continue  # kernel not available on this build/device
-        t = time_fn(fn, device=dev, warmup=1, repeats=7, max_seconds=0.5)
-        names.append(name)
-        ms.append(t.median_s * 1e3)
-        nbytes.append(int(nb))
-        errs.append(float((y.float() - ref).abs().max()) / scale)
+    names, ms, nbytes, errs = [], [], [], []
+
+    def keep(name: str, fn, nb: float) -> None:
+        got = _timed(fn, dev)
+        if got is not None:
+            names.append(name)
+            ms.append(got[0])
+            nbytes.append(int(nb))
+            errs.append(float((got[1].float() - ref).abs().max()) / scale)
+
+    n_w = w.numel()
+
+    def dense(w: torch.Tensor) -> None:  # each phase's operands are local: freed when it returns
+        keep("fp32 matmul", lambda: x @ w.T, 4 * n_w)
+        wb, xb = w.bfloat16(), x.bfloat16()
+        keep("bf16 matmul", lambda: (xb @ wb.T).float(), 2 * n_w)
+
+    def int8(w: torch.Tensor) -> None:
+        q8, s8 = int8_quantize(w)
+        keep("int8 weight-only (PyTorch kernel)", lambda: torch.ops.aten._weight_int8pack_mm(x, q8, s8), n_w)
+
+    def add_sub(qt: torch.Tensor, gt: torch.Tensor) -> None:
+        pos, neg = (qt == 1).float(), (qt == -1).float()
+        keep("ternary as add/sub (two masked matmuls)", lambda: (x @ pos.T - x @ neg.T) * gt, 2 * 4 * n_w)
+
+    dense(w)
+    int8(w)
+    qt, gt = ternary_quantize(w)
+    del w  # from here on only the ternary codes
+    packed = pack_ternary(qt)
+    add_sub(qt, gt)
+    del qt
+    keep("ternary unpack 2-bit + matmul", lambda: x @ (unpack_ternary(packed, cfg.layer_in).float().T) * gt,
+         packed.numel())
     return names, ms, nbytes, errs
 
 
@@ -87,6 +125,8 @@ def run(cfg: QuantConfig) -> QuantResult:
     if cfg.layer_in * cfg.layer_out > 64 * 2**20 or cfg.batch_tokens > 4096:
         raise InputError("The benchmark layer is limited to 64 M weights and 4096 tokens.")
     dev = resolve_device(cfg.device)
+    check_budget(kernel_peak_bytes(cfg), what=f"Timing the kernels on a {cfg.layer_in} × {cfg.layer_out} layer",
+                 device=dev, fits="a smaller benchmark layer or fewer tokens per product (the 7B MLP layer needs a GPU)")
     base, tok, mcfg = load_tiny_gpt(cfg.model)  # quantised on the CPU, evaluated on ``dev``
     x, y = (t.to(dev) for t in _val_windows(LayerDropConfig(windows=cfg.windows, seq=cfg.seq, seed=cfg.seed), tok))
     models = {s: quantized_copy(base, s) for s in SCHEMES[:3]}

@@ -24,6 +24,7 @@ from viz_core.compression import ternary_kernels as tk
 from viz_core.compression.quantize import quantizable_linears
 from viz_core.compression.ternary_model import KernelLinear, kernel_model
 from viz_core.errors import InputError
+from viz_core.measure.budget import check_memory
 
 ASSETS_BENCH = Path(__file__).resolve().parents[2] / "assets" / "bench"
 ALL_KERNELS = ("fp32", *tk.KERNELS)
@@ -138,6 +139,17 @@ def _from_rows(rows, shape: str, provenance: str, compile_s) -> KernelResult:
                         provenance, compile_s)
 
 
+def live_peak_bytes(cfg: KernelConfig) -> float:
+    """Lower bound of what a live ``run(cfg)`` holds at once: every kernel's cycled copies (interleaved call by
+    call, so all at once), the base matrix in its three ternary formats and the float64 reference's temporary.
+    (The fuzz re-run measured +1.6 GB for 4096x4096, numba's first compile included; this bound is 568 MiB.)"""
+    o, i = (int(v) for v in cfg.shape.split("x"))
+    w, cycle = o * i, cfg.cycle_mib * 2**20
+    per_weight = {"fp32": 4.0, "int8": 1.0, "2bit": 0.25, "lut": 0.25}
+    copies = sum(max(2, int(np.ceil(cycle / (b * w)))) * b * w for b in per_weight.values())
+    return copies + 1.5 * w + 8.0 * w
+
+
 def run(cfg: KernelConfig) -> KernelResult:
     if cfg.source == "recorded":
         path = ASSETS_BENCH / "lowbit-cpu.json"
@@ -153,6 +165,9 @@ def run(cfg: KernelConfig) -> KernelResult:
         o, i = (int(v) for v in cfg.shape.split("x"))
     except ValueError:
         raise InputError(f"Shapes look like 4096x4096; got {cfg.shape!r}.") from None
+    check_memory(live_peak_bytes(cfg), what=f"Timing the ternary kernels live at {cfg.shape}",
+                 fits="the recorded run (switch 'Measure live here' off), or `python -m viz_core bench lowbit` "
+                      "on a machine of your own")
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

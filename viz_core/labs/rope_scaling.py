@@ -12,6 +12,7 @@ The frequency tables and scaling rules are in ``viz_core.rope``.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -151,8 +152,9 @@ class LongContextResult:
 
 
 def evaluate_long_context(model, tokens: torch.Tensor, train_context: int, cfg: LongContextConfig,
-                          device: torch.device) -> LongContextResult:
-    """tokens: (W, s·L + 1) windows of token ids. Loss per position for every scaling method."""
+                          device: torch.device, _progress=None) -> LongContextResult:
+    """tokens: (W, s·L + 1) windows of token ids. Loss per position for every scaling method.
+    ``_progress(fraction, text)`` is called after each method (ui.longrun's Stop raises from it)."""
     w, n1 = tokens.shape
     n = n1 - 1
     edges = np.linspace(0, n, cfg.n_bins + 1).round().astype(int)
@@ -166,31 +168,51 @@ def evaluate_long_context(model, tokens: torch.Tensor, train_context: int, cfg: 
         losses.append([float(per_pos[a:b].mean()) for a, b in zip(edges[:-1], edges[1:])])
         inside.append(float(per_pos[:train_context].mean()))
         beyond.append(float(per_pos[train_context:].mean()) if n > train_context else float("nan"))
+        if _progress is not None:
+            _progress(len(inside) / len(METHODS), f"{m}: loss beyond the context {beyond[-1]:.2f} nats/token")
     return LongContextResult(methods=METHODS, bin_edges=edges, loss=np.array(losses), loss_inside=np.array(inside),
                              loss_beyond=np.array(beyond), train_context=train_context, eval_len=n,
                              n_tokens=w * n, device=str(device))
 
 
-def long_context_gpt(cfg: LongContextConfig) -> LongContextResult:
-    """The lab's tiny GPT (assets/models/<model>.pt) on validation text windows of factor × its context."""
+def estimate_long_context_s(cfg: LongContextConfig) -> float:
+    """Seconds ``long_context_gpt(cfg)`` should take here: one window's forward pass at the full length, timed
+    now, times the windows and the methods (the run is exactly that many such passes)."""
+    _check_long_context(cfg)
+    dev = resolve_device(cfg.device)
+    model, _, mcfg = load_tiny_gpt(cfg.model, device=dev)
+    n = int(round(cfg.factor * mcfg.max_seq_len))
+    idx = torch.zeros(1, n, dtype=torch.long, device=dev)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        model(idx)
+    return (time.perf_counter() - t0) * cfg.n_windows * len(METHODS)
+
+
+def _check_long_context(cfg: LongContextConfig) -> None:
     if not 1.0 <= cfg.factor <= 16.0:
         raise InputError(f"Evaluate at 1–16× the trained context (got {cfg.factor:g}×).")
     if not 1 <= cfg.n_windows <= 32 or not 1 <= cfg.n_bins <= 256:
         raise InputError("Choose 1–32 windows and 1–256 bins.")
+
+
+def long_context_gpt(cfg: LongContextConfig, _progress=None) -> LongContextResult:
+    """The lab's tiny GPT (assets/models/<model>.pt) on validation text windows of factor × its context."""
+    _check_long_context(cfg)
     dev = resolve_device(cfg.device)
     model, tok, mcfg = load_tiny_gpt(cfg.model, device=dev)
     L = mcfg.max_seq_len
     n = int(round(cfg.factor * L))
     # logits (W, N, V) fp32 dominate, plus attention buffers
     check_budget(cfg.n_windows * n * (mcfg.vocab_size + 8 * mcfg.d_model) * 4 * 3, what="The long-context run",
-                 device=dev)
+                 device=dev, fits="fewer text windows or a smaller factor")
     ids = torch.tensor(tok.encode(load_corpus("val")), dtype=torch.long)
     if len(ids) < n + 2:
         raise InputError(f"The validation text has {len(ids)} tokens, fewer than the {n + 1} one window needs.")
     g = torch.Generator().manual_seed(cfg.seed)
     starts = torch.randint(0, len(ids) - n - 1, (cfg.n_windows,), generator=g)
     windows = torch.stack([ids[s0: s0 + n + 1] for s0 in starts.tolist()])  # (W, N+1)
-    return evaluate_long_context(model, windows, L, cfg, dev)
+    return evaluate_long_context(model, windows, L, cfg, dev, _progress)
 
 
 def gpt_available(name: str = "tiny-gpt") -> bool:

@@ -26,6 +26,10 @@ ENV_MEMORY = "LAB_REQUEST_BUDGET_MIB"
 ENV_SECONDS = "LAB_REQUEST_SECONDS"
 DEFAULT_MIB = 256
 DEFAULT_SECONDS = 300.0
+# Measured RSS growth of a torch run exceeds its peak tensor bytes by up to ~25% (the allocator keeps freed
+# blocks; glibc raises its mmap threshold after large frees): estimates from tensor sizes are multiplied by
+# this before the budget check (attention at N = 1024…16384, 2026-11-30: growth / tensor peak ≤ 1.22).
+ALLOCATOR_SLACK = 1.25
 PROGRESS_AFTER_S = 5.0  # runs estimated above this show progress (or are refused when they cannot)
 
 
@@ -83,3 +87,13 @@ def largest_fitting(options, need, budget_bytes: int | None = None):
         if need(o) <= budget:
             best = o
     return best
+
+
+def load_factor(measured_per_core: float) -> float:
+    """How much longer a CPU run should take now than when its time was measured at ``measured_per_core``
+    load average per core: (1 + load now) / (1 + load then), at least 1 (for time estimates shown first)."""
+    try:
+        per_core = os.getloadavg()[0] / max(1, os.cpu_count() or 1)
+    except OSError:
+        per_core = measured_per_core
+    return max(1.0, (1 + per_core) / (1 + measured_per_core))

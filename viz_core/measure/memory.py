@@ -57,21 +57,22 @@ def default_budget_bytes(device: torch.device | str = "cpu", fraction: float = 0
 
 
 def check_budget(required_bytes: float, *, what: str, budget_bytes: int | None = None,
-                 device: torch.device | str = "cpu") -> None:
-    """Raise ``BudgetError`` with a clear message when ``required_bytes`` exceeds the budget.
+                 device: torch.device | str = "cpu", fits: str | None = None) -> None:
+    """Raise ``BudgetError`` with a clear message when ``required_bytes`` exceeds the budget (``fits``: what
+    would fit, in the user's terms).
 
     The default budget is the per-request budget (``viz_core.measure.budget``: 256 MiB unless
     ``LAB_REQUEST_BUDGET_MIB`` says otherwise) on the CPU, and half the free memory (capped) on CUDA.
     """
     if budget_bytes is None and torch.device(device).type == "cpu":
-        request_budget.check_memory(required_bytes, what=what)
+        request_budget.check_memory(required_bytes, what=what, fits=fits)
         return
     budget = default_budget_bytes(device) if budget_bytes is None else budget_bytes
     if required_bytes > budget:
         raise BudgetError(
             f"{what} would need about {human_bytes(required_bytes)}, more than the "
             f"{human_bytes(budget)} this run may use on {torch.device(device).type.upper()}. "
-            "Choose a smaller size.",
+            + (f"What fits: {fits}." if fits else "Choose a smaller size."),
             required_bytes=int(required_bytes),
             budget_bytes=int(budget),
         )

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 
 from viz_core.attention.reference import causal_mask, reference_attention
 from viz_core.models.kv_cache import KVCache
+from viz_core.device import onednn_off_for_low_precision
 from viz_core.errors import InputError
 from viz_core.rope import RopeScaling, apply_rope, attention_factor, cos_sin, scaled_inv_freq
 
@@ -240,6 +241,12 @@ class TinyGPT(nn.Module):
         rope_scaling:  RoPE frequency scaling (``viz_core.rope.RopeScaling``) for contexts beyond training;
         skip_attn:     layer indices whose attention sublayer is removed (no cache with a skip list);
         intermediates: return ``(logits, cache, GPTIntermediates)`` instead (attn filled when return_attn)."""
+        p = self.tok_emb.weight
+        with onednn_off_for_low_precision(p.dtype, p.device):  # bf16 on CPU: no per-shape oneDNN kernels kept
+            return self._forward(idx, cache=cache, return_attn=return_attn, rope_scaling=rope_scaling,
+                                 skip_attn=skip_attn, intermediates=intermediates)
+
+    def _forward(self, idx, *, cache, return_attn, rope_scaling, skip_attn, intermediates):
         if idx.dim() != 2:
             raise InputError(f"Token ids must be shaped (batch, length); got {tuple(idx.shape)}.")
         b, n = idx.shape
