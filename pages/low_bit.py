@@ -44,10 +44,12 @@ tokens = params.select_slider(c2, "Tokens per product", [1, 16, 256], value=1, k
                           help="1 = decoding one token (a matrix-vector product, bound by memory bandwidth).")
 n_in, n_out = dims[shape]
 with guard():
-    res, res_at = measured(qz.run, qz.QuantConfig(layer_in=n_in, layer_out=n_out, batch_tokens=tokens, windows=4,
-                                                  device=state.settings().device), device=state.settings().device,
+    qcfg = qz.QuantConfig(layer_in=n_in, layer_out=n_out, batch_tokens=tokens, windows=4,
+                          device=state.settings().device)
+    res, res_at = measured(qz.run, qcfg, device=state.settings().device,
                            label="Quantising the tiny GPT and timing the kernels", stamp=True,
-                           button="▶ Quantise the tiny GPT, score it and time the kernels")
+                           button="▶ Quantise the tiny GPT, score it and time the kernels",
+                           long=(qz.estimate_s(qcfg), "a smaller benchmark layer or fewer tokens per product"))
 
 if res is not None:
     s = {n: i for i, n in enumerate(res.schemes)}

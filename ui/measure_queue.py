@@ -20,8 +20,9 @@ from typing import Callable, Iterator, TypeVar
 
 import streamlit as st
 
-from ui import export
+from ui import export, longrun
 from viz_core.device import resolve_device
+from viz_core.measure import budget
 from viz_core.measure.queue import SHARED, RunRecord, queue_for
 
 T = TypeVar("T")
@@ -145,7 +146,7 @@ def provenance_many(records: list[RunRecord], what: str = "points") -> None:
 
 def measured(fn: Callable[..., T], *args, label: str, device: str = "cpu", threads: int | None = 1,
              button: str | None = None, again_label: str = "Measure again", key: str | None = None,
-             stamp: bool = False):
+             stamp: bool = False, long: tuple[float, str] | None = None):
     """``fn(*args)`` as one timed run through this server's queue, shared with every session.
 
     - A result this server already measured (any session, within the shared cache's time-to-live) is shown
@@ -155,7 +156,9 @@ def measured(fn: Callable[..., T], *args, label: str, device: str = "cpu", threa
       session holds the device this one shows "queued, position k" with Cancel.
     ``threads``: torch threads of the run, set inside the queue (pass what the lab runs with). ``key``: the
     section's widget key (default: from ``fn``'s name). ``stamp``: return ``(value, measured_at)`` (time.time()
-    of the measurement; ``(None, None)`` before the button), like ``ui.cached.timed``.
+    of the measurement; ``(None, None)`` before the button), like ``ui.cached.timed``. ``long``:
+    ``(estimated seconds, what would be quicker)``: above about 5 s the run shows that estimate first, then a
+    progress bar and Stop (``ui.longrun``; ``fn(cfg, _progress=...)`` with one config argument).
     """
     device = _device(device)
     skey = _key_of(fn, args, device, threads)
@@ -175,8 +178,16 @@ def measured(fn: Callable[..., T], *args, label: str, device: str = "cpu", threa
         if gate(False, key=key, button=button) is None:
             return (None, None) if stamp else None
         st.session_state[f"{key}_on"] = True
-    with st.spinner(f"{label}…"):
-        value, record = point(fn, *args, label=label, device=device, threads=threads, fresh=again)
+    if long is not None and long[0] > budget.PROGRESS_AFTER_S and len(args) == 1:
+        with queued(label, device=device, threads=threads, key=_widget_key(skey)) as held:
+            value = longrun.run(fn, args[0], estimate_s=long[0], key=f"{key}_long", what=label, fits=long[1])
+        if value is None:  # stopped by the reader (longrun says so)
+            return (None, None) if stamp else None
+        record = held["record"]
+        SHARED.put(skey, value, record)
+    else:
+        with st.spinner(f"{label}…"):
+            value, record = point(fn, *args, label=label, device=device, threads=threads, fresh=again)
     provenance(record)
     export.record(fn, args, {}, value)
     return (value, record.finished) if stamp else value

@@ -18,7 +18,7 @@ from viz_core.compression.quantize import (SCHEMES, int8_quantize, load_ternary,
 from viz_core.device import resolve_device
 from viz_core.errors import InputError
 from viz_core.labs.drop_redundancy import LayerDropConfig, _val_windows
-from viz_core.measure.budget import ALLOCATOR_SLACK
+from viz_core.measure.budget import ALLOCATOR_SLACK, load_factor
 from viz_core.measure.memory import check_budget
 from viz_core.measure.timer import time_fn
 from viz_core.models.gpt import load_tiny_gpt
@@ -75,7 +75,8 @@ def _timed(fn, dev) -> tuple[float, torch.Tensor] | None:
     return time_fn(fn, device=dev, warmup=1, repeats=7, max_seconds=0.5).median_s * 1e3, y
 
 
-def _kernels(cfg: QuantConfig, dev: torch.device) -> tuple[list[str], list[float], list[int], list[float]]:
+def _kernels(cfg: QuantConfig, dev: torch.device, step=lambda fraction, text="": None
+             ) -> tuple[list[str], list[float], list[int], list[float]]:
     """Time y = x·Wᵀ with each kernel. Operands are built just before their kernel and freed after it, so the
     peak is one kernel's operands (``kernel_peak_bytes``), not all of them at once."""
     g = torch.Generator().manual_seed(cfg.seed)
@@ -85,7 +86,11 @@ def _kernels(cfg: QuantConfig, dev: torch.device) -> tuple[list[str], list[float
     scale = float(ref.abs().max()) or 1.0
     names, ms, nbytes, errs = [], [], [], []
 
-    def keep(name: str, fn, nb: float) -> None:
+    done = [0]
+
+    def keep(name: str, fn, nb: float) -> None:  # five kernels
+        step(0.05 + 0.95 * done[0] / 5, f"timing {name}")
+        done[0] += 1
         got = _timed(fn, dev)
         if got is not None:
             names.append(name)
@@ -120,8 +125,21 @@ def _kernels(cfg: QuantConfig, dev: torch.device) -> tuple[list[str], list[float
     return names, ms, nbytes, errs
 
 
+# Measured 2026-11-30 (CPU, 1 thread, load ≈ 0.5 per core) for _kernels: 4096² × 256 tokens 14.0 s, 2048² × 256
+# 3.7 s, 4096² × 16 2.3 s, 4096² × 1 1.0 s, 2048² × 1 0.13 s: ≈ 6e-8 s per weight (quantise, pack, build) plus
+# 3.3e-9 s per weight and token (the products, 7 timed calls or 0.5 s each); the tiny-GPT part < 0.5 s.
+SECONDS_PER_WEIGHT, SECONDS_PER_WEIGHT_TOKEN, MODEL_PART_S = 6e-8, 3.3e-9, 0.5
+
+
+def estimate_s(cfg: QuantConfig) -> float:
+    """Seconds ``run(cfg)`` should take on this CPU now (scaled by the load; shown before it starts)."""
+    n_w = cfg.layer_in * cfg.layer_out
+    base = MODEL_PART_S + n_w * (SECONDS_PER_WEIGHT + SECONDS_PER_WEIGHT_TOKEN * cfg.batch_tokens)
+    return 1.25 * base * load_factor(0.5)
+
+
 @torch.no_grad()
-def run(cfg: QuantConfig) -> QuantResult:
+def run(cfg: QuantConfig, _progress=None) -> QuantResult:
     if cfg.layer_in * cfg.layer_out > 64 * 2**20 or cfg.batch_tokens > 4096:
         raise InputError("The benchmark layer is limited to 64 M weights and 4096 tokens.")
     dev = resolve_device(cfg.device)
@@ -136,6 +154,8 @@ def run(cfg: QuantConfig) -> QuantResult:
     except InputError:
         pass
     schemes = tuple(models)
+    step = _progress or (lambda fraction, text="": None)
+    step(0.0, "scoring the quantised tiny GPTs")
     losses, errors, corners = [], [], []
     ref_w = torch.cat([lin.weight.flatten() for _, lin in quantizable_linears(base)])
     for s in schemes:
@@ -145,7 +165,8 @@ def run(cfg: QuantConfig) -> QuantResult:
         w = torch.cat([lin.weight.flatten() for _, lin in quantizable_linears(m)]).cpu()
         errors.append(float((w - ref_w).norm() / ref_w.norm()))
         corners.append(quantizable_linears(m)[0][1].weight[:16, :16].cpu().numpy())
-    names, ms, nb, errs = _kernels(cfg, dev)
+    step(0.05, f"timing the kernels on a {cfg.layer_in} × {cfg.layer_out} layer, {cfg.batch_tokens} token(s)")
+    names, ms, nb, errs = _kernels(cfg, dev, step)
     return QuantResult(schemes, np.array(losses), np.array([storage_bytes(base, s) for s in schemes]),
                        np.array(errors), np.stack(corners), tuple(names), np.array(ms), np.array(nb),
                        np.array(errs), meta, str(dev))
