@@ -90,8 +90,8 @@ st.caption("At batch 1 (decoding) a product y = W x reads every weight once and 
 k1, k2 = st.columns(2)
 kshape = params.selectbox(k1, "GEMV shape (out × in)", ["4096x4096", "11008x4096"], key="lowbit_kshape")
 fits_live = kl.live_peak_bytes(kl.KernelConfig(source="live", shape=kshape)) <= request_budget_bytes()
-live = params.toggle(k2, "Measure live here (about 10 s)", value=False, key="lowbit_live") if fits_live else False
-if not fits_live:  # every copy cycled at once: more than one request may use on this shared server
+live = params.toggle(k2, "Measure live here (a few seconds)", value=False, key="lowbit_live") if fits_live else False
+if not fits_live:  # one kernel's copies of the matrix are more than one request may use on this server
     k2.caption(f"Live timing at {kshape} needs about {human_bytes(kl.live_peak_bytes(kl.KernelConfig(shape=kshape)))}"
                f", more than one request may use here ({human_bytes(request_budget_bytes())}): the recorded run "
                "is shown; `python -m viz_core bench lowbit` measures it on your own machine.")

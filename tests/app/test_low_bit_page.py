@@ -35,3 +35,17 @@ def test_quantise_run_is_estimated_and_runs_with_progress_and_stop():
     bars = " ".join(str(p.proto.text) for p in at.get("progress"))
     assert "estimated" in bars and "done in" in bars, bars
     assert "fp32 loss" in texts(at)
+
+
+def test_live_kernel_timing_runs_within_the_budget():
+    """'Measure live here' is offered at 4096x4096 (one kernel's copies at a time fit a request's budget) and
+    shows the live measurement with every kernel; 11008x4096 offers the recorded run only."""
+    at = open_page("pages/low_bit.py")
+    at.toggle(key="lowbit_live").set_value(True).run(timeout=300)
+    assert_clean(at)
+    spec = [s for s in plotly_specs(at) if "time vs bytes" in str(s["layout"].get("title"))][0]
+    assert "4096x4096" in spec["layout"]["title"]["text"] and len(spec["data"]) == 9
+    assert "measured live" in texts(at).lower()
+    at.selectbox(key="lowbit_kshape").set_value("11008x4096").run()
+    assert_clean(at)
+    assert "lowbit_live" not in [t.key for t in at.toggle] and "the recorded run is shown" in texts(at)

@@ -87,9 +87,12 @@ def pack_lut(q, g: int = LUT_G) -> np.ndarray:
     q = _check_ternary(q)
     out, n = q.shape
     groups = -(-n // g)
-    codes = np.ones((out, groups * g), np.int64)
+    codes = np.ones((out, groups * g), np.uint8)  # uint8 throughout: no int64 copy of the matrix
     codes[:, :n] = q + 1
-    return (codes.reshape(out, groups, g) @ (3 ** np.arange(g))).astype(np.uint8)
+    idx = np.zeros((out, groups), np.uint8)
+    for j in range(g):  # Σⱼ codeⱼ·3ʲ ≤ 3^g − 1 ≤ 242 fits a byte
+        idx += codes[:, j::g] * np.uint8(3 ** j)
+    return idx
 
 
 def lut_gemv_reference(idx: np.ndarray, x: np.ndarray, gamma: float, g: int = LUT_G) -> np.ndarray:
@@ -198,7 +201,9 @@ class TernaryMatrix:
         return {"int8": self.int8.nbytes, "2bit": self.packed.nbytes, "lut": self.lut_idx.nbytes}[kernel] + 4
 
     def dequantized(self) -> np.ndarray:
-        return self.int8.astype(np.float32) * self.gamma
+        w = self.int8.astype(np.float32)
+        w *= self.gamma  # in place: one float32 copy of the matrix, not two
+        return w
 
     def matvec(self, x: np.ndarray, kernel: str = "int8", out: np.ndarray | None = None) -> np.ndarray:
         """x (n,) or (B, n) float32 -> (out,) or (B, out)."""

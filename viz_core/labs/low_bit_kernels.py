@@ -2,7 +2,9 @@
 
 - ``measure(...)``: batch-1 products y = W x for fp32 (``torch.mv``) and the numba ternary kernels
   (``viz_core.compression.ternary_kernels``), cycling through enough copies of each matrix that they do not
-  fit in the last-level cache, kernels interleaved. Used by ``python -m viz_core bench lowbit`` and live.
+  fit in the last-level cache, kernels interleaved call by call. Used by ``python -m viz_core bench lowbit``.
+- ``measure_lean(...)``: the same products for the page, one kernel's copies at a time (kernels in turn within
+  each repeat), so a live run holds one kernel's copies, not all of them (the request budget).
 - ``run(cfg)`` -> ``KernelResult``: the live measurement (small, for the page) or the recorded bench run
   (``assets/bench/lowbit-cpu.json``).
 - ``compare(kernel, ...)``: the QAT ternary tiny GPT end to end through a kernel: greedy tokens/s with the KV
@@ -24,36 +26,101 @@ from viz_core.compression import ternary_kernels as tk
 from viz_core.compression.quantize import quantizable_linears
 from viz_core.compression.ternary_model import KernelLinear, kernel_model
 from viz_core.errors import InputError
-from viz_core.measure.budget import check_memory
+from viz_core.measure.budget import ALLOCATOR_SLACK, check_memory
 
 ASSETS_BENCH = Path(__file__).resolve().parents[2] / "assets" / "bench"
 ALL_KERNELS = ("fp32", *tk.KERNELS)
+MIN_CALLS_PER_PASS = 8  # measure_lean: timed calls per kernel and repeat, cycling its copies
+FORMAT = {"int8": "int8", "2bit": "packed", "lut": "lut_idx"}  # the TernaryMatrix array each kernel reads
 LABELS = {"fp32": "fp32 (torch.mv)", "int8": "ternary int8 (numba)", "2bit": "ternary 2-bit packed (numba)",
           "lut": "ternary lookup table, scalar (numba)"}
 
 
-def _copies(out_f: int, in_f: int, kernels, cycle_bytes: float, rng) -> dict:
-    """-> ({kernel: (zero-arg callables, one per copy of the weights; weight bytes read per call)},
-    the float64 product of the dequantized matrix, to check each kernel's output against)."""
+def _base(out_f: int, in_f: int, rng):
+    """-> (the ternary matrix in its three formats, x (in,) float32, the float64 product γ·Q x, by row blocks
+    so that no float64 copy of the whole matrix is made)."""
     base = tk.TernaryMatrix(rng.integers(-1, 2, (out_f, in_f), dtype=np.int8), 0.02)
     x = rng.standard_normal(in_f).astype(np.float32)
+    x64 = x.astype(np.float64)
+    ref = np.concatenate([base.int8[r:r + 256].astype(np.float64) @ x64 for r in range(0, out_f, 256)])
+    return base, x, ref * float(base.gamma)
+
+
+def _kernel_copies(base, x: np.ndarray, k: str, cycle_bytes: float, min_copies: int = 2):
+    """-> (zero-arg callables, one per copy of the weights at its own address; weight bytes read per call)."""
+    out_f, in_f = base.out_features, base.in_features
     xt = torch.from_numpy(x)
-    cases = {}
-    for k in kernels:
-        nbytes = 4 * out_f * in_f if k == "fp32" else base.weight_bytes(k)
-        fns = []
-        for _ in range(max(2, int(np.ceil(cycle_bytes / nbytes)))):
-            if k == "fp32":
-                w = torch.from_numpy(base.dequantized().copy())
-                fns.append(lambda w=w: torch.mv(w, xt))
-            else:
-                m = tk.TernaryMatrix.__new__(tk.TernaryMatrix)  # a copy at a new address
-                m.__dict__.update({a: (v.copy() if isinstance(v, np.ndarray) else v) for a, v in vars(base).items()})
-                y = np.empty((1, out_f), np.float32)
-                fns.append(lambda m=m, k=k, y=y: m.matvec(x, k, out=y))
-        cases[k] = (fns, nbytes)
-    ref = base.int8.astype(np.float64) @ x.astype(np.float64) * float(base.gamma)  # (out,) float64 reference
-    return cases, ref
+    nbytes = 4 * out_f * in_f if k == "fp32" else base.weight_bytes(k)
+    fns = []
+    for _ in range(max(min_copies, int(np.ceil(cycle_bytes / nbytes)))):
+        if k == "fp32":
+            w = torch.from_numpy(base.dequantized())  # a new array each time
+            fns.append(lambda w=w: torch.mv(w, xt))
+        else:
+            m = tk.TernaryMatrix.__new__(tk.TernaryMatrix)  # the kernel's format copied to a new address
+            m.__dict__.update(vars(base))
+            attr = FORMAT[k]
+            setattr(m, attr, getattr(base, attr).copy())
+            y = np.empty((1, out_f), np.float32)
+            fns.append(lambda m=m, k=k, y=y: m.matvec(x, k, out=y))
+    return fns, nbytes
+
+
+def _copies(out_f: int, in_f: int, kernels, cycle_bytes: float, rng) -> tuple[dict, np.ndarray]:
+    """-> ({kernel: (callables, weight bytes per call)} for every kernel at once, the float64 product)."""
+    base, x, ref = _base(out_f, in_f, rng)
+    return {k: _kernel_copies(base, x, k, cycle_bytes) for k in kernels}, ref
+
+
+def _rel_err(y, ref: np.ndarray) -> float:
+    y = np.asarray(y, np.float64).reshape(-1)
+    return float(np.abs(y - ref).max() / max(np.abs(ref).max(), 1e-30))
+
+
+def _rows(out_f: int, in_f: int, res: dict) -> list[dict]:
+    """{kernel: (seconds per call, weight bytes, copies cycled, max rel. error)} -> one bench row per kernel."""
+    ref = float(np.median(res["fp32"][0])) if "fp32" in res else None
+    ref_min = float(np.min(res["fp32"][0])) if "fp32" in res else None
+    rows = []
+    for k, (ts, nbytes, copies, err) in res.items():
+        ts = np.array(ts)
+        med = float(np.median(ts))
+        q1, q3 = np.percentile(ts, [25, 75])
+        rows.append({"shape": f"{out_f}x{in_f}", "kernel": k, "bits_per_weight": 8 * nbytes / (out_f * in_f),
+                     "median_ms": med * 1e3, "iqr_ms": float(q3 - q1) * 1e3, "min_ms": float(ts.min()) * 1e3,
+                     "weight_bytes": int(nbytes), "GB_per_s": nbytes / med / 1e9,
+                     "speedup_vs_fp32": (ref / med) if ref else None,
+                     "speedup_vs_fp32_best": (ref_min / float(ts.min())) if ref_min else None, "copies_cycled": copies,
+                     "cycled_MiB": copies * nbytes / 2**20, "calls": len(ts),
+                     "ns_per_weight": med * 1e9 / (out_f * in_f), "max_rel_err": err,
+                     "threads": torch.get_num_threads(), "lut_group": tk.LUT_G if k == "lut" else None})
+    return rows
+
+
+def measure_lean(shape, kernels=ALL_KERNELS, cycle_mib: float = 64.0, repeats: int = 3, seed: int = 0,
+                 progress=lambda msg: None) -> dict[str, tuple[list[float], int, int, float]]:
+    """The live page's variant of ``measure``: one kernel's copies at a time (built, timed over one pass, freed),
+    kernels in turn within each repeat, so the memory held is one kernel's ``cycle_mib`` (at least one copy of
+    the matrix) plus the base formats, not every kernel's at once. -> {kernel: (seconds per call, weight bytes,
+    copies cycled, max relative error vs float64)}."""
+    out_f, in_f = shape
+    rng = np.random.default_rng(seed)
+    base, x, ref = _base(out_f, in_f, rng)
+    out: dict[str, tuple[list[float], int, int, float]] = {}
+    for r in range(max(1, repeats)):
+        for k in kernels:
+            progress(f"{out_f}x{in_f}: pass {r + 1}/{repeats}, {k}")
+            fns, nbytes = _kernel_copies(base, x, k, cycle_mib * 2**20, min_copies=1)
+            for fn in fns:  # first touch of every page (and the output check)
+                y = fn()
+            ts = out.setdefault(k, ([], int(nbytes), len(fns), _rel_err(y, ref)))[0]
+            for c in range(max(len(fns), MIN_CALLS_PER_PASS)):  # the copies in turn (one copy > the cache)
+                fn = fns[c % len(fns)]
+                t = time.perf_counter()
+                fn()
+                ts.append(time.perf_counter() - t)
+            del fns, fn, y  # fn too: the loop variable would keep the last copy alive into the next kernel
+    return out
 
 
 def measure(shapes, kernels=ALL_KERNELS, cycle_mib: float = 128.0, repeats: int = 7, seed: int = 0,
@@ -74,8 +141,7 @@ def measure(shapes, kernels=ALL_KERNELS, cycle_mib: float = 128.0, repeats: int 
         for k, (fns, _) in cases.items():  # warm-up pass (first touch of every page) and output check
             for fn in fns:
                 y = fn()
-            y = np.asarray(y, np.float64).reshape(-1)
-            errs[k] = float(np.abs(y - ref_y).max() / max(np.abs(ref_y).max(), 1e-30))
+            errs[k] = _rel_err(y, ref_y)
         times: dict[str, list[float]] = {k: [] for k in cases}
         steps = max(len(fns) for fns, _ in cases.values())
         for r in range(max(1, repeats)):
@@ -86,20 +152,7 @@ def measure(shapes, kernels=ALL_KERNELS, cycle_mib: float = 128.0, repeats: int 
                     t = time.perf_counter()
                     fn()
                     times[k].append(time.perf_counter() - t)
-        ref = float(np.median(times["fp32"])) if "fp32" in times else None
-        ref_min = float(np.min(times["fp32"])) if "fp32" in times else None
-        for k, (fns, nbytes) in cases.items():
-            ts = np.array(times[k])
-            med = float(np.median(ts))
-            q1, q3 = np.percentile(ts, [25, 75])
-            rows.append({"shape": f"{out_f}x{in_f}", "kernel": k, "bits_per_weight": 8 * nbytes / (out_f * in_f),
-                         "median_ms": med * 1e3, "iqr_ms": float(q3 - q1) * 1e3, "min_ms": float(ts.min()) * 1e3,
-                         "weight_bytes": int(nbytes), "GB_per_s": nbytes / med / 1e9,
-                         "speedup_vs_fp32": (ref / med) if ref else None,
-                         "speedup_vs_fp32_best": (ref_min / float(ts.min())) if ref_min else None, "copies_cycled": len(fns),
-                         "cycled_MiB": len(fns) * nbytes / 2**20, "calls": len(ts),
-                         "ns_per_weight": med * 1e9 / (out_f * in_f), "max_rel_err": errs[k], "threads": torch.get_num_threads(),
-                         "lut_group": tk.LUT_G if k == "lut" else None})
+        rows += _rows(out_f, in_f, {k: (times[k], nbytes, len(fns), errs[k]) for k, (fns, nbytes) in cases.items()})
         del cases
     return rows
 
@@ -109,7 +162,7 @@ class KernelConfig:
     source: str = "recorded"  # "recorded" (assets/bench/lowbit-cpu.json) or "live"
     shape: str = "4096x4096"
     repeats: int = 3
-    cycle_mib: float = 96.0
+    cycle_mib: float = 64.0  # per kernel, one kernel at a time: twice this CPU's 32 MiB last-level cache
 
 
 @dataclass(frozen=True)
@@ -140,14 +193,14 @@ def _from_rows(rows, shape: str, provenance: str, compile_s) -> KernelResult:
 
 
 def live_peak_bytes(cfg: KernelConfig) -> float:
-    """Lower bound of what a live ``run(cfg)`` holds at once: every kernel's cycled copies (interleaved call by
-    call, so all at once), the base matrix in its three ternary formats and the float64 reference's temporary.
-    (The fuzz re-run measured +1.6 GB for 4096x4096, numba's first compile included; this bound is 568 MiB.)"""
+    """Estimated peak of a live ``run(cfg)`` (``measure_lean``): the largest one kernel's cycled copies (at least
+    one copy of the matrix), the base matrix in its three ternary formats, x and the reference (row blocks),
+    with the allocator's slack."""
     o, i = (int(v) for v in cfg.shape.split("x"))
     w, cycle = o * i, cfg.cycle_mib * 2**20
     per_weight = {"fp32": 4.0, "int8": 1.0, "2bit": 0.25, "lut": 0.25}
-    copies = sum(max(2, int(np.ceil(cycle / (b * w)))) * b * w for b in per_weight.values())
-    return copies + 1.5 * w + 8.0 * w
+    copies = max(max(1, int(np.ceil(cycle / (b * w)))) * b * w for b in per_weight.values())
+    return (copies + 1.5 * w + 16.0 * (o + i) + 8.0 * 256 * i) * ALLOCATOR_SLACK
 
 
 def run(cfg: KernelConfig) -> KernelResult:
@@ -171,7 +224,7 @@ def run(cfg: KernelConfig) -> KernelResult:
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        rows = measure([(o, i)], ALL_KERNELS, cfg.cycle_mib, cfg.repeats)
+        rows = _rows(o, i, measure_lean((o, i), ALL_KERNELS, cfg.cycle_mib, cfg.repeats))
     finally:
         torch.set_num_threads(old)
     return _from_rows(rows, cfg.shape, "measured live", None)
