@@ -103,16 +103,31 @@ if res.exact_weights is None:
 
 live = layout.provenance_text("measured live", device=res.device.upper(), threads=res.threads, dtype=res.dtype,
                               when=layout.ago(measured_at))
-if res.exact_weights is not None:
-    layout.figure(plots.exact_figure(res.exact_weights), key="exact", provenance=live)
-for v in res.variants:
+drawn = [v for v in res.variants if v.ok and (v.mask is not None or v.weights is not None)]
+if drawn and res.exact_weights is not None:
+    st.markdown("#### Every variant at a glance")
+    layout.figure(plots.overview_figure(drawn, res.exact_weights), key="overview", provenance=live)
+    st.caption("Exact attention (head 1), then each variant: its mask where it has one (the query-key pairs it "
+               "computes), else the weights its approximation implies (head 1). Below: one variant in detail.")
+
+
+@st.fragment
+def one_variant() -> None:
+    """The chosen variant's mask, weights per head and error against exact attention (reruns alone)."""
+    names = [v.name for v in res.variants]
+    pick = params.selectbox("Show in detail", names, index=0, key="al_detail")
+    v = res.variants[names.index(pick)]
     st.markdown(f"#### {v.name} {'· exact for its mask' if v.exact else '· approximate'}")
     st.caption(f"{v.summary} — *{v.paper}*. Time {v.time_complexity}, memory {v.memory_complexity}.")
     if not v.ok:
         st.info(v.message)
-        continue
+        return
+    if res.exact_weights is not None:
+        layout.figure(plots.exact_figure(res.exact_weights), key="exact", provenance=live)
     layout.figure(plots.variant_figure(v, res.exact_weights), key=f"v-{v.name}", provenance=live)
 
+
+one_variant()
 layout.figure(plots.cost_figure(res), key="cost",
               provenance="Computed from formulas (score entries, FLOPs, bytes), beside times and peak memory " + live)
 

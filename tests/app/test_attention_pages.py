@@ -18,13 +18,19 @@ def test_lab_page_shows_each_variant_and_reacts_to_controls():
     at = open_page("pages/attention_lab.py")
     assert_clean(at)
     shown = texts(at)
-    for name in ("sliding_window", "linear", "performer", "linformer", "hierarchical"):
-        assert f"#### {name}" in shown
+    overview = [a["text"] for a in plotly_specs(at)[0]["layout"]["annotations"]]  # one map per variant, first
+    assert overview[0].startswith("exact")
+    for name in ("sliding_window", "bigbird", "linear", "performer", "linformer", "hierarchical"):
+        assert any(t.startswith(name + "<br>") for t in overview), overview
+    assert "#### sliding_window" in shown  # the first variant in detail
     assert "Claim #6" in shown and "Claim #20" in shown
     before = at.dataframe[0].value
     assert len(before) == 6
     n_heatmap = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]["z"]
     assert _rows(n_heatmap) == 128
+    at.selectbox(key="al_detail").set_value("performer").run()  # another variant in detail (the fragment)
+    assert_clean(at)
+    assert "#### performer" in texts(at) and "#### sliding_window" not in texts(at)
     mem_col = [c for c in before.columns if c.startswith("peak memory (")]  # the column names its method
     assert mem_col == ["peak memory (torch-profiler tensor bytes)"]
     assert all(r != "—" for r in before[mem_col[0]])  # measured, also from the script thread
@@ -55,8 +61,12 @@ def test_lab_page_at_large_n_shows_per_row_summaries():
     assert_clean(at)
     assert "too large to draw" in texts(at)
     titles = [a["text"] for sp in plotly_specs(at) for a in sp["layout"].get("annotations", [])]
-    assert titles.count("error of each query row's output vs exact") == 2
-    assert titles.count("keys each query row may attend to") == 1  # the window has a mask; linear has none
+    assert titles.count("error of each query row's output vs exact") == 1  # the variant shown in detail
+    assert titles.count("keys each query row may attend to") == 1  # the window has a mask
+    at.selectbox(key="al_detail").set_value("linear").run()
+    titles = [a["text"] for sp in plotly_specs(at) for a in sp["layout"].get("annotations", [])]
+    assert titles.count("error of each query row's output vs exact") == 1
+    assert titles.count("keys each query row may attend to") == 0  # linear has no mask
 
 
 def test_scaling_page_measures_and_stops_at_the_budget():

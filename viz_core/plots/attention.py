@@ -30,7 +30,7 @@ def variant_figure(v, exact_weights: np.ndarray | None, height: int = 330) -> go
     ``v`` is a ``lab.VariantResult``; ``exact_weights`` (heads, N, N)."""
     panels: list[tuple[str, np.ndarray, dict]] = []
     if v.mask is not None:
-        panels.append((f"mask ({v.density:.1%} of pairs)", v.mask.astype(float),
+        panels.append((f"mask ({v.density:.1%} of pairs)", v.mask.astype(np.uint8),  # 1 byte per pair in the page
                        dict(colorscale=MASK_COLORS, zmin=0, zmax=1, showscale=False)))
     if v.weights is not None:
         signed = v.signed_weights
@@ -92,6 +92,38 @@ def row_summary_figure(v, height: int = 330) -> go.Figure:
     style(fig, height=height, legend=True)
     fig.update_annotations(font_size=13)
     return fig
+
+
+def overview_figure(variants, exact_weights: np.ndarray | None, per_row: int = 4,
+                    row_height: int = 290) -> go.Figure:
+    """One map per variant (exact attention first, head 1), ``per_row`` to a row: the variant's mask where it
+    has one (which query-key pairs it computes), else its head-1 weights (what its approximation implies).
+    ``variants``: ``lab.VariantResult`` that ran and have a mask or weights."""
+    panels: list[tuple[str, np.ndarray, dict]] = []
+    if exact_weights is not None:
+        panels.append(("exact<br>weights, head 1", exact_weights[0],
+                       dict(colorscale=SEQUENTIAL, zmin=0, zmax=float(exact_weights[0].max()) or 1.0)))
+    for v in variants:
+        if v.mask is not None:
+            panels.append((f"{v.name}<br>mask: {v.density:.0%} of pairs", v.mask.astype(np.uint8),
+                           dict(colorscale=MASK_COLORS, zmin=0, zmax=1)))
+        elif v.weights is not None:
+            vmax = float(np.abs(v.weights[0]).max()) or 1.0
+            kw = dict(colorscale=DIVERGING, zmid=0, zmin=-vmax, zmax=vmax) if v.signed_weights else \
+                dict(colorscale=SEQUENTIAL, zmin=0, zmax=vmax)
+            panels.append((f"{v.name}<br>implied weights, head 1", v.weights[0], kw))
+    cols = max(1, min(per_row, len(panels)))
+    rows = max(1, -(-len(panels) // cols))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[p[0] for p in panels], horizontal_spacing=0.04,
+                        vertical_spacing=0.16 if rows > 1 else 0.0)
+    for i, (_, z, kw) in enumerate(panels):
+        r, c = i // cols + 1, i % cols + 1
+        fig.add_trace(go.Heatmap(z=z, showscale=False, hovertemplate="query %{y}, key %{x}: %{z:.3g}<extra></extra>",
+                                 **kw), row=r, col=c)
+        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{i + 1 if i else ''}", row=r, col=c,
+                         constrain="domain", title_text="query" if c == 1 else None)
+        fig.update_xaxes(row=r, col=c, constrain="domain", title_text="key" if r == rows else None)
+    return style(fig, height=row_height * rows + 40, legend=False)
 
 
 def exact_figure(exact_weights: np.ndarray, height: int = 330) -> go.Figure:
