@@ -313,3 +313,20 @@ def test_live_kernel_timing_holds_one_kernels_copies_within_its_estimate():
         kl.run(cfg)
     assert kl.run(kl.KernelConfig(source="recorded")).provenance.startswith("recorded")
 
+
+
+def test_roofs_measured_from_the_page_fit_the_request_budget():
+    """The Benchmarks page's 'Measure roofs now' grew the server by +771 MiB (three 256 MiB stream arrays). From
+    the page the arrays are sized to the budget: a fresh process grows by less than the budget."""
+    from viz_core.measure import roofline as R
+
+    assert R.stream_bytes_within(256 * 2**20) == 51 * 2**20
+    assert R.stream_bytes_within(16 * 2**20) == 8 * 2**20 and R.stream_bytes_within(2**40) == R.STREAM_MIB * 2**20
+    r = _fresh("""
+        from viz_core.cli import live
+        reset(); r0 = rss()
+        roofs = live.measure_roofs_now("cpu")
+        print(json.dumps({"grew": hwm() - r0, "src": roofs.bandwidth_source, "bw": roofs.bandwidth_bytes_per_s}))
+    """)
+    assert r["grew"] < budget.request_budget_bytes() / 2**20, r
+    assert "51 MiB arrays" in r["src"] and r["bw"] > 1e9

@@ -24,6 +24,8 @@ from viz_core.cli.runner import load_suite, make_meta
 from viz_core.errors import InputError, LabError
 from viz_core.labs import bench_formulas as BF
 from viz_core.measure import roofline as R
+from viz_core.device import resolve_device
+from viz_core.measure.budget import request_budget_bytes
 from viz_core.measure.memory import default_budget_bytes
 
 VARIANTS = {
@@ -249,7 +251,11 @@ def live_sweep(cfg: LiveConfig, roofs: R.Roofs | None, *,
 
 
 def measure_roofs_now(device: str) -> R.Roofs:
-    """Measure the roofs (call inside the measurement queue, which sets the threads)."""
+    """Measure the roofs (call inside the measurement queue, which sets the threads). On the CPU the stream
+    arrays are sized to the request's memory budget (``roofline.stream_bytes_within``; the CLI's
+    ``scripts/measure_roofs.py`` uses 256 MiB arrays)."""
+    if resolve_device(device).type == "cpu":
+        return R.measure_roofs(device, stream_bytes=R.stream_bytes_within(request_budget_bytes()))
     return R.measure_roofs(device)
 
 

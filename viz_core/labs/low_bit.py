@@ -194,6 +194,8 @@ def bitnet_claim(res: QuantResult):
     if "ternary (trained, STE)" in s:
         lt, lf = res.val_loss[s["ternary (trained, STE)"]], res.val_loss[s["fp32"]]
         loss, loss_pct = f"; trained ternary loss {lt:.3f} vs fp32 {lf:.3f} nats/byte", float((lt / lf - 1) * 100)
+    n_w = res.kernel_bytes[k["fp32 matmul"]] / 4
     return judge_19(fp / best if best else None, loss_pct, measured=(
-        f"best ternary product in PyTorch {best:.2f} ms vs fp32 {fp:.2f} ms ({fp / best:.2f}×); weights "
+        f"best ternary product in PyTorch {best:.2f} ms vs fp32 {fp:.2f} ms ({fp / best:.2f}×) on a layer "
+        f"of {n_w / 1e6:.1f} M weights; weights "
         f"{storage:.1f}× smaller{loss}"), provenance=f"measured live ({res.device})")

@@ -171,6 +171,13 @@ def measure_stream(nbytes: int = STREAM_MIB * 2**20, device: str = "cpu", repeat
     return 2.0 * n * 4 / t_copy, 3.0 * n * 4 / t_triad
 
 
+def stream_bytes_within(budget_bytes: float) -> int:
+    """Per-array size of a stream measurement that fits a request's memory budget: three arrays plus the
+    allocator's slack (a fifth of the budget each), at most ``STREAM_MIB`` and at least 8 MiB, in whole MiB.
+    At the 256 MiB default that is 51 MiB per array: 153 MiB in all, beyond a 32 MiB last-level cache."""
+    return int(max(8, min(STREAM_MIB, budget_bytes / 5 / 2**20))) * 2**20
+
+
 def measure_roofs(device: str = "cpu", *, dtypes: tuple[str, ...] = ("float32", "bfloat16"),
                   matmul_n: int | None = None, stream_bytes: int | None = None, repeats: int = 3) -> Roofs:
     """Measure this device's roofs with the current torch thread count (set it first; the queue does).
@@ -200,7 +207,7 @@ def measure_roofs(device: str = "cpu", *, dtypes: tuple[str, ...] = ("float32", 
                  compute_source=source, measured_matmul_flops=measured, spec_flops=spec_flops,
                  copy_bytes_per_s=copy, triad_bytes_per_s=triad,
                  spec_bandwidth_bytes_per_s=spec[2] if spec else None, matmul_n=n, stream_bytes=nb,
-                 bandwidth_source=f"measured copy and triad{how}", clock=clock,
+                 bandwidth_source=f"measured copy and triad over {nb / 2**20:.0f} MiB arrays{how}", clock=clock,
                  measured_at=time.strftime("%Y-%m-%dT%H:%M:%S"), loadavg_1m=_loadavg())
 
 
