@@ -9,6 +9,7 @@ from plotly.subplots import make_subplots
 
 from viz_core.plots.animation import FramesFigure, controls
 from viz_core.plots.theme import DIVERGING, FONT_SIZE, color, style
+from viz_core.plots.vision import png_source
 from viz_core.rope import SCALING_LABELS
 
 TAU = 2 * math.pi
@@ -241,7 +242,7 @@ def patch_figure(pr, height: int = 460) -> go.Figure:
                         subplot_titles=("2D axial RoPE (rows and columns)", "1D RoPE over the reading order"))
     lo = float(min(pr.score_2d.min(), pr.score_1d.min()))
     for col, z in ((1, pr.score_2d), (2, pr.score_1d)):
-        fig.add_trace(go.Image(z=pr.image, hoverinfo="skip"), 1, col)
+        fig.add_trace(go.Image(source=png_source(pr.image), hoverinfo="skip"), 1, col)  # PNG: the browser decodes it
         fig.add_trace(go.Heatmap(z=z, x0=p / 2 - 0.5, dx=p, y0=p / 2 - 0.5, dy=p, colorscale="Viridis", zmin=lo, zmax=1,
                                  opacity=0.62, showscale=col == 2,
                                  colorbar=dict(title=dict(text="mean q·k/|q|²"), len=0.9),
