@@ -182,7 +182,8 @@ def cost_figure(result, height: int = 360) -> go.Figure:
     mems = [result.exact_peak_bytes] + [v.peak_bytes for v in ok]
     method = memory_method_label(next((v.memory_method for v in result.variants if v.memory_method), ""))
     fig = make_subplots(rows=1, cols=3, subplot_titles=["theoretical FLOPs", "measured time (ms)",
-                                                        f"peak memory (MiB): {method}"], horizontal_spacing=0.08)
+                                                        f"peak memory (MiB): {method}"], horizontal_spacing=0.08,
+                        column_widths=[0.27, 0.27, 0.46])  # room for the memory title and its method
     cols = [color(i) for i in range(len(names))]
     fig.add_trace(go.Bar(x=names, y=flops, marker_color=cols, hovertemplate="%{x}: %{y:.3s} FLOPs<extra></extra>"),
                   row=1, col=1)

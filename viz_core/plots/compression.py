@@ -125,5 +125,6 @@ def time_vs_bytes(res) -> go.Figure:
                                  line=dict(dash="dot", color="gray")))
     fig.update_xaxes(type="log")
     fig.update_yaxes(type="log")
-    return style(fig, title=f"Batch-1 product W x, W {res.shape}: time vs bytes of weights read ({res.provenance})",
+    return style(fig, title=f"Batch-1 product W x, W {res.shape}: time vs bytes of weights read<br>"
+                            f"<sup>{res.provenance}</sup>",
                  x="weights read per product (MiB)", y="median time per product (ms)", height=420)

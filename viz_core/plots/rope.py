@@ -126,7 +126,7 @@ def spectrum_figure(sp) -> go.Figure:
     fig.add_annotation(x=0, y=math.log10(sp.context), text=f"context {sp.context:,} tokens", showarrow=False,
                        xanchor="left", yanchor="bottom", font=dict(size=12))  # log axis: y in log10 units
     fig.update_yaxes(type="log")
-    return style(fig, title=f"{sp.n_full_turn} of {len(full)} pairs turn at least once within the context (blue); "
+    return style(fig, title=f"{sp.n_full_turn} of {len(full)} pairs turn at least once within the context (blue);<br>"
                             "the rest never complete a turn (orange)",
                  x="pair index i", y="wavelength 2π/θᵢ (tokens, log)", height=380, legend=False)
 
